@@ -1,0 +1,64 @@
+# SQID pipeline: every target builds what it needs from a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch comes from the channel that fits the hardware: the CPU wheel by default,
+# e.g. `make venv TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cu128"` for CUDA.
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+UV_VERSION ?= 0.13.9
+# Project-local state (DuckDB file, Airflow metadata, releases); git-ignored.
+SQID_HOME ?= $(CURDIR)/.sqid
+export SQID_HOME
+
+.PHONY: help venv demo test test-fast lint format airflow bench clean lock
+
+help:
+	@echo "make demo      run the whole pipeline end to end on generated sample data"
+	@echo "make test      run every test (installs everything first)"
+	@echo "make test-fast run the tests not marked slow"
+	@echo "make airflow   start 'airflow standalone' with the project's DAGs"
+	@echo "make bench     run the benchmarks under bench/"
+	@echo "make lint      ruff check + format check"
+	@echo "make lock      re-resolve requirements/lock.txt after editing pyproject.toml"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements/lock.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install -q --python $(BIN)/python --require-hashes -r requirements/lock.txt
+	$(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	touch $@
+
+lock:
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --generate-hashes -o requirements/lock.txt
+
+demo: venv
+	$(BIN)/python -m sqid.demo
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+airflow: venv
+	$(BIN)/python -m sqid.airflow_local standalone
+
+bench: venv
+	$(BIN)/python bench/bench_ingest.py
+
+clean:
+	rm -rf $(SQID_HOME)

@@ -1,0 +1,157 @@
+"""
+### sqid_ingest: the Shopping Queries Dataset into DuckDB
+
+Downloads the three SQD files (examples and products parquet, sources CSV), verifies
+each by size and sha256, loads them with DuckDB's native readers in one transaction,
+derives the SQID product set (`test` + `supp`) and the benchmark queries, and checks
+the result before announcing the `sqid.sqd_tables` and `sqid.sqid_sets` Assets.
+
+**Params** (manual runs)
+- `source`: base URL, `file://` URL or directory holding the three files; empty uses
+  `SQID_SQD_SOURCE`, else the public esci-data files.
+- `checksums`: `published` (the public files' sizes and sha256) or the path/URL of a
+  JSON manifest `{file: {size, sha256}}` for other SQD versions or samples.
+- `force_download`: fetch again even if a verified copy exists.
+- `min_supp_judgements`: judgements a non-test US Task-1 product needs to join `supp`.
+- `check_published_counts`: `auto` checks the published counts (164,900 test and
+  27,139 supplementary products, 8,956 queries) only for the published files;
+  `always` / `never` force it.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.providers.common.sql.operators.sql import (
+    SQLCheckOperator,
+    SQLColumnCheckOperator,
+    SQLValueCheckOperator,
+)
+from airflow.sdk import Param, dag, task
+from sqid.orchestration import (
+    DEFAULT_ARGS,
+    DUCKDB_CONN_ID,
+    DUCKDB_POOL,
+    SQD_TABLES,
+    SQID_SETS,
+    TEMPLATE_SEARCHPATH,
+)
+from sqid.sqd import (
+    FILE_NAMES,
+    PUBLISHED_SUPP_PRODUCTS,
+    PUBLISHED_TEST_PRODUCTS,
+    PUBLISHED_TEST_QUERIES,
+)
+
+ZERO = {"equal_to": 0}
+
+
+@dag(
+    dag_id="sqid_ingest",
+    schedule="@monthly",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["sqid", "ingest"],
+    doc_md=__doc__,
+    template_searchpath=TEMPLATE_SEARCHPATH,
+    params={
+        "source": Param("", type="string", description="Base URL, file:// URL or directory"),
+        "checksums": Param("", type="string", description="'published' or manifest path/URL"),
+        "force_download": Param(False, type="boolean"),
+        "min_supp_judgements": Param(2, type="integer", minimum=1),
+        "check_published_counts": Param("auto", enum=["auto", "always", "never"]),
+    },
+)
+def sqid_ingest():
+    @task(retries=3)
+    def download(name: str, params=None) -> dict:
+        from sqid.acquire import download_sqd_file
+
+        return download_sqd_file(
+            name,
+            source=params["source"],
+            checksums=params["checksums"],
+            force=params["force_download"],
+        )
+
+    @task(pool=DUCKDB_POOL, outlets=[SQD_TABLES])
+    def load(downloads: list[dict]) -> dict:
+        from sqid.ingest import load_downloads
+
+        return load_downloads(downloads)
+
+    @task(pool=DUCKDB_POOL)
+    def derive(params=None) -> dict:
+        from sqid.ingest import derive_sets
+
+        return derive_sets(min_supp_judgements=params["min_supp_judgements"])
+
+    check_examples = SQLCheckOperator(
+        task_id="check_sqd_examples",
+        sql="checks/sqd_examples_valid.sql",
+        conn_id=DUCKDB_CONN_ID,
+        pool=DUCKDB_POOL,
+    )
+    check_product_columns = SQLColumnCheckOperator(
+        task_id="check_sqid_products_columns",
+        table="sqid_products",
+        column_mapping={
+            "product_id": {"null_check": ZERO, "unique_check": ZERO},
+            "product_set": {"null_check": ZERO, "distinct_check": {"leq_to": 2}},
+        },
+        conn_id=DUCKDB_CONN_ID,
+        pool=DUCKDB_POOL,
+    )
+    check_products = SQLCheckOperator(
+        task_id="check_sqid_products",
+        sql="checks/sqid_products_valid.sql",
+        conn_id=DUCKDB_CONN_ID,
+        pool=DUCKDB_POOL,
+    )
+    check_queries = SQLCheckOperator(
+        task_id="check_sqid_queries",
+        sql="checks/sqid_queries_valid.sql",
+        conn_id=DUCKDB_CONN_ID,
+        pool=DUCKDB_POOL,
+    )
+
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def published_counts_expected(downloads: list[dict], params=None) -> bool:
+        from sqid.acquire import expect_published_counts
+
+        return expect_published_counts(params["check_published_counts"], downloads)
+
+    published_checks = [
+        SQLValueCheckOperator(
+            task_id=f"check_published_{what}",
+            sql=f"checks/count_{what}.sql",
+            pass_value=value,
+            conn_id=DUCKDB_CONN_ID,
+            pool=DUCKDB_POOL,
+        )
+        for what, value in (
+            ("test_products", PUBLISHED_TEST_PRODUCTS),
+            ("supp_products", PUBLISHED_SUPP_PRODUCTS),
+            ("test_queries", PUBLISHED_TEST_QUERIES),
+        )
+    ]
+
+    @task(outlets=[SQID_SETS], trigger_rule="none_failed")
+    def announce(loaded: dict, derived: dict, *, outlet_events=None) -> dict:
+        outlet_events[SQID_SETS].extra = {**loaded, **derived}
+        return {**loaded, **derived}
+
+    downloads = download.expand(name=list(FILE_NAMES))
+    loaded = load(downloads)
+    derived = derive()
+    quality = [check_examples, check_product_columns, check_products, check_queries]
+    gate = published_counts_expected(downloads)
+    loaded >> check_examples
+    loaded >> derived >> quality >> gate >> published_checks
+    done = announce(loaded, derived)
+    quality >> done
+    published_checks >> done
+
+
+sqid_ingest()

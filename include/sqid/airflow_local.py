@@ -1,0 +1,109 @@
+"""Run the project's DAGs on the embedded default: SQLite metadata, a local DuckDB file.
+
+Sets up an isolated ``AIRFLOW_HOME`` under ``$SQID_HOME/airflow`` with the project's
+DAG and plugin folders, the DuckDB connection and the pools the DAGs use, then either
+runs a DAG in-process (``dag.test()``, what ``make demo`` does) or starts
+``airflow standalone`` (``make airflow``). Airflow is imported only after the
+environment is set, so nothing is ever written to ``~/airflow``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqid.config import DUCKDB_CONN_ID, Settings, load_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DAGS_DIR = REPO_ROOT / "dags"
+PLUGINS_DIR = REPO_ROOT / "plugins"
+
+
+def duckdb_connection_uri(settings: Settings) -> str:
+    """Connection JSON for ``AIRFLOW_CONN_SQID_DUCKDB`` (checks open the file read-only)."""
+    return json.dumps(
+        {"conn_type": "duckdb", "host": str(settings.duckdb_path), "extra": {"read_only": True}}
+    )
+
+
+def airflow_env(settings: Settings, airflow_home: Path | None = None) -> dict[str, str]:
+    home = airflow_home or settings.home / "airflow"
+    return {
+        "SQID_HOME": str(settings.home),
+        "SQID_DUCKDB_PATH": str(settings.duckdb_path),
+        "SQID_DATA_DIR": str(settings.data_dir),
+        "SQID_RELEASE_DIR": str(settings.release_dir),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_DIR),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        f"AIRFLOW_CONN_{DUCKDB_CONN_ID.upper()}": duckdb_connection_uri(settings),
+    }
+
+
+def prepare(settings: Settings | None = None) -> Settings:
+    """Point this process at the project-local Airflow home and migrate its database."""
+    settings = settings or load_settings()
+    env = airflow_env(settings)
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    os.environ.update(env)
+    from airflow.utils import db as airflow_db
+
+    airflow_db.initdb()
+    ensure_pools()
+    return settings
+
+
+def ensure_pools() -> None:
+    from airflow.models.pool import Pool
+
+    from sqid.orchestration import POOLS
+
+    for name, (slots, description) in POOLS.items():
+        Pool.create_or_update_pool(name, slots, description, include_deferred=False)
+
+
+def load_dag(dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_DIR))
+    if bag.import_errors:
+        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+    return bag.get_dag(dag_id)
+
+
+def test_dag(dag_id: str, run_conf: dict[str, Any] | None = None) -> str:
+    """Run ``dag_id`` in this process with ``dag.test()``; return the run's final state."""
+    dag = load_dag(dag_id)
+    run = dag.test(run_conf=run_conf or {})
+    return str(run.state)
+
+
+def standalone() -> int:
+    """``airflow standalone`` on the project-local home, stopped cleanly on Ctrl-C."""
+    settings = prepare()
+    home = Path(os.environ["AIRFLOW_HOME"])
+    print(f"Airflow UI: http://localhost:8080  (AIRFLOW_HOME={home})", flush=True)
+    print(
+        f"admin password: {home / 'simple_auth_manager_passwords.json.generated'}",
+        flush=True,
+    )
+    print(f"DuckDB file: {settings.duckdb_path}", flush=True)
+    proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], start_new_session=True)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        os.killpg(proc.pid, signal.SIGINT)
+        return proc.wait()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["standalone"]:
+        raise SystemExit(standalone())
+    raise SystemExit("usage: python -m sqid.airflow_local standalone")

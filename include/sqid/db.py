@@ -1,0 +1,67 @@
+"""DuckDB access: every statement comes from a file under ``sql/``, parameters bound.
+
+Keeping SQL in files makes it reviewable on its own and keeps string formatting out of
+queries: values always travel as bound ``$name`` parameters.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+SQL_DIR = Path(os.environ.get("SQID_SQL_DIR", Path(__file__).resolve().parents[2] / "sql"))
+
+
+@cache
+def sql_text(name: str) -> str:
+    """The text of ``sql/<name>.sql`` (``name`` like ``ingest/insert_sqd_examples``)."""
+    path = SQL_DIR / f"{name}.sql"
+    if not path.is_file():
+        raise FileNotFoundError(f"no SQL file {path} (set SQID_SQL_DIR if sql/ lives elsewhere)")
+    return path.read_text()
+
+
+def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    if not read_only:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def run(
+    con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Execute the single statement in ``sql/<name>.sql`` with named parameters."""
+    return con.execute(sql_text(name), dict(params or {}))
+
+
+def run_script(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Execute a parameter-free, multi-statement file (DDL)."""
+    con.execute(sql_text(name))
+
+
+def fetch_dict(
+    con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """First row of a query as a dict (for counts and summaries)."""
+    cur = run(con, name, params)
+    row = cur.fetchone()
+    cols = [d[0] for d in cur.description]
+    return dict(zip(cols, row, strict=True)) if row else {}
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: readers see either the old tables or the new ones."""
+    con.begin()
+    try:
+        yield con
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()

@@ -1,0 +1,207 @@
+"""Verified, resumable, atomic downloads of the SQD source files.
+
+A file reaches its final path only after its size and sha256 match the expected spec,
+so a loader never sees a partial or corrupt file. Interrupted HTTP downloads resume
+from the ``.part`` file with a ``Range`` request; a ``.verified.json`` sidecar
+remembers a verified file so it is neither fetched nor re-hashed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import requests
+
+from sqid.retry import RetryPolicy, decide
+from sqid.sqd import FileSpec
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+NET_CHUNK = 1 << 16
+"""Small network reads: a dropped connection loses at most this much of the file."""
+
+
+class DownloadError(RuntimeError):
+    """A file could not be fetched (after retries, or for a terminal reason)."""
+
+
+class ChecksumError(DownloadError):
+    """A file arrived but is not the expected file."""
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    path: Path
+    spec: FileSpec
+    cached: bool
+    """True when a previously verified file was reused and nothing was fetched."""
+    bytes_fetched: int
+    attempts: int
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".verified.json")
+
+
+def is_verified(path: Path, spec: FileSpec) -> bool:
+    """True if ``path`` was verified against ``spec`` and has not changed since."""
+    try:
+        stat = path.stat()
+        mark = json.loads(_sidecar(path).read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        mark.get("sha256") == spec.sha256
+        and mark.get("size") == spec.size == stat.st_size
+        and mark.get("mtime_ns") == stat.st_mtime_ns
+    )
+
+
+def _verify_and_install(part: Path, dest: Path, spec: FileSpec) -> None:
+    size = part.stat().st_size
+    if size != spec.size:
+        part.unlink(missing_ok=True)
+        raise ChecksumError(f"{spec.name}: size mismatch, expected {spec.size} bytes, got {size}")
+    actual = sha256_file(part)
+    if actual != spec.sha256:
+        part.unlink(missing_ok=True)
+        raise ChecksumError(f"{spec.name}: sha256 mismatch, expected {spec.sha256}, got {actual}")
+    os.replace(part, dest)
+    stat = dest.stat()
+    mark = {"sha256": spec.sha256, "size": spec.size, "mtime_ns": stat.st_mtime_ns}
+    tmp = _sidecar(dest).with_suffix(".tmp")
+    tmp.write_text(json.dumps(mark))
+    os.replace(tmp, _sidecar(dest))
+
+
+def fetch_file(
+    url: str,
+    dest: Path,
+    spec: FileSpec,
+    *,
+    session: requests.Session | None = None,
+    policy: RetryPolicy | None = None,
+    timeout: tuple[float, float] = (10.0, 60.0),
+    force: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DownloadResult:
+    """Fetch ``url`` to ``dest`` and verify it against ``spec``.
+
+    ``url`` may be ``http(s)://`` (streamed, resumed, retried) or ``file://`` (copied).
+    Raises :class:`ChecksumError` if the bytes are wrong (nothing is installed and the
+    partial file is discarded) and :class:`DownloadError` when the source cannot be read.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if force:
+        dest.unlink(missing_ok=True)
+        _sidecar(dest).unlink(missing_ok=True)
+    elif is_verified(dest, spec):
+        log.info("%s: already verified at %s, not downloading", spec.name, dest)
+        return DownloadResult(dest, spec, cached=True, bytes_fetched=0, attempts=0)
+
+    part = dest.with_name(dest.name + ".part")
+    scheme = urlparse(url).scheme
+    if scheme == "file":
+        source = Path(unquote(urlparse(url).path))
+        if not source.is_file():
+            raise DownloadError(f"{spec.name}: no such file {source}")
+        shutil.copyfile(source, part)
+        _verify_and_install(part, dest, spec)
+        return DownloadResult(dest, spec, False, spec.size, 1)
+    if scheme not in ("http", "https"):
+        raise DownloadError(f"{spec.name}: unsupported URL scheme in {url!r}")
+
+    own_session = session is None
+    session = session or requests.Session()
+    policy = policy or RetryPolicy()
+    fetched = 0
+    try:
+        for attempt in range(1, policy.max_attempts + 1):
+            status, error, retry_after, got = _try_once(session, url, part, spec, timeout)
+            fetched += got
+            if status is not None and 200 <= status < 300 and error is None:
+                _verify_and_install(part, dest, spec)
+                log.info(
+                    "%s: verified (%d bytes fetched, %d attempts)", spec.name, fetched, attempt
+                )
+                return DownloadResult(dest, spec, False, fetched, attempt)
+            decision = decide(policy, attempt, status=status, error=error, retry_after=retry_after)
+            what = error or f"HTTP {status}"
+            if not decision.retry:
+                raise DownloadError(
+                    f"{spec.name}: giving up on {url} after {attempt} attempt(s): {what}"
+                )
+            log.warning(
+                "%s: attempt %d failed (%s); %d bytes kept, retrying in %.1fs",
+                spec.name,
+                attempt,
+                what,
+                part.stat().st_size if part.exists() else 0,
+                decision.delay,
+            )
+            sleep(decision.delay)
+        raise DownloadError(f"{spec.name}: no attempts allowed by the retry policy")
+    finally:
+        if own_session:
+            session.close()
+
+
+def _try_once(
+    session: requests.Session,
+    url: str,
+    part: Path,
+    spec: FileSpec,
+    timeout: tuple[float, float],
+) -> tuple[int | None, str | None, str | None, int]:
+    """One GET, resuming ``part``. Returns (status, error kind, Retry-After, bytes written)."""
+    have = part.stat().st_size if part.exists() else 0
+    if have > spec.size:  # cannot be a prefix of the right file
+        part.unlink()
+        have = 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    written = 0
+    try:
+        with session.get(url, headers=headers, stream=True, timeout=timeout) as resp:
+            if resp.status_code == 416 and have:
+                # The server says we already hold every byte; let verification decide.
+                return 200, None, None, 0
+            if resp.status_code >= 300:
+                return resp.status_code, None, resp.headers.get("Retry-After"), 0
+            if resp.status_code == 206:
+                mode = "ab"
+            else:  # 200: the server ignored Range, start over
+                mode, have = "wb", 0
+            with part.open(mode) as fh:
+                for block in resp.iter_content(NET_CHUNK):
+                    fh.write(block)
+                    written += len(block)
+                    if have + written > spec.size:
+                        # Longer than the expected file: stop reading, verification fails.
+                        break
+            expected_len = resp.headers.get("Content-Length")
+            if expected_len is not None and written < int(expected_len):
+                return resp.status_code, "truncated", None, written
+            return resp.status_code, None, None, written
+    except requests.Timeout:
+        return None, "timeout", None, written
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+        return None, "connection", None, written

@@ -1,0 +1,1 @@
+"""Loopback HTTP servers that stand in for the internet in tests, benchmarks and the demo."""

@@ -1,0 +1,1 @@
+INSERT INTO sqid_set_rule VALUES ($min_supp_judgements, now())

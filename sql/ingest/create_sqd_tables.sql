@@ -1,0 +1,37 @@
+-- Raw SQD tables, typed and keyed as published. Run inside the load transaction:
+-- CREATE OR REPLACE makes a re-run replace the data instead of appending to it.
+CREATE OR REPLACE TABLE sqd_examples (
+    example_id     BIGINT  PRIMARY KEY,
+    query          VARCHAR,
+    query_id       BIGINT  NOT NULL,
+    product_id     VARCHAR NOT NULL,
+    product_locale VARCHAR NOT NULL,
+    esci_label     VARCHAR,
+    small_version  TINYINT,
+    large_version  TINYINT,
+    split          VARCHAR
+);
+
+CREATE OR REPLACE TABLE sqd_products (
+    product_id           VARCHAR NOT NULL,
+    product_locale       VARCHAR NOT NULL,
+    product_title        VARCHAR,
+    product_description  VARCHAR,
+    product_bullet_point VARCHAR,
+    product_brand        VARCHAR,
+    product_color        VARCHAR,
+    PRIMARY KEY (product_locale, product_id)
+);
+
+CREATE OR REPLACE TABLE sqd_sources (
+    query_id BIGINT PRIMARY KEY,
+    source   VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS sqd_files (
+    file_name VARCHAR PRIMARY KEY,
+    url       VARCHAR NOT NULL,
+    size      BIGINT  NOT NULL,
+    sha256    VARCHAR NOT NULL,
+    loaded_at TIMESTAMPTZ NOT NULL
+);
