@@ -75,14 +75,24 @@ def load_dag(dag_id: str):
     bag = DagBag(dag_folder=str(DAGS_DIR))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    return bag.get_dag(dag_id)
+    return bag.dags[dag_id]
 
 
-def test_dag(dag_id: str, run_conf: dict[str, Any] | None = None) -> str:
-    """Run ``dag_id`` in this process with ``dag.test()``; return the run's final state."""
-    dag = load_dag(dag_id)
-    run = dag.test(run_conf=run_conf or {})
-    return str(run.state)
+def test_dag(dag_id: str, run_conf: dict[str, Any] | None = None) -> Any:
+    """Run ``dag_id`` in this process with ``dag.test()``; return the finished DagRun."""
+    return load_dag(dag_id).test(run_conf=run_conf or {})
+
+
+def task_states(run: Any) -> dict[str, str]:
+    """``{task_id[map_index]: state}`` of a finished run, for summaries and tests."""
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        tis = run.get_task_instances(session=session)
+        return {
+            ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): str(ti.state)
+            for ti in tis
+        }
 
 
 def standalone() -> int:

@@ -196,7 +196,7 @@ def _try_once(
                     written += len(block)
                     if have + written > spec.size:
                         # Longer than the expected file: stop reading, verification fails.
-                        break
+                        return resp.status_code, None, None, written
             expected_len = resp.headers.get("Content-Length")
             if expected_len is not None and written < int(expected_len):
                 return resp.status_code, "truncated", None, written

@@ -129,8 +129,8 @@ def load_sqd(db_path: Path, files: dict[str, LoadedFile]) -> dict[str, int]:
                     db.run(con, statement, {"path": str(f.path)})
                 except duckdb.ConstraintException as exc:
                     raise ValueError(f"{name}: violates a key of its table: {exc}") from exc
-                except duckdb.ConversionException as exc:
-                    raise SchemaError(f"{name}: a value does not fit its column: {exc}") from exc
+                except duckdb.Error as exc:
+                    raise SchemaError(f"{name}: cannot load {f.path}: {exc}") from exc
                 db.run(
                     con,
                     "ingest/record_sqd_file",

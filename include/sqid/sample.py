@@ -226,7 +226,10 @@ def generate(out_dir: Path, n_queries: int = 1_000, seed: int = 0) -> SampleSumm
     q_locale = rng.choice(len(LOCALES), size=n_queries, p=LOCALE_WEIGHTS)
     q_small = (rng.random(n_queries) < 0.37).astype(np.int64)
     q_test = rng.random(n_queries) < 0.3
-    q_count = np.minimum(40, np.maximum(1, rng.poisson(19, size=n_queries)))
+    # Most queries carry about 20 judgements, some only a handful; never more than 40.
+    few = rng.random(n_queries) < 0.2
+    q_count = np.where(few, rng.integers(1, 11, n_queries), rng.poisson(22, n_queries))
+    q_count = np.clip(q_count, 1, 40)
     q_text = np.empty(n_queries, dtype=object)
     for li, loc in enumerate(LOCALES):
         mask = q_locale == li

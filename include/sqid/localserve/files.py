@@ -19,6 +19,18 @@ from urllib.parse import unquote, urlparse
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)$")
 
 
+class QuietHTTPServer(ThreadingHTTPServer):
+    """Clients that hang up (as retrying clients do) are not errors worth a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:  # type: ignore[override]
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @dataclass
 class FileFaults:
     """Faults for one served file; each list is consumed one request at a time."""
@@ -41,8 +53,7 @@ class FileServer:
         self.faults: dict[str, FileFaults] = {}
         self.requests: list[tuple[str, str | None]] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), self._handler())
-        self._httpd.daemon_threads = True
+        self._httpd = QuietHTTPServer((host, port), self._handler())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property

@@ -1,0 +1,37 @@
+"""Test setup: an isolated SQID and Airflow home, set before Airflow is first imported."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_HOME = Path(tempfile.mkdtemp(prefix="sqid-test-home-"))
+os.environ["SQID_HOME"] = str(_HOME)
+os.environ.pop("SQID_DUCKDB_PATH", None)
+os.environ.pop("SQID_DATA_DIR", None)
+os.environ["AIRFLOW_HOME"] = str(_HOME / "airflow")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def shared_file(*parts: str) -> Path:
+    """A file from ``../shared/data``, or skip: it sits beside a developer checkout only."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.is_file():
+        pytest.skip(f"{path} is not present (../shared/data is beside the checkout only in CI)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_sqd(tmp_path_factory: pytest.TempPathFactory):
+    """A small generated SQD (1,500 queries), shared read-only by the tests."""
+    from sqid.sample import generate
+
+    return generate(tmp_path_factory.mktemp("sqd-sample"), n_queries=1_500, seed=11)

@@ -1,0 +1,171 @@
+"""Loading SQD files into DuckDB: idempotence, atomicity and clear schema errors."""
+
+import shutil
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from sqid.acquire import download_sqd_file, expect_published_counts
+from sqid.config import load_settings
+from sqid.download import ChecksumError
+from sqid.ingest import LoadedFile, SchemaError, derive_sets, load_downloads, load_sqd
+from sqid.localserve.files import FileServer
+from sqid.sqd import CHECKSUM_MANIFEST, EXAMPLES, FILE_NAMES, PRODUCTS, SOURCES
+
+from .conftest import shared_file
+
+
+def files_in(directory, specs=None):
+    return {n: LoadedFile(directory / n, (directory / n).as_uri(), 0, "") for n in FILE_NAMES}
+
+
+def counts(db_path):
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return con.execute(
+            "SELECT (SELECT count(*) FROM sqd_examples), (SELECT count(*) FROM sqd_products),"
+            " (SELECT count(*) FROM sqd_sources)"
+        ).fetchone()
+    finally:
+        con.close()
+
+
+def copy_sample(sample_sqd, tmp_path):
+    target = tmp_path / "sqd"
+    shutil.copytree(sample_sqd.out_dir, target)
+    return target
+
+
+def test_load_matches_the_files_and_rerun_replaces(sample_sqd, tmp_path):
+    db_path = tmp_path / "sqid.duckdb"
+    first = load_sqd(db_path, files_in(sample_sqd.out_dir))
+    second = load_sqd(db_path, files_in(sample_sqd.out_dir))
+    assert (
+        first
+        == second
+        == {
+            "examples": sample_sqd.examples,
+            "products": sample_sqd.products,
+            "sources": sample_sqd.queries,
+        }
+    )
+    assert counts(db_path) == (sample_sqd.examples, sample_sqd.products, sample_sqd.queries)
+    con = duckdb.connect(str(db_path), read_only=True)
+    recorded = con.execute("SELECT count(*) FROM sqd_files").fetchone()[0]
+    con.close()
+    assert recorded == 3
+
+
+def test_declared_types_and_keys(sample_sqd, tmp_path):
+    db_path = tmp_path / "sqid.duckdb"
+    load_sqd(db_path, files_in(sample_sqd.out_dir))
+    con = duckdb.connect(str(db_path), read_only=True)
+    types = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_name = 'sqd_examples'"
+        ).fetchall()
+    )
+    constraints = con.execute(
+        "SELECT table_name, constraint_text FROM duckdb_constraints()"
+        " WHERE constraint_type = 'PRIMARY KEY' ORDER BY 1"
+    ).fetchall()
+    con.close()
+    assert types["example_id"] == "BIGINT" and types["small_version"] == "TINYINT"
+    assert ("sqd_products", "PRIMARY KEY(product_locale, product_id)") in constraints
+
+
+def test_missing_column_is_named(sample_sqd, tmp_path):
+    target = copy_sample(sample_sqd, tmp_path)
+    table = pq.read_table(target / EXAMPLES).drop_columns(["esci_label"])
+    pq.write_table(table, target / EXAMPLES)
+    with pytest.raises(SchemaError, match=r"examples.parquet: missing column 'esci_label'"):
+        load_sqd(tmp_path / "db.duckdb", files_in(target))
+
+
+def test_retyped_column_is_named(sample_sqd, tmp_path):
+    target = copy_sample(sample_sqd, tmp_path)
+    table = pq.read_table(target / EXAMPLES)
+    index = table.schema.get_field_index("query_id")
+    table = table.set_column(index, "query_id", table["query_id"].cast("string"))
+    pq.write_table(table, target / EXAMPLES)
+    with pytest.raises(SchemaError, match=r"column 'query_id' should be integer, found VARCHAR"):
+        load_sqd(tmp_path / "db.duckdb", files_in(target))
+
+
+def test_not_a_parquet_file(sample_sqd, tmp_path):
+    target = copy_sample(sample_sqd, tmp_path)
+    (target / PRODUCTS).write_text("<html>this is an LFS pointer or an error page</html>")
+    with pytest.raises(SchemaError, match=r"products\.parquet: cannot read"):
+        load_sqd(tmp_path / "db.duckdb", files_in(target))
+
+
+def test_failed_load_keeps_previous_tables(sample_sqd, tmp_path):
+    db_path = tmp_path / "sqid.duckdb"
+    load_sqd(db_path, files_in(sample_sqd.out_dir))
+    before = counts(db_path)
+
+    target = copy_sample(sample_sqd, tmp_path)
+    (target / SOURCES).write_text("query_id,source\n1,other\nnot-a-number,other\n")
+    with pytest.raises(SchemaError, match=r"sources\.csv: cannot load"):
+        load_sqd(db_path, files_in(target))
+    assert counts(db_path) == before
+
+    table = pq.read_table(target / EXAMPLES)
+    pq.write_table(pa_concat(table, table.slice(0, 1)), target / EXAMPLES)
+    with pytest.raises(ValueError, match="violates a key"):
+        load_sqd(db_path, files_in(target))
+    assert counts(db_path) == before
+
+
+def pa_concat(*tables):
+    import pyarrow as pa
+
+    return pa.concat_tables(tables)
+
+
+def test_checksum_failure_loads_nothing(sample_sqd, tmp_path, monkeypatch):
+    """Through the real download path: a wrong byte is refused before the loader runs."""
+    monkeypatch.setenv("SQID_HOME", str(tmp_path / "home"))
+    settings = load_settings()
+    with FileServer(sample_sqd.out_dir) as srv:
+        kwargs = {"source": srv.base_url, "checksums": srv.url(CHECKSUM_MANIFEST)}
+        good = [download_sqd_file(n, settings=settings, **kwargs) for n in FILE_NAMES]
+        load_downloads(good, settings.duckdb_path)
+        derive_sets(settings.duckdb_path)
+        before = counts(settings.duckdb_path)
+
+        srv.fault(EXAMPLES).flip_byte_at = 99
+        with pytest.raises(ChecksumError, match=r"examples\.parquet: sha256 mismatch"):
+            download_sqd_file(EXAMPLES, settings=settings, force=True, **kwargs)
+    assert not (settings.download_dir / EXAMPLES).exists()
+    assert counts(settings.duckdb_path) == before
+
+
+def test_download_provenance_and_published_flag(sample_sqd, tmp_path, monkeypatch):
+    monkeypatch.setenv("SQID_HOME", str(tmp_path / "home"))
+    result = download_sqd_file(
+        SOURCES,
+        source=str(sample_sqd.out_dir),
+        checksums=str(sample_sqd.out_dir / CHECKSUM_MANIFEST),
+    )
+    assert result["sha256"] == sample_sqd.specs[SOURCES].sha256
+    assert result["published"] is False and result["cached"] is False
+    assert expect_published_counts("auto", [result]) is False
+    assert expect_published_counts("always", [result]) is True
+    assert expect_published_counts("auto", [{**result, "published": True}]) is True
+    with pytest.raises(ValueError):
+        expect_published_counts("sometimes", [result])
+
+
+def test_real_sources_csv(sample_sqd, tmp_path):
+    """The real ESCI sources file goes through the CSV path with its exact row count."""
+    real = shared_file("esci", SOURCES)
+    files = files_in(sample_sqd.out_dir)
+    files[SOURCES] = LoadedFile(real, real.as_uri(), real.stat().st_size, "")
+    loaded = load_sqd(tmp_path / "db.duckdb", files)
+    assert loaded["sources"] == 130_652
+    con = duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True)
+    sources = dict(con.execute("SELECT source, count(*) FROM sqd_sources GROUP BY 1").fetchall())
+    con.close()
+    assert sources["other"] == 113_656 and sources["nlqec"] == 169

@@ -1,0 +1,99 @@
+"""The SQID set rules on a hand-built case whose answers are known."""
+
+import duckdb
+import pytest
+from sqid.ingest import LoadedFile, derive_sets, load_sqd
+from sqid.sqd import FILE_NAMES
+
+from .sqd_builders import write_case
+
+# (query_id, product_id, locale, label, small_version, split)
+EXAMPLES = [
+    (1, "B0TESTONLY", "us", "E", 1, "test"),  # judged once, in test -> test
+    (1, "B0TRAINTST", "us", "S", 1, "test"),  # in test and train -> test, not supp
+    (2, "B0TRAINTST", "us", "E", 1, "train"),
+    (2, "B0TWOJUDGE", "us", "E", 1, "train"),  # two train judgements -> supp
+    (3, "B0TWOJUDGE", "us", "C", 1, "train"),
+    (2, "B0ONEJUDGE", "us", "I", 1, "train"),  # one judgement -> neither
+    (4, "B0SPANISH1", "es", "E", 1, "test"),  # not US -> neither
+    (5, "B0SPANISH1", "es", "E", 1, "train"),
+    (6, "B0LARGEONL", "us", "E", 0, "test"),  # only in the large version -> neither
+    (7, "B0LARGEONL", "us", "E", 0, "train"),
+    (8, "0306406152", "us", "E", 1, "test"),  # ISBN-10, no product row -> test, no title
+]
+PRODUCTS = [
+    ("B0TESTONLY", "us", "Only in test"),
+    ("B0TRAINTST", "us", "In train and test"),
+    ("B0TWOJUDGE", "us", "Judged twice"),
+    ("B0TWOJUDGE", "jp", "同じ ID の別の商品"),
+    ("B0ONEJUDGE", "us", "Judged once"),
+    ("B0SPANISH1", "es", "Producto español"),
+    ("B0LARGEONL", "us", "Large only"),
+]
+
+
+@pytest.fixture(scope="module")
+def case_db(tmp_path_factory):
+    root = tmp_path_factory.mktemp("case")
+    specs = write_case(root / "sqd", EXAMPLES, PRODUCTS)
+    files = {
+        n: LoadedFile(root / "sqd" / n, f"file://{n}", specs[n].size, specs[n].sha256)
+        for n in FILE_NAMES
+    }
+    db_path = root / "case.duckdb"
+    load_sqd(db_path, files)
+    counts = derive_sets(db_path)
+    con = duckdb.connect(str(db_path), read_only=True)
+    yield con, counts
+    con.close()
+
+
+def test_set_membership(case_db):
+    con, counts = case_db
+    rows = dict(con.execute("SELECT product_id, product_set FROM sqid_products").fetchall())
+    assert rows == {
+        "B0TESTONLY": "test",
+        "B0TRAINTST": "test",
+        "0306406152": "test",
+        "B0TWOJUDGE": "supp",
+    }
+    assert counts == {"test_products": 3, "supp_products": 1, "test_queries": 2}
+
+
+def test_titles_join_on_locale_and_id(case_db):
+    con, _ = case_db
+    titles = dict(con.execute("SELECT product_id, title FROM sqid_products").fetchall())
+    assert titles["B0TWOJUDGE"] == "Judged twice"  # the US row, not the JP one
+    assert titles["0306406152"] is None  # judged but absent from the products file
+
+
+def test_judgement_counts(case_db):
+    con, _ = case_db
+    rows = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT product_id, n_queries, n_judgements FROM sqid_products"
+        ).fetchall()
+    }
+    assert rows["B0TRAINTST"] == (2, 2)
+    assert rows["B0TWOJUDGE"] == (2, 2)
+
+
+def test_queries_are_the_us_task1_test_queries(case_db):
+    con, _ = case_db
+    rows = con.execute(
+        "SELECT query_id, query, n_judgements FROM sqid_queries ORDER BY 1"
+    ).fetchall()
+    assert rows == [(1, "query 1", 2), (8, "query 8", 1)]
+
+
+def test_rule_is_recorded_and_configurable(tmp_path, case_db):
+    con, _ = case_db
+    assert con.execute("SELECT min_supp_judgements FROM sqid_set_rule").fetchall() == [(2,)]
+    specs = write_case(tmp_path / "sqd", EXAMPLES, PRODUCTS)
+    files = {
+        n: LoadedFile(tmp_path / "sqd" / n, n, specs[n].size, specs[n].sha256) for n in FILE_NAMES
+    }
+    load_sqd(tmp_path / "db.duckdb", files)
+    assert derive_sets(tmp_path / "db.duckdb", min_supp_judgements=1)["supp_products"] == 2
+    assert derive_sets(tmp_path / "db.duckdb", min_supp_judgements=3)["supp_products"] == 0
