@@ -24,6 +24,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+SQL_DIR = Path(os.environ.get("SQID_SQL_DIR", Path(__file__).resolve().parents[2] / "sql"))
+"""Where the project's SQL files live (``sql/`` at the repository root by default)."""
+
 DUCKDB_CONN_ID = "sqid_duckdb"
 """Airflow connection used by the SQL check operators (``AIRFLOW_CONN_SQID_DUCKDB``)."""
 

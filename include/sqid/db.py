@@ -6,7 +6,6 @@ queries: values always travel as bound ``$name`` parameters.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
@@ -15,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-SQL_DIR = Path(os.environ.get("SQID_SQL_DIR", Path(__file__).resolve().parents[2] / "sql"))
+from sqid.config import SQL_DIR
 
 
 @cache

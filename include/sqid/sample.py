@@ -162,7 +162,7 @@ _WORDS = {
 }
 _BRANDS = ["Acme", "Nordvik", "Sakura", "Zentek", "Ólafur & Co", "", "Generic", "ブランド"]
 _COLORS = ["Black", "White", "Rojo", "ネイビー", "Multicolor", ""]
-_ALNUM = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+_ALNUM_CODES = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -174,37 +174,48 @@ class SampleSummary:
     queries: int
 
 
+def _ascii_rows(codes: np.ndarray) -> np.ndarray:
+    """Rows of ASCII codes (n, k) as an array of k-character strings, without a Python loop."""
+    return (
+        np.ascontiguousarray(codes, dtype=np.uint8).view(f"S{codes.shape[1]}").ravel().astype(str)
+    )
+
+
 def _asins(rng: np.random.Generator, n: int) -> np.ndarray:
-    body = _ALNUM[rng.integers(0, len(_ALNUM), size=(n, 8))]
-    return np.array(["B0" + "".join(row) for row in body])
+    codes = _ALNUM_CODES[rng.integers(0, len(_ALNUM_CODES), size=(n, 10))]
+    codes[:, 0], codes[:, 1] = ord("B"), ord("0")
+    return _ascii_rows(codes)
 
 
 def _isbn10s(rng: np.random.Generator, n: int) -> np.ndarray:
     digits = rng.integers(0, 10, size=(n, 9))
-    checks = (digits * np.arange(10, 1, -1)).sum(axis=1) % 11
-    checks = (11 - checks) % 11
-    out = []
-    for row, check in zip(digits, checks, strict=True):
-        out.append("".join(map(str, row)) + ("X" if check == 10 else str(check)))
-    return np.array(out)
+    check = (11 - (digits * np.arange(10, 1, -1)).sum(axis=1) % 11) % 11
+    codes = np.empty((n, 10), dtype=np.uint8)
+    codes[:, :9] = digits + ord("0")
+    codes[:, 9] = np.where(check == 10, ord("X"), check + ord("0"))
+    return _ascii_rows(codes)
 
 
 def _product_ids(rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` distinct ids: mostly ASINs, about 15% ISBN-10s (books)."""
     n_isbn = int(n * 0.15)
-    ids = np.concatenate([_asins(rng, n - n_isbn + 16), _isbn10s(rng, n_isbn + 16)])
-    ids = np.unique(ids)
+    ids = np.unique(np.concatenate([_asins(rng, n - n_isbn), _isbn10s(rng, n_isbn)]))
+    while len(ids) < n:  # random collisions: top up with fresh ids
+        ids = np.unique(np.concatenate([ids, _asins(rng, n - len(ids) + 16)]))
     rng.shuffle(ids)
-    if len(ids) < n:  # astronomically unlikely collisions: top up
-        return _product_ids(rng, n)
     return ids[:n]
 
 
 def _texts(rng: np.random.Generator, words: list[str], n: int, lo: int, hi: int) -> list[str]:
-    vocab = np.array(words)
-    lengths = rng.integers(lo, hi + 1, size=n)
-    picks = vocab[rng.integers(0, len(vocab), size=(n, hi))]
-    return [" ".join(row[:k]) for row, k in zip(picks, lengths, strict=True)]
+    """``n`` texts of ``lo`` to ``hi`` words, drawn from a pool of distinct random texts
+    (a pool keeps full-scale generation fast and memory-flat)."""
+    pool_size = min(n, 8192)
+    lengths = rng.integers(lo, hi + 1, size=pool_size).tolist()
+    picks = np.array(words, dtype=object)[rng.integers(0, len(words), size=(pool_size, hi))]
+    pool = np.array(
+        [" ".join(row[:k]) for row, k in zip(picks.tolist(), lengths, strict=True)], dtype=object
+    )
+    return pool[rng.integers(0, pool_size, size=n)].tolist()
 
 
 def _with_gaps(rng: np.random.Generator, values: Sequence[str], p_null: float, p_empty: float):
@@ -228,26 +239,28 @@ def generate(out_dir: Path, n_queries: int = 1_000, seed: int = 0) -> SampleSumm
     q_test = rng.random(n_queries) < 0.3
     # Most queries carry about 20 judgements, some only a handful; never more than 40.
     few = rng.random(n_queries) < 0.2
-    q_count = np.where(few, rng.integers(1, 11, n_queries), rng.poisson(22, n_queries))
+    q_count = np.where(few, rng.integers(1, 11, n_queries), rng.poisson(24, n_queries))
     q_count = np.clip(q_count, 1, 40)
     q_text = np.empty(n_queries, dtype=object)
     for li, loc in enumerate(LOCALES):
         mask = q_locale == li
         q_text[mask] = _texts(rng, _WORDS[loc], int(mask.sum()), 1, 5)
 
-    # Judgements: products drawn from a per-locale pool with a skew, so that popular
-    # products are judged for several queries (what the supplementary set needs).
+    # Judgements: products drawn from a per-locale pool.
     ex_query = np.repeat(np.arange(n_queries), q_count)
     ex_locale = q_locale[ex_query]
-    pools = {}
     ex_product = np.empty(len(ex_query), dtype=object)
-    for li, loc in enumerate(LOCALES):
+    for li in range(len(LOCALES)):
         mask = ex_locale == li
         n_ex = int(mask.sum())
-        pool = _product_ids(rng, max(1, int(n_ex * 0.7)))
-        pools[loc] = pool
-        idx = np.minimum(
-            len(pool) - 1, (rng.pareto(1.2, size=n_ex) * len(pool) / 8).astype(np.int64)
+        # Like the real SQD (1.8M products for 2.6M judgements): most products are
+        # judged once, a popular head many times.
+        pool = _product_ids(rng, max(1, 2 * n_ex))
+        head = max(1, n_ex // 20)
+        idx = np.where(
+            rng.random(n_ex) < 0.8,
+            rng.integers(0, len(pool), n_ex),
+            np.minimum(head - 1, (rng.pareto(1.0, n_ex) * head / 10).astype(np.int64)),
         )
         ex_product[mask] = pool[idx]
     # One judgement per (query, product).

@@ -7,11 +7,15 @@ only and the core modules stay testable without a scheduler.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from airflow.sdk import Asset
 
-from sqid.config import DUCKDB_CONN_ID
-from sqid.db import SQL_DIR
+from sqid.config import DUCKDB_CONN_ID as DUCKDB_CONN_ID
+from sqid.config import SQL_DIR
+
+if TYPE_CHECKING:
+    from sqid.scrape import ScrapeConfig
 
 OWNER = "sqid"
 DUCKDB_POOL = "sqid_duckdb"
@@ -36,13 +40,102 @@ DEFAULT_ARGS = {
 
 TEMPLATE_SEARCHPATH = [str(SQL_DIR)]
 
-__all__ = [
-    "DEFAULT_ARGS",
-    "DUCKDB_CONN_ID",
-    "DUCKDB_POOL",
-    "OWNER",
-    "POOLS",
-    "SQD_TABLES",
-    "SQID_SETS",
-    "TEMPLATE_SEARCHPATH",
-]
+
+SCRAPE_POOL = "sqid_scrape"
+POOLS[SCRAPE_POOL] = (4, "Scrape shards running at once across the cluster (politeness)")
+AMAZON_CONN_ID = "sqid_amazon"
+"""HTTP connection to the product site: host, schema; extra: requests_per_second, concurrency."""
+PROXY_CONN_ID = "sqid_proxy"
+"""Optional HTTP proxy for the scraper (host, port, login, password)."""
+PRODUCT_IMAGES = Asset(name="sqid.product_images", uri="sqid://duckdb/product_images", group="sqid")
+"""Scraped main-image outcomes (product_images, scrape_attempts) in DuckDB."""
+
+
+def _optional_connection(conn_id: str):
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return None
+
+
+def scrape_config(params: dict) -> ScrapeConfig:
+    """ScrapeConfig from the ``sqid_amazon``/``sqid_proxy`` connections and run Params."""
+    import os
+
+    from sqid.scrape import ScrapeConfig
+
+    base_url = os.environ.get("SQID_PRODUCT_BASE_URL", "https://www.amazon.com")
+    extra: dict = {}
+    conn = _optional_connection(AMAZON_CONN_ID)
+    if conn is not None and conn.host:
+        scheme = conn.schema or "https"
+        port = f":{conn.port}" if conn.port else ""
+        base_url = f"{scheme}://{conn.host}{port}"
+        extra = conn.extra_dejson
+    proxies = None
+    proxy = _optional_connection(PROXY_CONN_ID)
+    if proxy is not None and proxy.host:
+        auth = f"{proxy.login}:{proxy.password}@" if proxy.login else ""
+        url = f"http://{auth}{proxy.host}:{proxy.port or 80}"
+        proxies = {"http": url, "https": url}
+    fields = {f for f in ScrapeConfig.__dataclass_fields__}
+    overrides = {k: v for k, v in extra.items() if k in fields}
+    for key in ("requests_per_second", "concurrency"):
+        if params.get(key):
+            overrides[key] = params[key]
+    if os.environ.get("SQID_RAW_PAGE_DIR"):
+        overrides.setdefault("raw_page_dir", os.environ["SQID_RAW_PAGE_DIR"])
+    return ScrapeConfig(base_url=base_url, proxies=proxies, **overrides)
+
+
+def run_dir_for(kind: str, run_id: str) -> str:
+    """A filesystem-safe folder for one DAG run's shard files."""
+    import re
+
+    from sqid.config import load_settings
+
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+    return str(load_settings().data_dir / kind / safe)
+
+
+def plan_scrape(params: dict, run_id: str) -> list[dict]:
+    """Select the products of this run and describe its shards."""
+    from pathlib import Path
+
+    from sqid.config import load_settings
+    from sqid.scrape_store import plan_shards, select_products
+
+    run_dir = Path(run_dir_for("scrape", run_id))
+    ids = []
+    if not (run_dir / "worklist.parquet").exists():
+        ids = select_products(
+            load_settings().duckdb_path,
+            product_ids=params["product_ids"],
+            statuses=params["statuses"],
+            force=params["force"],
+            limit=params["limit"],
+            retry_age_hours=params["retry_age_hours"],
+        )
+    return plan_shards(run_dir, ids, shard_size=params["shard_size"])
+
+
+def merge_scrape(run_id: str) -> dict:
+    from pathlib import Path
+
+    from sqid.config import load_settings
+    from sqid.scrape_store import merge_run
+
+    return merge_run(Path(run_dir_for("scrape", run_id)), load_settings().duckdb_path)
+
+
+def flag_defaults(run_id: str) -> dict:
+    from pathlib import Path
+
+    from sqid.config import load_settings
+    from sqid.scrape_store import detect_shared_defaults
+
+    run_dir = Path(run_dir_for("scrape", run_id))
+    return detect_shared_defaults(load_settings().duckdb_path, run_dir / "shared_images.json")

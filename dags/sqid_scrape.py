@@ -1,0 +1,111 @@
+"""
+### sqid_scrape: the main image URL of every SQID product page
+
+Selects products from DuckDB, splits them into shards, and maps one task over the
+shards. Each shard fetches `<base_url>/dp/<product_id>` politely (token bucket per
+host, adaptive throttle, retries with backoff honouring `Retry-After`, a captcha
+circuit breaker), classifies each page and extracts the main image, checkpointing
+to Parquet as it goes. One merge task (DuckDB single writer) loads the shards into
+`scrape_attempts` (every attempt) and `product_images` (latest outcome per product);
+then a data-driven rule flags images shared by many unrelated products as defaults.
+
+Runs daily to retry failed and stale products, and whenever `sqid_ingest` updates the
+product set. The product site comes from the `sqid_amazon` connection (default
+`https://www.amazon.com`), an optional proxy from `sqid_proxy`; the `sqid_scrape`
+pool bounds how many shards run at once across the cluster.
+
+**Params** (manual runs and backfills)
+- `product_ids`: scrape exactly these (any status).
+- `statuses`: re-scrape products currently in these statuses (e.g. `captcha`).
+- `force`: re-scrape everything selected, terminal statuses included.
+- `limit`: at most this many products (0: no limit).
+- `retry_age_hours`: retryable statuses older than this are picked up again.
+- `shard_size`, `requests_per_second`, `concurrency`: pacing of this run.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, dag, task
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
+from sqid.orchestration import (
+    DEFAULT_ARGS,
+    DUCKDB_POOL,
+    PRODUCT_IMAGES,
+    SCRAPE_POOL,
+    SQID_SETS,
+)
+
+
+@dag(
+    dag_id="sqid_scrape",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 3 * * *", timezone="UTC"), assets=[SQID_SETS]
+    ),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["sqid", "scrape"],
+    doc_md=__doc__,
+    params={
+        "product_ids": Param([], type="array", items={"type": "string"}),
+        "statuses": Param([], type="array", items={"type": "string"}),
+        "force": Param(False, type="boolean"),
+        "limit": Param(0, type="integer", minimum=0),
+        "retry_age_hours": Param(24, type="integer", minimum=0),
+        "shard_size": Param(500, type="integer", minimum=1),
+        "requests_per_second": Param(0.0, type="number", minimum=0),
+        "concurrency": Param(0, type="integer", minimum=0),
+    },
+)
+def sqid_scrape():
+    @task(pool=DUCKDB_POOL)
+    def plan(params=None, run_id=None) -> list[dict]:
+        from sqid.orchestration import plan_scrape
+
+        return plan_scrape(params, run_id)
+
+    @task(
+        pool=SCRAPE_POOL,
+        retries=4,
+        retry_delay=timedelta(minutes=5),
+        max_active_tis_per_dagrun=8,
+    )
+    def scrape_shard(shard: dict, params=None, run_id=None) -> dict:
+        from sqid.orchestration import scrape_config
+        from sqid.scrape_store import scrape_planned_shard
+
+        return scrape_planned_shard(shard, scrape_config(params), run_id)
+
+    @task(pool=DUCKDB_POOL, trigger_rule="all_done")
+    def merge(run_id=None) -> dict:
+        from sqid.orchestration import merge_scrape
+
+        return merge_scrape(run_id)
+
+    @task(pool=DUCKDB_POOL)
+    def flag_shared_defaults(run_id=None) -> dict:
+        from sqid.orchestration import flag_defaults
+
+        return flag_defaults(run_id)
+
+    @task(outlets=[PRODUCT_IMAGES])
+    def announce(merged: dict, defaults: dict, *, outlet_events=None) -> dict:
+        summary = {**merged["run"], "statuses_now": merged["statuses"], **defaults}
+        outlet_events[PRODUCT_IMAGES].extra = summary
+        return summary
+
+    shards = plan()
+    scraped = scrape_shard.expand(shard=shards)
+    merged = merge()
+    scraped >> merged
+    defaults = flag_shared_defaults()
+    merged >> defaults
+    announce(merged, defaults)
+
+
+sqid_scrape()

@@ -1,0 +1,178 @@
+"""HTTP fetching for the scraper: a pooled session, per-host rate limits, adaptive throttle.
+
+The policy of *whether* to retry lives in :mod:`sqid.retry`; this module only fetches,
+measures and paces. Pacing never speeds up on errors: a captcha, a 429 or a 5xx widens
+the delay, and only successful responses let it shrink back towards what latency allows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import requests
+from requests.adapters import HTTPAdapter
+
+BROWSER_HEADERS = {
+    "User-Agent": (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0 Safari/537.36"
+    ),
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "en-US,en;q=0.9",
+    "Accept-Encoding": "gzip, deflate",
+}
+
+
+class TokenBucket:
+    """``rate`` requests per second on average, bursts of at most ``burst``. Thread-safe."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate, self.burst = rate, max(1.0, burst)
+        self._clock, self._sleep = clock, sleep
+        self._tokens = self.burst
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until one is available; return the time slept."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            self._tokens -= 1.0
+            wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+        if wait:
+            self._sleep(wait)
+        return wait
+
+
+@dataclass
+class AdaptiveThrottle:
+    """Extra delay between requests that follows latency and backs off on trouble.
+
+    Like crawler auto-throttles: the target delay is latency / target concurrency; a
+    success moves the delay halfway to the target, but never below ``min_delay``; a
+    failure (captcha, 429, 5xx, network error) doubles it, up to ``max_delay``.
+    """
+
+    target_concurrency: float = 2.0
+    min_delay: float = 0.0
+    max_delay: float = 60.0
+    error_delay: float = 1.0
+    """The least delay after a failure (a failure from no delay jumps here)."""
+    delay: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def observe(self, latency: float, ok: bool) -> float:
+        with self._lock:
+            if ok:
+                target = max(self.min_delay, latency / self.target_concurrency)
+                # Only successes can lower the delay, and only halfway at a time.
+                self.delay = max(self.min_delay, (self.delay + target) / 2)
+            else:
+                self.delay = min(self.max_delay, max(self.delay * 2, self.error_delay, latency))
+            return self.delay
+
+
+class HostLimiter:
+    """Token bucket plus adaptive throttle for one host, shared by a task's threads."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float = 1.0,
+        throttle: AdaptiveThrottle | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.bucket = TokenBucket(rate, burst, sleep=sleep)
+        self.throttle = throttle or AdaptiveThrottle()
+        self._sleep = sleep
+
+    def wait(self) -> None:
+        self.bucket.acquire()
+        if self.throttle.delay:
+            self._sleep(self.throttle.delay)
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    url: str
+    status: int | None
+    body: bytes | None
+    error: str | None
+    """``connection``, ``timeout``, ``truncated``, ``too_large`` or None."""
+    retry_after: str | None
+    latency: float
+    final_url: str | None = None
+
+
+class PageFetcher:
+    """One pooled ``requests.Session`` per worker, bounded in time and body size."""
+
+    def __init__(
+        self,
+        *,
+        timeout: tuple[float, float] = (5.0, 20.0),
+        max_body_bytes: int = 8_000_000,
+        pool_size: int = 4,
+        proxies: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.max_body_bytes = max_body_bytes
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update(headers or BROWSER_HEADERS)
+        if proxies:
+            self.session.proxies.update(proxies)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def fetch(self, url: str) -> FetchOutcome:
+        start = time.monotonic()
+        try:
+            with self.session.get(url, timeout=self.timeout, stream=True) as resp:
+                declared = resp.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+                    return self._outcome(url, resp, None, "too_large", start)
+                chunks, size = [], 0
+                for chunk in resp.iter_content(65536):
+                    size += len(chunk)
+                    if size > self.max_body_bytes:
+                        return self._outcome(url, resp, None, "too_large", start)
+                    chunks.append(chunk)
+                return self._outcome(url, resp, b"".join(chunks), None, start)
+        except requests.Timeout:
+            return FetchOutcome(url, None, None, "timeout", None, time.monotonic() - start)
+        except requests.exceptions.ChunkedEncodingError:
+            return FetchOutcome(url, None, None, "truncated", None, time.monotonic() - start)
+        except (requests.ConnectionError, requests.exceptions.ContentDecodingError):
+            return FetchOutcome(url, None, None, "connection", None, time.monotonic() - start)
+        except requests.RequestException:
+            return FetchOutcome(url, None, None, "connection", None, time.monotonic() - start)
+
+    @staticmethod
+    def _outcome(url, resp, body, error, start) -> FetchOutcome:
+        return FetchOutcome(
+            url,
+            resp.status_code,
+            body,
+            error,
+            resp.headers.get("Retry-After"),
+            time.monotonic() - start,
+            resp.url,
+        )

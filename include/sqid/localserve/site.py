@@ -1,0 +1,179 @@
+"""A local product site: ``/dp/<product_id>`` pages in every layout, with injectable faults.
+
+Each product gets a layout chosen by a stable hash (or fixed per product), and each
+request can misbehave: a latency, a 429/503 with ``Retry-After``, a captcha burst, a
+connection reset, a truncated or slow body, a 404 dog page, a redirect, a huge page.
+Faults are given per product as a sequence (one entry per request) or by rate, decided
+by a hash of (product, request number) so that runs are reproducible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import urlparse
+
+from sqid.localserve.files import QuietHTTPServer
+from sqid.localserve.pages import LAYOUT_STATUS, PRODUCT_LAYOUTS, render
+
+FAULTS = (
+    "ok",
+    "captcha",
+    "429",
+    "503",
+    "500",
+    "reset",
+    "truncate",
+    "slow",
+    "404",
+    "redirect",
+    "huge",
+)
+
+
+@dataclass
+class SiteConfig:
+    latency: float = 0.0
+    """Seconds added to every response."""
+    layouts: dict[str, str] = field(default_factory=dict)
+    """Fixed layout per product id; others get a product layout by hash."""
+    faults: dict[str, list[str]] = field(default_factory=dict)
+    """Per product, the behaviour of its 1st, 2nd, ... request (then ``ok``)."""
+    rates: dict[str, float] = field(default_factory=dict)
+    """Fault name -> probability per request, e.g. ``{"503": 0.05, "captcha": 0.01}``."""
+    retry_after: str = "1"
+    page_size: int = 200_000
+    slow_seconds: float = 3.0
+    seed: str = "sqid"
+
+
+def _unit(*parts: object) -> float:
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+class ProductSite:
+    """``with ProductSite(config) as site: site.base_url``; ``site.requests`` counts hits."""
+
+    def __init__(self, config: SiteConfig | None = None, host: str = "127.0.0.1", port: int = 0):
+        self.config = config or SiteConfig()
+        self.requests: Counter[str] = Counter()
+        self.log: list[tuple[float, str, str]] = []
+        self._lock = threading.Lock()
+        self._httpd = QuietHTTPServer((host, port), self._handler())
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def layout_for(self, product_id: str) -> str:
+        if product_id in self.config.layouts:
+            return self.config.layouts[product_id]
+        return PRODUCT_LAYOUTS[int(_unit(self.config.seed, product_id) * len(PRODUCT_LAYOUTS))]
+
+    def behaviour(self, product_id: str, number: int) -> str:
+        planned = self.config.faults.get(product_id)
+        if planned and number <= len(planned):
+            return planned[number - 1]
+        for fault, rate in sorted(self.config.rates.items()):
+            if _unit(self.config.seed, product_id, number, fault) < rate:
+                return fault
+        return "ok"
+
+    def start(self) -> ProductSite:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> ProductSite:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                parsed = urlparse(self.path)
+                parts = parsed.path.strip("/").split("/")
+                if len(parts) != 2 or parts[0] != "dp":
+                    return self._send(404, render("not_found", "-"))
+                product_id = parts[1]
+                redirected = "redirected=1" in parsed.query
+                with site._lock:
+                    if not redirected:
+                        site.requests[product_id] += 1
+                    number = site.requests[product_id]
+                    behaviour = "ok" if redirected else site.behaviour(product_id, number)
+                    site.log.append((time.monotonic(), product_id, behaviour))
+                if site.config.latency:
+                    time.sleep(site.config.latency)
+                cfg = site.config
+                if behaviour == "ok":
+                    layout = site.layout_for(product_id)
+                    page = render(layout, product_id, size=cfg.page_size)
+                    return self._send(LAYOUT_STATUS.get(layout, 200), page)
+                if behaviour == "captcha":
+                    return self._send(200, render("captcha_classic", product_id))
+                if behaviour in ("429", "503", "500"):
+                    page = render("service_error", product_id)
+                    return self._send(int(behaviour), page, {"Retry-After": cfg.retry_after})
+                if behaviour == "404":
+                    return self._send(404, render("not_found", product_id))
+                if behaviour == "redirect":
+                    return self._send(301, "", {"Location": f"/dp/{product_id}?redirected=1"})
+                if behaviour == "huge":
+                    layout = site.layout_for(product_id)
+                    return self._send(200, render(layout, product_id, size=20_000_000))
+                body = render(site.layout_for(product_id), product_id, size=cfg.page_size).encode()
+                if behaviour == "reset":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return None
+                if behaviour == "truncate":
+                    self._head(200, len(body))
+                    self.wfile.write(body[: len(body) // 3])
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return None
+                if behaviour == "slow":
+                    self._head(200, len(body))
+                    self.wfile.write(body[:1000])
+                    self.wfile.flush()
+                    time.sleep(cfg.slow_seconds)
+                    with contextlib.suppress(OSError):  # the client gave up: expected
+                        self.wfile.write(body[1000:])
+                    return None
+                raise ValueError(f"unknown behaviour {behaviour!r}")
+
+            def _head(self, status: int, length: int, headers: dict[str, str] | None = None):
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(length))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+
+            def _send(self, status: int, page: str, headers: dict[str, str] | None = None):
+                body = page.encode()
+                self._head(status, len(body), headers)
+                self.wfile.write(body)
+
+        return Handler

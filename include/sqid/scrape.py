@@ -1,0 +1,465 @@
+"""Scraping the main image of product pages: per-product policy, shards, checkpoints.
+
+A shard is a list of product IDs handled by one task with a few threads. Every product
+ends with one recorded outcome and every HTTP attempt with one attempt row; both are
+checkpointed to Parquet part files (written to a temp name, then renamed), so a killed
+worker loses at most the requests in flight and a re-run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sqid.fetch import AdaptiveThrottle, FetchOutcome, HostLimiter, PageFetcher
+from sqid.pages import (
+    CAPTCHA,
+    DEGRADED,
+    NO_IMAGE,
+    NOT_FOUND,
+    PRODUCT,
+    SERVICE_ERROR,
+    UNRECOGNISED,
+    analyse_page,
+)
+from sqid.retry import RetryPolicy, decide
+
+log = logging.getLogger(__name__)
+
+# Final status of a product (product_images.status).
+OK = "ok"
+INVALID_ID = "invalid_id"
+HTTP_ERROR = "http_error"
+NETWORK_ERROR = "network_error"
+TOO_LARGE = "too_large"
+STATUSES = (
+    OK, NO_IMAGE, NOT_FOUND, INVALID_ID, TOO_LARGE,
+    CAPTCHA, SERVICE_ERROR, DEGRADED, UNRECOGNISED, HTTP_ERROR, NETWORK_ERROR,
+)  # fmt: skip
+TERMINAL_STATUSES = frozenset({OK, NO_IMAGE, NOT_FOUND, INVALID_ID, TOO_LARGE})
+RETRYABLE_STATUSES = frozenset(STATUSES) - TERMINAL_STATUSES
+
+_ASIN = re.compile(r"^[A-Z0-9]{10}$")
+_ISBN10 = re.compile(r"^[0-9]{9}[0-9X]$")
+
+
+def is_valid_product_id(product_id: object) -> bool:
+    """A 10-character ASIN (upper-case letters and digits) or an ISBN-10."""
+    return isinstance(product_id, str) and bool(
+        _ASIN.match(product_id) or _ISBN10.match(product_id)
+    )
+
+
+@dataclass(frozen=True)
+class ScrapeConfig:
+    base_url: str = "https://www.amazon.com"
+    requests_per_second: float = 1.0
+    concurrency: int = 2
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    max_body_bytes: int = 8_000_000
+    max_attempts: int = 4
+    backoff_base: float = 2.0
+    backoff_max: float = 120.0
+    captcha_pause: float = 30.0
+    """Seconds every thread of the shard pauses after a captcha."""
+    captcha_breaker: int = 5
+    """Consecutive captchas that stop the shard (retryable: a later run resumes)."""
+    throttle_error_delay: float = 1.0
+    """Delay between requests after a failure, doubled on each further failure."""
+    throttle_max_delay: float = 60.0
+    checkpoint_every: int = 50
+    raw_page_dir: str | None = None
+    proxies: dict[str, str] | None = None
+
+    def product_url(self, product_id: str) -> str:
+        return f"{self.base_url.rstrip('/')}/dp/{product_id}"
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            backoff_base=self.backoff_base,
+            backoff_max=self.backoff_max,
+        )
+
+
+@dataclass
+class ProductOutcome:
+    product_id: str
+    status: str
+    scraped_at: datetime
+    run_id: str
+    attempts: int = 0
+    page_kind: str | None = None
+    image_id: str | None = None
+    image_url: str | None = None
+    hires_url: str | None = None
+    original_url: str | None = None
+    source: str | None = None
+    default_reason: str | None = None
+    http_status: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class Attempt:
+    attempt_id: str
+    product_id: str
+    attempt: int
+    fetched_at: datetime
+    http_status: int | None
+    page_kind: str | None
+    latency_ms: float
+    bytes: int
+    error: str | None
+    run_id: str
+
+
+OUTCOME_SCHEMA = pa.schema(
+    [
+        ("product_id", pa.string()), ("status", pa.string()), ("page_kind", pa.string()),
+        ("image_id", pa.string()), ("image_url", pa.string()), ("hires_url", pa.string()),
+        ("original_url", pa.string()), ("source", pa.string()), ("default_reason", pa.string()),
+        ("http_status", pa.int32()), ("attempts", pa.int32()), ("error", pa.string()),
+        ("scraped_at", pa.timestamp("us", tz="UTC")), ("run_id", pa.string()),
+    ]
+)  # fmt: skip
+ATTEMPT_SCHEMA = pa.schema(
+    [
+        ("attempt_id", pa.string()), ("product_id", pa.string()), ("attempt", pa.int32()),
+        ("fetched_at", pa.timestamp("us", tz="UTC")), ("http_status", pa.int32()),
+        ("page_kind", pa.string()), ("latency_ms", pa.float64()), ("bytes", pa.int64()),
+        ("error", pa.string()), ("run_id", pa.string()),
+    ]
+)  # fmt: skip
+
+
+class CircuitOpen(RuntimeError):
+    """Too many captchas in a row: the shard stopped; a later run resumes it."""
+
+
+@dataclass
+class ShardState:
+    """Shared by a shard's threads: the captcha breaker and the shared pause."""
+
+    breaker_limit: int
+    consecutive_captchas: int = 0
+    paused_until: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, page_kind: str | None, pause: float) -> None:
+        with self.lock:
+            if page_kind == CAPTCHA:
+                self.consecutive_captchas += 1
+                self.paused_until = max(self.paused_until, time.monotonic() + pause)
+            elif page_kind is not None:
+                self.consecutive_captchas = 0
+
+    @property
+    def open(self) -> bool:
+        return self.consecutive_captchas >= self.breaker_limit
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def next_step(
+    policy: RetryPolicy, number: int, kind: str | None, result: FetchOutcome
+) -> tuple[bool, float, str]:
+    """(retry now?, delay, reason) after attempt ``number``: the scraper's retry policy.
+
+    Product, no-image and not-found pages are answers. A captcha is never retried at
+    once (it pauses the whole shard instead), nor is an odd 200 page (degraded,
+    unrecognised): the product keeps a retryable status for a later run. HTTP errors,
+    service-error pages and network failures follow :func:`sqid.retry.decide`.
+    """
+    if kind in (PRODUCT, NO_IMAGE, NOT_FOUND, CAPTCHA):
+        return False, 0.0, kind
+    if kind in (DEGRADED, UNRECOGNISED) and result.status == 200:
+        return False, 0.0, kind
+    if result.error == "too_large":
+        return False, 0.0, TOO_LARGE
+    if result.error:
+        decision = decide(policy, number, error=result.error)
+    else:
+        status = result.status if (result.status or 0) >= 400 or kind is None else 503
+        decision = decide(policy, number, status=status, retry_after=result.retry_after)
+    return decision.retry, decision.delay, decision.reason
+
+
+def final_status(kind: str | None, result: FetchOutcome) -> str:
+    """The product's recorded status once no more attempts are made."""
+    if kind == PRODUCT:
+        return OK
+    if kind is not None:
+        return kind
+    if result.error == "too_large":
+        return TOO_LARGE
+    if result.error:
+        return NETWORK_ERROR
+    if result.status == 404:
+        return NOT_FOUND
+    return HTTP_ERROR
+
+
+def scrape_product(
+    product_id: str,
+    fetcher: PageFetcher,
+    limiter: HostLimiter,
+    config: ScrapeConfig,
+    state: ShardState,
+    run_id: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[ProductOutcome, list[Attempt]]:
+    """Fetch one product page until a terminal answer or the retry policy gives up."""
+    if not is_valid_product_id(product_id):
+        error = "not a 10-character ASIN or ISBN-10"
+        return ProductOutcome(str(product_id), INVALID_ID, _now(), run_id, error=error), []
+    policy = config.retry_policy()
+    attempts: list[Attempt] = []
+    url = config.product_url(product_id)
+    for number in range(1, policy.max_attempts + 1):
+        pause = state.paused_until - time.monotonic()
+        if pause > 0:
+            sleep(pause)
+        limiter.wait()
+        fetched_at = _now()
+        result = fetcher.fetch(url)
+        analysis = None
+        if result.body is not None and result.error is None:
+            analysis = analyse_page(result.body, result.status)
+        kind = analysis.page_kind if analysis else None
+        attempts.append(
+            Attempt(
+                attempt_id=f"{run_id}:{product_id}:{number}",
+                product_id=product_id,
+                attempt=number,
+                fetched_at=fetched_at,
+                http_status=result.status,
+                page_kind=kind,
+                latency_ms=round(result.latency * 1000, 1),
+                bytes=len(result.body or b""),
+                error=result.error,
+                run_id=run_id,
+            )
+        )
+        answered = kind in (PRODUCT, NO_IMAGE, NOT_FOUND)
+        limiter.throttle.observe(result.latency, ok=answered)
+        state.record(kind, config.captcha_pause)
+        retry, delay, reason = next_step(policy, number, kind, result)
+        if retry:
+            sleep(delay)
+            continue
+        if config.raw_page_dir and kind in (PRODUCT, NO_IMAGE, NOT_FOUND, DEGRADED):
+            store_raw_page(Path(config.raw_page_dir), product_id, fetched_at, result.body or b"")
+        outcome = ProductOutcome(
+            product_id,
+            final_status(kind, result),
+            fetched_at,
+            run_id,
+            attempts=number,
+            page_kind=kind,
+            http_status=result.status,
+            error=None if answered else (result.error or reason),
+        )
+        if analysis is not None:
+            outcome.image_id = analysis.image_id
+            outcome.image_url = analysis.image_url
+            outcome.hires_url = analysis.hires_url
+            outcome.original_url = analysis.original_url
+            outcome.source = analysis.source
+            outcome.default_reason = analysis.default_reason
+        return outcome, attempts
+    raise AssertionError("unreachable: the retry policy always ends the loop")
+
+
+def store_raw_page(root: Path, product_id: str, fetched_at: datetime, body: bytes) -> Path:
+    """Keep a page for re-parsing without re-fetching (never a captcha or error page)."""
+    path = root / product_id[:2] / product_id / f"{fetched_at:%Y%m%dT%H%M%S%fZ}.html.gz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(gzip.compress(body, compresslevel=6))
+    os.replace(tmp, path)
+    return path
+
+
+def write_parquet_atomic(rows: list[dict[str, Any]], schema: pa.Schema, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
+    os.replace(tmp, path)
+
+
+def shard_dir(run_dir: Path, shard: int) -> Path:
+    return Path(run_dir) / f"shard-{shard:05d}"
+
+
+def done_products(directory: Path) -> set[str]:
+    """Products with an outcome already checkpointed in ``directory``."""
+    files = sorted(directory.glob("outcomes-*.parquet"))
+    done: set[str] = set()
+    for f in files:
+        done.update(pq.read_table(f, columns=["product_id"]).column(0).to_pylist())
+    return done
+
+
+@dataclass
+class ShardSummary:
+    shard: int
+    directory: str
+    selected: int
+    skipped_done: int
+    scraped: int
+    statuses: dict[str, int]
+    requests: int
+    retries: int
+    captchas: int
+    seconds: float
+    stopped: str | None = None
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "requests_per_second": round(self.requests_per_second, 3)}
+
+
+def run_shard(
+    product_ids: Iterable[str],
+    run_dir: Path,
+    shard: int,
+    config: ScrapeConfig,
+    run_id: str,
+    *,
+    progress_every: float = 30.0,
+) -> ShardSummary:
+    """Scrape ``product_ids`` into ``run_dir/shard-NNNNN``, resuming a previous attempt.
+
+    Raises :class:`CircuitOpen` after checkpointing when captchas persist.
+    """
+    directory = shard_dir(run_dir, shard)
+    directory.mkdir(parents=True, exist_ok=True)
+    ids = list(dict.fromkeys(product_ids))
+    done = done_products(directory)
+    todo = [p for p in ids if p not in done]
+    part = len(list(directory.glob("outcomes-*.parquet")))
+    state = ShardState(config.captcha_breaker)
+    limiter = HostLimiter(
+        config.requests_per_second,
+        burst=max(1.0, config.concurrency),
+        throttle=AdaptiveThrottle(
+            target_concurrency=config.concurrency,
+            error_delay=config.throttle_error_delay,
+            max_delay=config.throttle_max_delay,
+        ),
+    )
+    fetcher = PageFetcher(
+        timeout=(config.connect_timeout, config.read_timeout),
+        max_body_bytes=config.max_body_bytes,
+        pool_size=config.concurrency,
+        proxies=config.proxies,
+    )
+    counts: Counter[str] = Counter()
+    pending_outcomes: list[dict[str, Any]] = []
+    pending_attempts: list[dict[str, Any]] = []
+    stats = Counter()
+    lock = threading.Lock()
+    start = last_progress = time.monotonic()
+
+    def flush() -> None:
+        nonlocal part, pending_outcomes, pending_attempts
+        if not pending_outcomes:
+            return
+        # Attempts first: an outcome file on disk means its attempts are there too.
+        write_parquet_atomic(
+            pending_attempts, ATTEMPT_SCHEMA, directory / f"attempts-{part:05d}.parquet"
+        )
+        write_parquet_atomic(
+            pending_outcomes, OUTCOME_SCHEMA, directory / f"outcomes-{part:05d}.parquet"
+        )
+        part += 1
+        pending_outcomes, pending_attempts = [], []
+
+    def work(product_id: str) -> None:
+        nonlocal last_progress
+        if state.open:
+            return
+        outcome, attempts = scrape_product(product_id, fetcher, limiter, config, state, run_id)
+        with lock:
+            if outcome.status == CAPTCHA and state.open:
+                # The breaker tripped on this product: leave it for the resumed run.
+                stats["requests"] += len(attempts)
+                stats["captchas"] += 1
+                return
+            counts[outcome.status] += 1
+            stats["requests"] += len(attempts)
+            stats["retries"] += max(0, len(attempts) - 1)
+            stats["captchas"] += sum(a.page_kind == CAPTCHA for a in attempts)
+            pending_outcomes.append(asdict(outcome))
+            pending_attempts.extend(asdict(a) for a in attempts)
+            if len(pending_outcomes) >= config.checkpoint_every:
+                flush()
+            now = time.monotonic()
+            if now - last_progress >= progress_every:
+                last_progress = now
+                finished = sum(counts.values())
+                rate = stats["requests"] / (now - start)
+                eta = (len(todo) - finished) / (finished / (now - start)) if finished else 0
+                log.info(
+                    "shard %d: %d/%d products, %.2f req/s, ETA %.0fs, %s",
+                    shard,
+                    finished,
+                    len(todo),
+                    rate,
+                    eta,
+                    dict(counts),
+                )
+
+    try:
+        with ThreadPoolExecutor(max_workers=config.concurrency) as pool:
+            list(pool.map(work, todo))
+    finally:
+        with lock:
+            flush()
+        fetcher.close()
+    summary = ShardSummary(
+        shard=shard,
+        directory=str(directory),
+        selected=len(ids),
+        skipped_done=len(ids) - len(todo),
+        scraped=sum(counts.values()),
+        statuses=dict(counts),
+        requests=stats["requests"],
+        retries=stats["retries"],
+        captchas=stats["captchas"],
+        seconds=round(time.monotonic() - start, 3),
+        stopped="captcha_circuit_open" if state.open else None,
+    )
+    log.info("shard %d finished: %s", shard, summary.to_dict())
+    tmp = directory / ".summary.json.tmp"
+    tmp.write_text(json.dumps(summary.to_dict(), indent=2))
+    os.replace(tmp, directory / "summary.json")
+    if state.open:
+        raise CircuitOpen(
+            f"shard {shard}: {config.captcha_breaker} captchas in a row; stopped after "
+            f"{summary.scraped} products, a retry resumes the remaining "
+            f"{len(todo) - summary.scraped}"
+        )
+    return summary

@@ -1,0 +1,186 @@
+"""The scrape stage's DuckDB side: choose products, plan shards, merge shard files.
+
+DuckDB has a single writer, so shard tasks never touch it: they write Parquet, and one
+merge task loads every shard file. The merge is idempotent (attempt IDs are keys, and
+an outcome only replaces an older one), so re-running it or a shard never duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sqid import db
+from sqid.defaults import SharedImageRule, find_shared_images
+from sqid.scrape import RETRYABLE_STATUSES, ScrapeConfig, run_shard, write_parquet_atomic
+
+log = logging.getLogger(__name__)
+
+MAX_SHARDS = 512
+"""Kept under Airflow's default ``max_map_length`` (1024)."""
+WORKLIST = "worklist.parquet"
+
+
+def ensure_tables(db_path: Path) -> None:
+    con = db.connect(db_path)
+    try:
+        db.run_script(con, "scrape/create_scrape_tables")
+    finally:
+        con.close()
+
+
+def select_products(
+    db_path: Path,
+    *,
+    product_ids: list[str] | None = None,
+    statuses: list[str] | None = None,
+    force: bool = False,
+    limit: int | None = None,
+    retry_age_hours: int = 24,
+) -> list[str]:
+    ensure_tables(db_path)
+    con = db.connect(db_path)
+    try:
+        rows = db.run(
+            con,
+            "scrape/select_products",
+            {
+                "product_ids": list(product_ids or []),
+                "statuses": list(statuses or []),
+                "force": bool(force),
+                "retryable": sorted(RETRYABLE_STATUSES),
+                "retry_age_hours": int(retry_age_hours),
+                "limit": int(limit) if limit else 2**62,
+            },
+        ).fetchall()
+    finally:
+        con.close()
+    return [r[0] for r in rows]
+
+
+def plan_shards(
+    run_dir: Path, product_ids: list[str], shard_size: int = 500, max_shards: int = MAX_SHARDS
+) -> list[dict[str, Any]]:
+    """Write the work list once and describe shards by offset (paths, not data, in XCom)."""
+    run_dir = Path(run_dir)
+    worklist = run_dir / WORKLIST
+    if not worklist.exists():
+        write_parquet_atomic(
+            [{"product_id": p} for p in product_ids],
+            pa.schema([("product_id", pa.string())]),
+            worklist,
+        )
+    ids = pq.read_table(worklist).column(0).to_pylist()
+    if not ids:
+        return []
+    size = max(shard_size, math.ceil(len(ids) / max_shards))
+    return [
+        {"run_dir": str(run_dir), "shard": i, "offset": off, "count": min(size, len(ids) - off)}
+        for i, off in enumerate(range(0, len(ids), size))
+    ]
+
+
+def scrape_planned_shard(
+    shard: dict[str, Any], config: ScrapeConfig, run_id: str
+) -> dict[str, Any]:
+    run_dir = Path(shard["run_dir"])
+    ids = pq.read_table(run_dir / WORKLIST).column(0).to_pylist()
+    chunk = ids[shard["offset"] : shard["offset"] + shard["count"]]
+    return run_shard(chunk, run_dir, shard["shard"], config, run_id).to_dict()
+
+
+def merge_run(run_dir: Path, db_path: Path) -> dict[str, Any]:
+    """Load every checkpoint of a run into DuckDB; return status counts after the merge."""
+    run_dir = Path(run_dir)
+    outcomes = sorted(str(p) for p in run_dir.glob("shard-*/outcomes-*.parquet"))
+    attempts = sorted(str(p) for p in run_dir.glob("shard-*/attempts-*.parquet"))
+    ensure_tables(db_path)
+    con = db.connect(db_path)
+    try:
+        with db.transaction(con):
+            if attempts:
+                db.run(con, "scrape/merge_attempts", {"files": attempts})
+            if outcomes:
+                db.run(con, "scrape/merge_outcomes", {"files": outcomes})
+        counts = dict(db.run(con, "scrape/count_product_images").fetchall())
+    finally:
+        con.close()
+    merged = {
+        "outcome_files": len(outcomes),
+        "attempt_files": len(attempts),
+        "statuses": counts,
+        "run": summarise_shards(run_dir),
+    }
+    log.info("merged %s", merged)
+    return merged
+
+
+def detect_shared_defaults(
+    db_path: Path, report_path: Path, rule: SharedImageRule | None = None
+) -> dict[str, Any]:
+    """Apply the data-driven default rule to the scraped images; flag and report."""
+    rule = rule or SharedImageRule()
+    con = db.connect(db_path)
+    try:
+        rows = db.run(con, "scrape/image_sharing").fetchall()
+        shared = find_shared_images(rows, rule)
+        flagged = [s for s in shared if s.is_default]
+        if flagged:
+            with db.transaction(con):
+                db.run(
+                    con, "scrape/flag_shared_defaults", {"image_ids": [s.image_id for s in flagged]}
+                )
+    finally:
+        con.close()
+    report = {
+        "rule": asdict(rule),
+        "shared_images": [
+            {
+                "image_id": s.image_id,
+                "n_products": s.n_products,
+                "title_similarity": s.title_similarity,
+                "flagged_as_default": s.is_default,
+                "product_ids": s.product_ids[:100],
+            }
+            for s in shared
+        ],
+        "flagged_products": sum(s.n_products for s in flagged),
+    }
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report, indent=2))
+    return {
+        "report": str(report_path),
+        "flagged_images": len(flagged),
+        **{"flagged_products": report["flagged_products"]},
+    }
+
+
+def summarise_shards(run_dir: Path) -> dict[str, Any]:
+    """Totals over the shards' ``summary.json`` files: counts, requests/s, retries, captchas."""
+    summaries = [
+        json.loads(p.read_text()) for p in sorted(Path(run_dir).glob("shard-*/summary.json"))
+    ]
+    statuses: dict[str, int] = {}
+    for s in summaries:
+        for k, v in s["statuses"].items():
+            statuses[k] = statuses.get(k, 0) + v
+    requests = sum(s["requests"] for s in summaries)
+    seconds = sum(s["seconds"] for s in summaries)
+    return {
+        "shards": len(summaries),
+        "stopped_shards": sum(1 for s in summaries if s["stopped"]),
+        "products": sum(s["scraped"] for s in summaries),
+        "statuses": statuses,
+        "requests": requests,
+        "retries": sum(s["retries"] for s in summaries),
+        "captchas": sum(s["captchas"] for s in summaries),
+        "gave_up": sum(v for k, v in statuses.items() if k in RETRYABLE_STATUSES),
+        "requests_per_second_per_shard": round(requests / seconds, 3) if seconds else 0.0,
+    }

@@ -1,0 +1,1 @@
+SELECT status, count(*) AS products FROM product_images GROUP BY status ORDER BY status
