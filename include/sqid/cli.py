@@ -32,6 +32,31 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_parse_page(args: argparse.Namespace) -> int:
+    from sqid.pages import analyse_page
+
+    try:
+        data = sys.stdin.buffer.read() if args.path == "-" else Path(args.path).read_bytes()
+    except OSError as exc:
+        print(f"sqid parse-page: cannot read {args.path}: {exc}", file=sys.stderr)
+        return 2
+    result = analyse_page(data, args.status, full_parse=args.full_parse)
+    print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _cmd_audit_urls(args: argparse.Namespace) -> int:
+    import csv
+
+    from sqid.defaults import SharedImageRule, audit_image_urls
+
+    with open(args.csv, newline="") as fh:
+        rows = [(r["product_id"], r["image_url"]) for r in csv.DictReader(fh)]
+    report = audit_image_urls(rows, SharedImageRule(min_products=args.min_products))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sqid", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -49,6 +74,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
     sample.set_defaults(func=_cmd_sample)
+
+    page = sub.add_parser(
+        "parse-page",
+        help="classify a saved product page and print its main image as JSON",
+    )
+    page.add_argument("path", help="HTML file, or - for standard input")
+    page.add_argument("--status", type=int, default=200, help="HTTP status it was served with")
+    page.add_argument("--full-parse", action="store_true", help="parse the whole page (slower)")
+    page.set_defaults(func=_cmd_parse_page)
+
+    audit = sub.add_parser(
+        "audit-urls",
+        help="find empty, default, furniture and shared images in a product_id,image_url CSV",
+    )
+    audit.add_argument("csv", help="e.g. a release's product_image_urls.csv")
+    audit.add_argument("--min-products", type=int, default=3, help="sharing threshold")
+    audit.set_defaults(func=_cmd_audit_urls)
     return parser
 
 

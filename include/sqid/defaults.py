@@ -89,9 +89,9 @@ def find_shared_images(
     rows: Iterable[tuple[str, str | None, str | None]],
     rule: SharedImageRule | None = None,
 ) -> list[SharedImage]:
-    """Image IDs shared by at least ``rule.min_products`` products, most shared first.
+    """Images shared by at least ``rule.min_products`` products, most shared first.
 
-    ``rows`` are (product_id, image_id, title); ``title`` may be None everywhere, in which
+    ``rows`` are (product_id, image_key, title); ``title`` may be None everywhere, in which
     case sharing alone decides. ``is_default`` marks the ones the rule flags.
     """
     rule = rule or SharedImageRule()
@@ -110,3 +110,41 @@ def find_shared_images(
         shared.append(SharedImage(image_id, [p for p, _ in members], similarity, flagged))
     shared.sort(key=lambda s: (-s.n_products, s.image_id))
     return shared
+
+
+def audit_image_urls(
+    rows: Iterable[tuple[str, str]], rule: SharedImageRule | None = None
+) -> dict[str, object]:
+    """Audit ``(product_id, image_url)`` pairs (e.g. a published SQID CSV): empty URLs,
+    known defaults by reason, URLs that are not product images, and shared image IDs."""
+    rule = rule or SharedImageRule()
+    total = empty = unparsable = 0
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    triples = []
+    for product_id, url in rows:
+        total += 1
+        if not url:
+            empty += 1
+            continue
+        reason = default_reason(url)
+        if reason:
+            by_reason[reason].append(product_id)
+            continue
+        ref = parse_image_url(url)
+        if ref is None:
+            unparsable += 1
+            continue
+        triples.append((product_id, ref.image_key, None))
+    shared = find_shared_images(triples, rule)
+    return {
+        "rows": total,
+        "empty_image_url": empty,
+        "known_defaults": {k: len(v) for k, v in sorted(by_reason.items())},
+        "known_default_products": {k: sorted(v)[:20] for k, v in sorted(by_reason.items())},
+        "not_a_product_image_url": unparsable,
+        "shared_image_ids": [
+            {"image_id": s.image_id, "n_products": s.n_products, "product_ids": s.product_ids}
+            for s in shared
+        ],
+        "rule": {"min_products": rule.min_products},
+    }

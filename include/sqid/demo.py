@@ -8,24 +8,42 @@ loopback HTTP server, so the real download path is exercised without the interne
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 
 from sqid import db
 from sqid.airflow_local import prepare, test_dag
 from sqid.localserve.files import FileServer
+from sqid.localserve.pages import PRODUCT_LAYOUTS
+from sqid.localserve.site import ProductSite, SiteConfig
 from sqid.sample import generate
 from sqid.sqd import CHECKSUM_MANIFEST
 
-DEMO_QUERIES = 3_000
+DEMO_QUERIES = 1_000
 DEMO_SEED = 7
+DEMO_SITE = SiteConfig(
+    # A few of everything a real crawl meets, so the demo shows every status.
+    rates={"503": 0.02, "429": 0.01, "captcha": 0.005, "reset": 0.01, "404": 0.01},
+    retry_after="1",
+    page_size=150_000,
+    layout_weights={
+        **{layout: 0.95 / len(PRODUCT_LAYOUTS) for layout in PRODUCT_LAYOUTS},
+        "placeholder": 0.02,
+        "default_video": 0.01,
+        "no_image_null": 0.01,
+        "degraded": 0.005,
+        "js_shell": 0.005,
+    },
+)
 
 log = logging.getLogger("sqid.demo")
 
 
 def main() -> int:
     settings = prepare()
-    sample_dir = settings.data_dir / "demo_sqd"
+    sample_dir = settings.data_dir / f"demo_sqd_{DEMO_QUERIES}_{DEMO_SEED}"
     if not (sample_dir / CHECKSUM_MANIFEST).exists():
         summary = generate(sample_dir, n_queries=DEMO_QUERIES, seed=DEMO_SEED)
         print(f"generated sample SQD: {summary.examples} examples, {summary.products} products")
@@ -41,10 +59,27 @@ def main() -> int:
     if state != "success":
         return 1
 
+    with ProductSite(DEMO_SITE) as site:
+        host, port = site.base_url.removeprefix("http://").split(":")
+        os.environ["AIRFLOW_CONN_SQID_AMAZON"] = json.dumps(
+            {
+                "conn_type": "http",
+                "host": host,
+                "port": int(port),
+                "schema": "http",
+                "extra": {"requests_per_second": 100, "concurrency": 4, "captcha_pause": 1},
+            }
+        )
+        state = str(test_dag("sqid_scrape", {"shard_size": 250}).state)
+    print(f"sqid_scrape: {state}")
+    if state != "success":
+        return 1
+
     con = db.connect(settings.duckdb_path, read_only=True)
     try:
         tables = db.fetch_dict(con, "ingest/count_sqd_tables")
         sets = db.fetch_dict(con, "derive/count_sqid_sets")
+        images = dict(db.run(con, "scrape/count_product_images").fetchall())
     finally:
         con.close()
     print()
@@ -52,6 +87,7 @@ def main() -> int:
     print(f"  DuckDB file     {settings.duckdb_path}")
     print(f"  SQD tables      {tables}")
     print(f"  SQID sets       {sets}")
+    print(f"  product images  {images}")
     print(f"  Airflow home    {settings.home / 'airflow'} (make airflow to browse the runs)")
     return 0
 

@@ -29,31 +29,49 @@ DISPLAY_MODIFIERS = "_AC_SX425_"
 """Rendition used for a display URL built from an ID (the width most SQID URLs carry)."""
 
 _IMAGE_PATH = re.compile(
-    r"^/images/(?:W/(?P<token>[^/]+)/)?I/(?P<id>[A-Za-z0-9+\-_%]+?)"
-    r"(?:\.(?P<mods>_[^/]*_))?\.(?P<ext>jpe?g|png|gif|webp|tiff?)$",
+    r"^/images/(?:W/(?P<token>[^/]+)/)?(?P<prefix>I|S/[A-Za-z0-9._-]+)/"
+    r"(?P<id>[A-Za-z0-9+\-]+?)(?:\.(?P<mods>_[^/]*_))?\.(?P<ext>jpe?g|png|gif|webp|tiff?)$",
     re.IGNORECASE,
 )
 _FURNITURE_PATH = re.compile(r"^/images/G/", re.IGNORECASE)
-_IMAGE_ID = re.compile(r"^[A-Za-z0-9+\-]{6,20}$")
+_IMAGE_ID = re.compile(r"^[A-Za-z0-9+\-]{6,64}$")
+_COMPOSITE = re.compile(r"_CLa\|[^|]*\|(?P<inner>[A-Za-z0-9+\-]{6,64})\.(?:png|jpe?g|gif)")
 
 
 @dataclass(frozen=True)
 class ImageRef:
-    """A parsed product image URL."""
+    """A parsed product image URL.
+
+    ``prefix`` is ``I`` for catalogue images or ``S/<bucket>`` for images such as Prime
+    Video art (``/images/S/pv-target-images/<hash>...``). ``_CLa|...`` composites (print-
+    on-demand templates) put the product's own image inside the modifiers: ``image_key``
+    names base and inner image, so products sharing only the template are not "shared".
+    """
 
     url: str
     host: str
     image_id: str
     modifiers: str
     ext: str
+    prefix: str = "I"
+
+    @property
+    def image_key(self) -> str:
+        inner = _COMPOSITE.search(self.modifiers)
+        return f"{self.image_id}|{inner.group('inner')}" if inner else self.image_id
 
     @property
     def original_url(self) -> str:
-        return original_url(self.image_id, self.ext)
+        if _COMPOSITE.search(self.modifiers):
+            # The composite only exists as a rendition: keep it, drop the size suffix.
+            return self.url
+        return original_url(self.image_id, self.ext, self.prefix)
 
     @property
     def display_url(self) -> str:
-        return rendition_url(self.image_id, self.ext, DISPLAY_MODIFIERS)
+        if _COMPOSITE.search(self.modifiers):
+            return self.url
+        return rendition_url(self.image_id, self.ext, DISPLAY_MODIFIERS, self.prefix)
 
 
 def is_amazon_image_host(host: str | None) -> bool:
@@ -99,16 +117,17 @@ def parse_image_url(url: str) -> ImageRef | None:
         image_id=image_id,
         modifiers=match.group("mods") or "",
         ext=match.group("ext").lower(),
+        prefix=match.group("prefix"),
     )
 
 
-def original_url(image_id: str, ext: str = "jpg") -> str:
-    return f"https://{CANONICAL_HOST}/images/I/{image_id}.{ext}"
+def original_url(image_id: str, ext: str = "jpg", prefix: str = "I") -> str:
+    return f"https://{CANONICAL_HOST}/images/{prefix}/{image_id}.{ext}"
 
 
-def rendition_url(image_id: str, ext: str, modifiers: str) -> str:
+def rendition_url(image_id: str, ext: str, modifiers: str, prefix: str = "I") -> str:
     """URL of the rendition that ``modifiers`` (e.g. ``_SX224_``) asks the CDN for."""
     modifiers = modifiers.strip(".")
     if not modifiers:
-        return original_url(image_id, ext)
-    return f"https://{CANONICAL_HOST}/images/I/{image_id}.{modifiers}.{ext}"
+        return original_url(image_id, ext, prefix)
+    return f"https://{CANONICAL_HOST}/images/{prefix}/{image_id}.{modifiers}.{ext}"

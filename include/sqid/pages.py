@@ -60,6 +60,8 @@ _JSON_URL_FIELD = re.compile(r'"(hiRes|large)"\s*:\s*"(https?://[^"]+)"')
 class PageAnalysis:
     page_kind: str
     image_id: str | None = None
+    image_key: str | None = None
+    """Identity for comparing images: the ID, plus the inner ID of a composite."""
     image_url: str | None = None
     """Display-size URL: what a release's ``image_url`` column carries."""
     hires_url: str | None = None
@@ -278,6 +280,7 @@ def _decide(ev: _Evidence, http_status: int | None) -> PageAnalysis:
         return PageAnalysis(
             NO_IMAGE,
             image_id=ref.image_id if ref else None,
+            image_key=ref.image_key if ref else None,
             hires_url=url,
             source=source,
             default_reason=reason or "furniture",
@@ -286,6 +289,7 @@ def _decide(ev: _Evidence, http_status: int | None) -> PageAnalysis:
     return PageAnalysis(
         kind,
         image_id=ref.image_id,
+        image_key=ref.image_key,
         image_url=_display_url(ev, source, ref),
         hires_url=ref.url,
         original_url=ref.original_url,
@@ -301,7 +305,9 @@ def analyse_page(
     try:
         page = _text(html)
         markup = page if full_parse else _snippets(page)
-        soup = BeautifulSoup(markup, "html.parser")
-        return _decide(_collect(soup), http_status)
+        evidence = _collect(BeautifulSoup(markup, "html.parser"))
+        if len(page) >= MAX_PAGE_CHARS:
+            evidence.signals.add("page_truncated")
+        return _decide(evidence, http_status)
     except Exception as exc:  # a hostile page must give a status, not a crash
         return PageAnalysis(UNRECOGNISED, signals=(f"parse_error:{type(exc).__name__}",))

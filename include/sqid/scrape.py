@@ -107,6 +107,7 @@ class ProductOutcome:
     attempts: int = 0
     page_kind: str | None = None
     image_id: str | None = None
+    image_key: str | None = None
     image_url: str | None = None
     hires_url: str | None = None
     original_url: str | None = None
@@ -133,7 +134,7 @@ class Attempt:
 OUTCOME_SCHEMA = pa.schema(
     [
         ("product_id", pa.string()), ("status", pa.string()), ("page_kind", pa.string()),
-        ("image_id", pa.string()), ("image_url", pa.string()), ("hires_url", pa.string()),
+        ("image_id", pa.string()), ("image_key", pa.string()), ("image_url", pa.string()), ("hires_url", pa.string()),
         ("original_url", pa.string()), ("source", pa.string()), ("default_reason", pa.string()),
         ("http_status", pa.int32()), ("attempts", pa.int32()), ("error", pa.string()),
         ("scraped_at", pa.timestamp("us", tz="UTC")), ("run_id", pa.string()),
@@ -280,6 +281,7 @@ def scrape_product(
         )
         if analysis is not None:
             outcome.image_id = analysis.image_id
+            outcome.image_key = analysis.image_key
             outcome.image_url = analysis.image_url
             outcome.hires_url = analysis.hires_url
             outcome.original_url = analysis.original_url

@@ -135,7 +135,9 @@ def detect_shared_defaults(
         if flagged:
             with db.transaction(con):
                 db.run(
-                    con, "scrape/flag_shared_defaults", {"image_ids": [s.image_id for s in flagged]}
+                    con,
+                    "scrape/flag_shared_defaults",
+                    {"image_keys": [s.image_id for s in flagged]},
                 )
     finally:
         con.close()

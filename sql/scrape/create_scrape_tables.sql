@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS product_images (
     status         VARCHAR NOT NULL,
     page_kind      VARCHAR,
     image_id       VARCHAR,
+    image_key      VARCHAR,  -- image identity (ID, plus the inner ID of a composite)
     image_url      VARCHAR,
     hires_url      VARCHAR,
     original_url   VARCHAR,

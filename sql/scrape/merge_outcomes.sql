@@ -1,6 +1,6 @@
 -- Latest outcome per product wins; re-merging the same files changes nothing.
 INSERT INTO product_images
-SELECT product_id, status, page_kind, image_id, image_url, hires_url, original_url,
+SELECT product_id, status, page_kind, image_id, image_key, image_url, hires_url, original_url,
        source, default_reason, http_status, attempts, error, scraped_at, run_id
 FROM read_parquet($files)
 QUALIFY row_number() OVER (PARTITION BY product_id ORDER BY scraped_at DESC) = 1
@@ -8,6 +8,7 @@ ON CONFLICT (product_id) DO UPDATE SET
     status = excluded.status,
     page_kind = excluded.page_kind,
     image_id = excluded.image_id,
+    image_key = excluded.image_key,
     image_url = excluded.image_url,
     hires_url = excluded.hires_url,
     original_url = excluded.original_url,

@@ -41,7 +41,10 @@ class SiteConfig:
     latency: float = 0.0
     """Seconds added to every response."""
     layouts: dict[str, str] = field(default_factory=dict)
-    """Fixed layout per product id; others get a product layout by hash."""
+    """Fixed layout per product id; others get a layout by hash, from ``layout_weights``."""
+    layout_weights: dict[str, float] = field(
+        default_factory=lambda: {layout: 1.0 for layout in PRODUCT_LAYOUTS}
+    )
     faults: dict[str, list[str]] = field(default_factory=dict)
     """Per product, the behaviour of its 1st, 2nd, ... request (then ``ok``)."""
     rates: dict[str, float] = field(default_factory=dict)
@@ -76,7 +79,13 @@ class ProductSite:
     def layout_for(self, product_id: str) -> str:
         if product_id in self.config.layouts:
             return self.config.layouts[product_id]
-        return PRODUCT_LAYOUTS[int(_unit(self.config.seed, product_id) * len(PRODUCT_LAYOUTS))]
+        weights = self.config.layout_weights
+        point = _unit(self.config.seed, product_id) * sum(weights.values())
+        for layout, weight in weights.items():
+            point -= weight
+            if point < 0:
+                return layout
+        return next(iter(weights))
 
     def behaviour(self, product_id: str, number: int) -> str:
         planned = self.config.faults.get(product_id)
