@@ -59,6 +59,7 @@ airflow: venv
 
 bench: venv
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_scrape.py
 
 clean:
 	rm -rf $(SQID_HOME)

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,13 +137,13 @@ OUTCOME_SCHEMA = pa.schema(
         ("image_id", pa.string()), ("image_key", pa.string()), ("image_url", pa.string()), ("hires_url", pa.string()),
         ("original_url", pa.string()), ("source", pa.string()), ("default_reason", pa.string()),
         ("http_status", pa.int32()), ("attempts", pa.int32()), ("error", pa.string()),
-        ("scraped_at", pa.timestamp("us", tz="UTC")), ("run_id", pa.string()),
+        ("scraped_at", pa.int64()), ("run_id", pa.string()),
     ]
 )  # fmt: skip
 ATTEMPT_SCHEMA = pa.schema(
     [
         ("attempt_id", pa.string()), ("product_id", pa.string()), ("attempt", pa.int32()),
-        ("fetched_at", pa.timestamp("us", tz="UTC")), ("http_status", pa.int32()),
+        ("fetched_at", pa.int64()), ("http_status", pa.int32()),
         ("page_kind", pa.string()), ("latency_ms", pa.float64()), ("bytes", pa.int64()),
         ("error", pa.string()), ("run_id", pa.string()),
     ]
@@ -301,10 +301,24 @@ def store_raw_page(root: Path, product_id: str, fetched_at: datetime, body: byte
     return path
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _column(values: list[Any], field: pa.Field) -> pa.Array:
+    # Times travel as int64 microseconds since the epoch (UTC); the merge SQL turns them
+    # back into TIMESTAMPTZ. (Python datetimes with a tzinfo would need pytz here.)
+    if pa.types.is_int64(field.type):
+        values = [(v - _EPOCH) // _MICROSECOND if isinstance(v, datetime) else v for v in values]
+    return pa.array(values, type=field.type)
+
+
 def write_parquet_atomic(rows: list[dict[str, Any]], schema: pa.Schema, path: Path) -> None:
+    """Write ``rows`` to ``path`` via a temp file and a rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
+    columns = [_column([row[f.name] for row in rows], f) for f in schema]
+    pq.write_table(pa.Table.from_arrays(columns, schema=schema), tmp)
     os.replace(tmp, path)
 
 
@@ -378,6 +392,9 @@ def run_shard(
         pool_size=config.concurrency,
         proxies=config.proxies,
     )
+    # pyarrow imports pandas on its first array conversion (seconds): pay that before
+    # the threads start rather than stall them at the first checkpoint.
+    pa.array([0])
     counts: Counter[str] = Counter()
     pending_outcomes: list[dict[str, Any]] = []
     pending_attempts: list[dict[str, Any]] = []

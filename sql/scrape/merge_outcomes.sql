@@ -1,7 +1,9 @@
 -- Latest outcome per product wins; re-merging the same files changes nothing.
+-- Shard files carry times as int64 microseconds since the epoch, UTC.
 INSERT INTO product_images
 SELECT product_id, status, page_kind, image_id, image_key, image_url, hires_url, original_url,
-       source, default_reason, http_status, attempts, error, scraped_at, run_id
+       source, default_reason, http_status, attempts, error,
+       timezone('UTC', make_timestamp(scraped_at)) AS scraped_at, run_id
 FROM read_parquet($files)
 QUALIFY row_number() OVER (PARTITION BY product_id ORDER BY scraped_at DESC) = 1
 ON CONFLICT (product_id) DO UPDATE SET

@@ -1,0 +1,99 @@
+"""The DAGs through Airflow itself (dag.test), chained as in production, on loopback servers."""
+
+import json
+import os
+
+import duckdb
+import pytest
+from sqid.sqd import CHECKSUM_MANIFEST
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def airflow_ready():
+    from sqid.airflow_local import prepare
+
+    return prepare()
+
+
+def _scalar(db_path, sql):
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_ingest_dag(airflow_ready, sample_sqd):
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqid.airflow_local import task_states, test_dag
+    from sqid.localserve.files import FileServer
+
+    with FileServer(sample_sqd.out_dir) as srv:
+        run = test_dag(
+            "sqid_ingest", {"source": srv.base_url, "checksums": srv.url(CHECKSUM_MANIFEST)}
+        )
+    states = task_states(run)
+    assert str(run.state) == "success", states
+    assert states["check_published_test_products"] == "skipped"
+    assert states["announce"] == "success"
+    assert all(states[f"download[{i}]"] == "success" for i in range(3))
+
+    db_path = airflow_ready.duckdb_path
+    assert _scalar(db_path, "SELECT count(*) FROM sqd_examples") == [(sample_sqd.examples,)]
+    [(test_products,)] = _scalar(
+        db_path, "SELECT count(*) FROM sqid_products WHERE product_set = 'test'"
+    )
+    with create_session() as session:
+        extras = [
+            e.extra for e in session.query(AssetEvent).all() if e.asset.name == "sqid.sqid_sets"
+        ]
+    assert extras and extras[-1]["test_products"] == test_products
+
+
+def test_scrape_dag_with_faults(airflow_ready):
+    from sqid.airflow_local import task_states, test_dag
+    from sqid.localserve.site import ProductSite, SiteConfig
+
+    site_config = SiteConfig(
+        rates={"503": 0.05, "429": 0.02, "reset": 0.02, "captcha": 0.01, "404": 0.01},
+        retry_after="0",
+        page_size=50_000,
+    )
+    db_path = airflow_ready.duckdb_path
+    with ProductSite(site_config) as site:
+        host, port = site.base_url.removeprefix("http://").split(":")
+        os.environ["AIRFLOW_CONN_SQID_AMAZON"] = json.dumps(
+            {
+                "conn_type": "http", "host": host, "port": int(port), "schema": "http",
+                "extra": {"requests_per_second": 200, "concurrency": 4, "captcha_pause": 0.1,
+                          "backoff_base": 0.05, "throttle_error_delay": 0.01},
+            }
+        )  # fmt: skip
+        run = test_dag("sqid_scrape", {"shard_size": 200, "limit": 600})
+        states = task_states(run)
+        assert str(run.state) == "success", states
+        assert states["announce"] == "success"
+        assert sum(1 for k in states if k.startswith("scrape_shard[")) == 3
+
+        [(selected,)] = _scalar(db_path, "SELECT count(*) FROM product_images")
+        assert selected == 600  # every selected product ends with a status
+        [(dupes,)] = _scalar(
+            db_path, "SELECT count(*) - count(DISTINCT attempt_id) FROM scrape_attempts"
+        )
+        assert dupes == 0
+        statuses = dict(_scalar(db_path, "SELECT status, count(*) FROM product_images GROUP BY 1"))
+        assert statuses.get("ok", 0) > 500
+
+        # A second run picks up only what is new or retryable-and-stale: here, nothing
+        # but the remaining products, so nothing scraped before is duplicated.
+        run = test_dag("sqid_scrape", {"shard_size": 500, "limit": 100})
+        assert str(run.state) == "success"
+    [(after,)] = _scalar(db_path, "SELECT count(*) FROM product_images")
+    assert after == 700
+    [(dupes,)] = _scalar(
+        db_path, "SELECT count(*) - count(DISTINCT product_id) FROM product_images"
+    )
+    assert dupes == 0
