@@ -97,3 +97,36 @@ def test_scrape_dag_with_faults(airflow_ready):
         db_path, "SELECT count(*) - count(DISTINCT product_id) FROM product_images"
     )
     assert dupes == 0
+
+
+def test_embed_dag(airflow_ready, tmp_path_factory):
+    from sqid.airflow_local import task_states, test_dag
+    from sqid.localserve.cdn import ImageCDN
+    from sqid.tinyclip import build
+
+    model = build(tmp_path_factory.mktemp("tiny-clip"))
+    db_path = airflow_ready.duckdb_path
+    with ImageCDN() as cdn:
+        os.environ.update(
+            {
+                "SQID_IMAGE_CDN": cdn.base_url,
+                "SQID_IMAGE_EXTRA_HOSTS": "localhost",
+                "SQID_IMAGE_ALLOW_HTTP": "1",
+                "SQID_IMAGE_ALLOW_PRIVATE": "1",
+            }
+        )
+        run = test_dag("sqid_embed", {"model_id": str(model), "shard_size": 300, "limit": 400})
+    states = task_states(run)
+    assert str(run.state) == "success", states
+    assert states["announce"] == "success"
+    [(vectors, dims)] = _scalar(
+        db_path, "SELECT count(*), max(len(embedding)) FROM image_embeddings"
+    )
+    [(texts,)] = _scalar(db_path, "SELECT count(*) FROM text_embeddings")
+    [(queries_missing,)] = _scalar(
+        db_path,
+        "SELECT count(*) FROM sqid_queries q WHERE NOT EXISTS (SELECT 1 FROM text_embeddings t"
+        " WHERE t.text_sha256 = sha256(q.query))",
+    )
+    assert vectors == 400 and dims == 16
+    assert texts > 0 and queries_missing == 0

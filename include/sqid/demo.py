@@ -15,6 +15,7 @@ import sys
 
 from sqid import db
 from sqid.airflow_local import prepare, test_dag
+from sqid.localserve.cdn import ImageCDN
 from sqid.localserve.files import FileServer
 from sqid.localserve.pages import PRODUCT_LAYOUTS
 from sqid.localserve.site import ProductSite, SiteConfig
@@ -39,6 +40,21 @@ DEMO_SITE = SiteConfig(
 )
 
 log = logging.getLogger("sqid.demo")
+
+
+def demo_model(directory):
+    """The demo's CLIP: a real local copy if ``SQID_EMBED_MODEL`` names one, else a tiny
+    random-weight CLIP built here (no download needed)."""
+    from pathlib import Path
+
+    configured = os.environ.get("SQID_EMBED_MODEL")
+    if configured:
+        return configured
+    if not (Path(directory) / "config.json").exists():
+        from sqid.tinyclip import build
+
+        build(Path(directory))
+    return directory
 
 
 def main() -> int:
@@ -75,11 +91,27 @@ def main() -> int:
     if state != "success":
         return 1
 
+    model_dir = demo_model(settings.home / "models" / "tiny-clip")
+    with ImageCDN() as cdn:
+        os.environ.update(
+            {
+                "SQID_IMAGE_CDN": cdn.base_url,
+                "SQID_IMAGE_EXTRA_HOSTS": "localhost",
+                "SQID_IMAGE_ALLOW_HTTP": "1",
+                "SQID_IMAGE_ALLOW_PRIVATE": "1",
+            }
+        )
+        state = str(test_dag("sqid_embed", {"model_id": str(model_dir), "batch_size": 32}).state)
+    print(f"sqid_embed: {state}")
+    if state != "success":
+        return 1
+
     con = db.connect(settings.duckdb_path, read_only=True)
     try:
         tables = db.fetch_dict(con, "ingest/count_sqd_tables")
         sets = db.fetch_dict(con, "derive/count_sqid_sets")
         images = dict(db.run(con, "scrape/count_product_images").fetchall())
+        vectors = db.fetch_dict(con, "embed/count_embed_tables")
     finally:
         con.close()
     print()
@@ -88,6 +120,7 @@ def main() -> int:
     print(f"  SQD tables      {tables}")
     print(f"  SQID sets       {sets}")
     print(f"  product images  {images}")
+    print(f"  embeddings      {vectors}")
     print(f"  Airflow home    {settings.home / 'airflow'} (make airflow to browse the runs)")
     return 0
 

@@ -6,6 +6,7 @@ only and the core modules stay testable without a scheduler.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -63,8 +64,6 @@ def _optional_connection(conn_id: str):
 
 def scrape_config(params: dict) -> ScrapeConfig:
     """ScrapeConfig from the ``sqid_amazon``/``sqid_proxy`` connections and run Params."""
-    import os
-
     from sqid.scrape import ScrapeConfig
 
     base_url = os.environ.get("SQID_PRODUCT_BASE_URL", "https://www.amazon.com")
@@ -139,3 +138,70 @@ def flag_defaults(run_id: str) -> dict:
 
     run_dir = Path(run_dir_for("scrape", run_id))
     return detect_shared_defaults(load_settings().duckdb_path, run_dir / "shared_images.json")
+
+
+EMBED_POOL = "sqid_embed"
+POOLS[EMBED_POOL] = (1, "Embedding shards at once (one per GPU in the production stack)")
+EMBED_QUEUE = os.environ.get("SQID_EMBED_QUEUE", "default")
+"""Celery queue of the embedding tasks: ``gpu`` in the production stack."""
+EMBEDDINGS = Asset(name="sqid.embeddings", uri="sqid://duckdb/embeddings", group="sqid")
+"""CLIP vectors (image_embeddings, text_embeddings, image_fetches) in DuckDB."""
+
+
+def embed_config(params: dict):
+    """EmbedConfig from run Params and the environment (model default, image mirror)."""
+    from sqid.embed import DEFAULT_MODEL_ID, DEFAULT_REVISION
+    from sqid.embed_stage import EmbedConfig
+    from sqid.images import ImagePolicy
+    from sqid.imageurl import AMAZON_IMAGE_HOSTS
+
+    extra_hosts = {h for h in os.environ.get("SQID_IMAGE_EXTRA_HOSTS", "").split(",") if h}
+    policy = ImagePolicy(
+        allowed_hosts=AMAZON_IMAGE_HOSTS | extra_hosts,
+        allow_http=os.environ.get("SQID_IMAGE_ALLOW_HTTP", "") == "1",
+        allow_private_addresses=os.environ.get("SQID_IMAGE_ALLOW_PRIVATE", "") == "1",
+    )
+    return EmbedConfig(
+        model_id=params.get("model_id") or os.environ.get("SQID_EMBED_MODEL", DEFAULT_MODEL_ID),
+        revision=params.get("revision") or os.environ.get("SQID_EMBED_REVISION", DEFAULT_REVISION),
+        device=params.get("device") or "auto",
+        batch_size=params.get("batch_size") or 64,
+        rendition=params.get("rendition") or "as_scraped",
+        image_cdn=os.environ.get("SQID_IMAGE_CDN") or None,
+        policy=policy,
+    )
+
+
+def plan_embed(params: dict, run_id: str) -> list[dict]:
+    from pathlib import Path
+
+    from sqid.config import load_settings
+    from sqid.embed_stage import plan
+
+    result = plan(
+        load_settings().duckdb_path,
+        Path(run_dir_for("embed", run_id)),
+        embed_config(params),
+        force=params["force"],
+        limit=params["limit"],
+        shard_size=params["shard_size"],
+    )
+    return result["shards"]
+
+
+def embed_shard(shard: dict, params: dict) -> dict:
+    from sqid.embed_stage import cache_dir_default, run_image_shard, run_text_shard
+
+    config = embed_config(params)
+    if shard["kind"] == "image":
+        return run_image_shard(shard, config, cache_dir_default())
+    return run_text_shard(shard, config)
+
+
+def merge_embed(run_id: str) -> dict:
+    from pathlib import Path
+
+    from sqid.config import load_settings
+    from sqid.embed_stage import merge
+
+    return merge(Path(run_dir_for("embed", run_id)), load_settings().duckdb_path)

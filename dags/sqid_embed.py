@@ -1,0 +1,91 @@
+"""
+### sqid_embed: CLIP image and text embeddings
+
+For every scraped product image, downloads the image safely (allowlisted hosts, HTTPS,
+no private addresses, byte and pixel limits, magic bytes, Pillow decode to RGB) into a
+content-addressed cache, and computes its CLIP image embedding; for every product title
+and benchmark query, its CLIP text embedding. Vectors are keyed by (model, revision,
+sha256 of the bytes or text): only missing ones are computed, and products sharing an
+image share a vector. Embedding shards run on the queue named by `SQID_EMBED_QUEUE`
+(`gpu` in the production stack) in the `sqid_embed` pool; one merge task loads them
+into DuckDB (`image_fetches`, `image_embeddings`, `text_embeddings`).
+
+Runs when the scrape or ingest stage updates its Asset.
+
+**Params**
+- `model_id`: hub id or local directory; empty: `SQID_EMBED_MODEL`, else
+  `openai/clip-vit-large-patch14`.
+- `revision`: hub revision; empty: the pinned commit.
+- `device`: `auto` (CUDA with fp16 autocast if present, else CPU float32), `cpu`, `cuda`.
+- `batch_size`, `shard_size`, `limit` (images, 0: all), `force` (recompute everything).
+- `rendition`: `as_scraped` (the release's `image_url`), `original`, or modifiers such
+  as `_SX224_`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, task
+from sqid.orchestration import (
+    DEFAULT_ARGS,
+    DUCKDB_POOL,
+    EMBED_POOL,
+    EMBED_QUEUE,
+    EMBEDDINGS,
+    PRODUCT_IMAGES,
+    SQID_SETS,
+)
+
+
+@dag(
+    dag_id="sqid_embed",
+    schedule=(PRODUCT_IMAGES | SQID_SETS),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["sqid", "embed"],
+    doc_md=__doc__,
+    params={
+        "model_id": Param("", type="string"),
+        "revision": Param("", type="string"),
+        "device": Param("auto", enum=["auto", "cpu", "cuda"]),
+        "batch_size": Param(64, type="integer", minimum=1),
+        "shard_size": Param(2000, type="integer", minimum=1),
+        "limit": Param(0, type="integer", minimum=0),
+        "force": Param(False, type="boolean"),
+        "rendition": Param("as_scraped", type="string"),
+    },
+)
+def sqid_embed():
+    @task(pool=DUCKDB_POOL)
+    def plan(params=None, run_id=None) -> list[dict]:
+        from sqid.orchestration import plan_embed
+
+        return plan_embed(params, run_id)
+
+    @task(queue=EMBED_QUEUE, pool=EMBED_POOL)
+    def embed_shard(shard: dict, params=None) -> dict:
+        from sqid.orchestration import embed_shard as run
+
+        return run(shard, params)
+
+    @task(pool=DUCKDB_POOL, trigger_rule="all_done")
+    def merge(run_id=None) -> dict:
+        from sqid.orchestration import merge_embed
+
+        return merge_embed(run_id)
+
+    @task(outlets=[EMBEDDINGS])
+    def announce(summary: dict, *, outlet_events=None) -> dict:
+        outlet_events[EMBEDDINGS].extra = summary
+        return summary
+
+    shards = plan()
+    done = embed_shard.expand(shard=shards)
+    merged = merge()
+    done >> merged
+    announce(merged)
+
+
+sqid_embed()

@@ -1,0 +1,327 @@
+"""The embedding stage: plan work from DuckDB, fetch and embed in shards, merge.
+
+Vectors are keyed by (model id, revision, sha256 of the image bytes or of the text), so
+only missing ones are computed: a re-run computes nothing, a changed image recomputes
+that image alone, and products sharing an image share one vector. Shards write Parquet
+part files atomically and resume from them; one merge task loads them into DuckDB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import requests
+import requests.adapters
+
+from sqid import db
+from sqid.embed import (
+    DEFAULT_MODEL_ID,
+    DEFAULT_REVISION,
+    ClipEncoder,
+    batched,
+    embed_texts,
+    prefetch_map,
+)
+from sqid.images import OK, ContentCache, ImagePolicy, decode_rgb, fetch_image
+from sqid.imageurl import CANONICAL_HOST, parse_image_url, rendition_url
+from sqid.scrape import write_parquet_atomic
+
+log = logging.getLogger(__name__)
+
+AS_SCRAPED = "as_scraped"
+ORIGINAL = "original"
+
+FETCH_SCHEMA = pa.schema(
+    [("url", pa.string()), ("sha256", pa.string()), ("status", pa.string()),
+     ("error", pa.string()), ("http_status", pa.int32()), ("attempts", pa.int32()),
+     ("fetched_at", pa.int64())]
+)  # fmt: skip
+IMAGE_VECTOR_SCHEMA = pa.schema(
+    [("model_id", pa.string()), ("revision", pa.string()), ("sha256", pa.string()),
+     ("embedding", pa.list_(pa.float32()))]
+)  # fmt: skip
+TEXT_VECTOR_SCHEMA = pa.schema(
+    [("model_id", pa.string()), ("revision", pa.string()), ("text_sha256", pa.string()),
+     ("embedding", pa.list_(pa.float32()))]
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    model_id: str = DEFAULT_MODEL_ID
+    revision: str = DEFAULT_REVISION
+    device: str = "auto"
+    batch_size: int = 64
+    text_batch_size: int = 256
+    workers: int = 2
+    """Threads decoding and preprocessing images while the model computes."""
+    download_workers: int = 8
+    rendition: str = AS_SCRAPED
+    """``as_scraped`` (the release's image_url), ``original``, or modifiers like ``_SX224_``."""
+    image_cdn: str | None = None
+    """Fetch from this base URL instead of the Amazon CDN (a mirror; tests and the demo)."""
+    checkpoint_every: int = 512
+    policy: ImagePolicy = field(default_factory=ImagePolicy)
+
+    def model_revision(self) -> str:
+        return "local" if Path(self.model_id).is_dir() else self.revision
+
+    def fetch_url(self, image_url: str) -> str:
+        url = image_url
+        ref = parse_image_url(image_url)
+        if ref is not None and self.rendition != AS_SCRAPED and "_CLa" not in ref.modifiers:
+            mods = "" if self.rendition == ORIGINAL else self.rendition
+            url = rendition_url(ref.image_id, ref.ext, mods, ref.prefix)
+        if self.image_cdn:
+            parts = url.split("/", 3)
+            if len(parts) == 4 and parts[2] in self.policy.allowed_hosts | {CANONICAL_HOST}:
+                url = f"{self.image_cdn.rstrip('/')}/{parts[3]}"
+        return url
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _now_us() -> int:
+    return int(datetime.now(UTC).timestamp() * 1_000_000)
+
+
+def ensure_tables(db_path: Path) -> None:
+    con = db.connect(db_path)
+    try:
+        db.run_script(con, "embed/create_embed_tables")
+    finally:
+        con.close()
+
+
+def plan(
+    db_path: Path,
+    run_dir: Path,
+    config: EmbedConfig,
+    *,
+    force: bool = False,
+    limit: int = 0,
+    shard_size: int = 2000,
+) -> dict[str, Any]:
+    """Write the run's work lists (missing image URLs, missing texts); describe shards."""
+    run_dir = Path(run_dir)
+    images_list, texts_list = run_dir / "image_work.parquet", run_dir / "text_work.parquet"
+    if not images_list.exists():
+        ensure_tables(db_path)
+        model = {"model_id": config.model_id, "revision": config.model_revision()}
+        con = db.connect(db_path, read_only=True)
+        try:
+            image_rows = db.run(con, "embed/image_candidates").fetchall()
+            fetched = dict(db.run(con, "embed/fetched_ok").fetchall())
+            embedded = {r[0] for r in db.run(con, "embed/embedded_images", model).fetchall()}
+            text_rows = db.run(con, "embed/text_candidates").fetchall()
+            embedded_texts = {r[0] for r in db.run(con, "embed/embedded_texts", model).fetchall()}
+        finally:
+            con.close()
+        urls: dict[str, None] = {}
+        for (image_url,) in image_rows:
+            url = config.fetch_url(image_url)
+            sha = fetched.get(url)
+            if force or sha is None or sha not in embedded:
+                urls[url] = None
+        texts: dict[str, str] = {}
+        for (text,) in text_rows:
+            sha = text_sha256(text)
+            if force or sha not in embedded_texts:
+                texts.setdefault(sha, text)
+        url_list = list(urls)[: limit or None]
+        write_parquet_atomic(
+            [{"url": u} for u in url_list], pa.schema([("url", pa.string())]), images_list
+        )
+        write_parquet_atomic(
+            [{"text_sha256": k, "text": v} for k, v in texts.items()],
+            pa.schema([("text_sha256", pa.string()), ("text", pa.string())]),
+            texts_list,
+        )
+        write_parquet_atomic(
+            [{"sha256": s} for s in sorted(embedded)] if not force else [],
+            pa.schema([("sha256", pa.string())]),
+            run_dir / "embedded.parquet",
+        )
+    n_images = pq.read_metadata(images_list).num_rows
+    n_texts = pq.read_metadata(texts_list).num_rows
+    shards = [{"run_dir": str(run_dir), "kind": "image", "shard": i, "offset": off,
+               "count": min(shard_size, n_images - off)}
+              for i, off in enumerate(range(0, n_images, shard_size))]  # fmt: skip
+    shards += [{"run_dir": str(run_dir), "kind": "text", "shard": i, "offset": off,
+                "count": min(shard_size * 10, n_texts - off)}
+               for i, off in enumerate(range(0, n_texts, shard_size * 10))]  # fmt: skip
+    return {"images": n_images, "texts": n_texts, "shards": shards}
+
+
+def _slice(path: Path, column: str, offset: int, count: int) -> list[Any]:
+    return pq.read_table(path, columns=[column]).column(0).to_pylist()[offset : offset + count]
+
+
+def _done(directory: Path, pattern: str, column: str) -> set[str]:
+    files = sorted(directory.glob(pattern))
+    return set(pq.read_table(files, columns=[column]).column(0).to_pylist()) if files else set()
+
+
+def _prepare(encoder: ClipEncoder, max_pixels: int, items: list[tuple[str, bytes]]):
+    """Decode and preprocess one batch (in a worker thread); report undecodable images."""
+    keys, images, failures = [], [], []
+    for sha, data in items:
+        status, image, error = decode_rgb(data, max_pixels)
+        if status == OK:
+            keys.append(sha)
+            images.append(image)
+        else:
+            failures.append((sha, status, error))
+    return keys, (encoder.preprocess(images) if images else None), failures
+
+
+def run_image_shard(shard: dict[str, Any], config: EmbedConfig, cache_dir: Path,
+                    encoder: ClipEncoder | None = None) -> dict[str, Any]:  # fmt: skip
+    """Fetch, verify and embed one shard of image URLs; resumable from its part files."""
+    run_dir = Path(shard["run_dir"])
+    directory = run_dir / f"image-{shard['shard']:05d}"
+    directory.mkdir(parents=True, exist_ok=True)
+    urls = _slice(run_dir / "image_work.parquet", "url", shard["offset"], shard["count"])
+    done_urls = _done(directory, "fetches-*.parquet", "url")
+    skip = _done(run_dir, "embedded.parquet", "sha256") | _done(
+        directory, "vectors-*.parquet", "sha256"
+    )
+    cache = ContentCache(cache_dir)
+    part = len(list(directory.glob("fetches-*.parquet")))
+    counts: Counter[str] = Counter()
+    start = time.monotonic()
+    embedded = 0
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_maxsize=config.download_workers)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    downloads = ThreadPoolExecutor(max_workers=config.download_workers)
+    encoder = encoder or ClipEncoder(config.model_id, config.revision, config.device)
+    revision = config.model_revision()
+
+    def fetch_one(url: str) -> dict[str, Any]:
+        sha = cache.lookup(url)
+        if sha is not None:
+            return {"url": url, "sha256": sha, "status": OK, "error": None,
+                    "http_status": None, "attempts": 0, "fetched_at": _now_us()}  # fmt: skip
+        got = fetch_image(url, session, config.policy)
+        if got.status == OK:
+            cache.put(url, got.sha256, got.data)
+        return {"url": url, "sha256": got.sha256, "status": got.status, "error": got.error,
+                "http_status": got.http_status, "attempts": got.attempts,
+                "fetched_at": _now_us()}  # fmt: skip
+
+    def fetch_all(batch_urls: list[str]):
+        rows = list(downloads.map(fetch_one, batch_urls))
+        to_embed = {
+            r["sha256"]: r["url"] for r in rows if r["status"] == OK and r["sha256"] not in skip
+        }
+        return rows, to_embed
+
+    try:
+        for batch_urls in batched([u for u in urls if u not in done_urls], config.checkpoint_every):
+            rows, to_embed = fetch_all(batch_urls)
+            items = [(sha, cache.read(sha)) for sha in to_embed]
+            vectors, failed = [], {}
+            prepared = prefetch_map(
+                lambda b: _prepare(encoder, config.policy.max_pixels, b),
+                batched(items, config.batch_size),
+                workers=config.workers,
+            )
+            for keys, pixels, failures in prepared:
+                for sha, status, error in failures:
+                    failed[sha] = (status, error)
+                if pixels is not None:
+                    for sha, vector in zip(keys, encoder.encode_pixels(pixels), strict=True):
+                        vectors.append({"model_id": config.model_id, "revision": revision,
+                                        "sha256": sha, "embedding": vector.tolist()})  # fmt: skip
+            for row in rows:  # a file that cannot be decoded is the URL's status
+                if row["sha256"] in failed:
+                    row["status"], row["error"] = failed[row["sha256"]]
+                counts[row["status"]] += 1
+            skip.update(v["sha256"] for v in vectors)
+            embedded += len(vectors)
+            write_parquet_atomic(
+                vectors, IMAGE_VECTOR_SCHEMA, directory / f"vectors-{part:05d}.parquet"
+            )
+            write_parquet_atomic(rows, FETCH_SCHEMA, directory / f"fetches-{part:05d}.parquet")
+            part += 1
+            elapsed = time.monotonic() - start
+            finished = sum(counts.values())
+            rate = finished / elapsed if elapsed else 0.0
+            eta = (len(urls) - len(done_urls) - finished) / rate if rate else 0.0
+            log.info("image shard %d: %d/%d URLs, %d embedded, %.1f images/s, ETA %.0fs, %s",
+                     shard["shard"], finished, len(urls), embedded, rate, eta, dict(counts))  # fmt: skip
+    finally:
+        downloads.shutdown()
+        session.close()
+    return {"kind": "image", "shard": shard["shard"], "urls": len(urls), "statuses": dict(counts),
+            "embedded": embedded, "seconds": round(time.monotonic() - start, 2)}  # fmt: skip
+
+
+def run_text_shard(shard: dict[str, Any], config: EmbedConfig,
+                   encoder: ClipEncoder | None = None) -> dict[str, Any]:  # fmt: skip
+    run_dir = Path(shard["run_dir"])
+    directory = run_dir / f"text-{shard['shard']:05d}"
+    directory.mkdir(parents=True, exist_ok=True)
+    table = pq.read_table(run_dir / "text_work.parquet").slice(shard["offset"], shard["count"])
+    done = _done(directory, "vectors-*.parquet", "text_sha256")
+    pairs = [(s, t) for s, t in zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True)
+             if s not in done]  # fmt: skip
+    encoder = encoder or ClipEncoder(config.model_id, config.revision, config.device)
+    revision = config.model_revision()
+    start = time.monotonic()
+    part = len(list(directory.glob("vectors-*.parquet")))
+    for chunk in batched(pairs, config.checkpoint_every * 4):
+        vectors = embed_texts(encoder, [t for _, t in chunk], config.text_batch_size)
+        rows = [{"model_id": config.model_id, "revision": revision, "text_sha256": s,
+                 "embedding": v.tolist()} for (s, _), v in zip(chunk, vectors, strict=True)]  # fmt: skip
+        write_parquet_atomic(rows, TEXT_VECTOR_SCHEMA, directory / f"vectors-{part:05d}.parquet")
+        part += 1
+    return {"kind": "text", "shard": shard["shard"], "texts": len(pairs),
+            "seconds": round(time.monotonic() - start, 2)}  # fmt: skip
+
+
+def merge(run_dir: Path, db_path: Path) -> dict[str, Any]:
+    """Load every part file of a run into DuckDB (idempotent); return table counts."""
+    run_dir = Path(run_dir)
+    groups = {
+        "embed/merge_fetches": sorted(str(p) for p in run_dir.glob("image-*/fetches-*.parquet")),
+        "embed/merge_image_vectors": sorted(
+            str(p) for p in run_dir.glob("image-*/vectors-*.parquet")
+        ),
+        "embed/merge_text_vectors": sorted(
+            str(p) for p in run_dir.glob("text-*/vectors-*.parquet")
+        ),
+    }
+    ensure_tables(db_path)
+    con = db.connect(db_path)
+    try:
+        with db.transaction(con):
+            for statement, files in groups.items():
+                if files:
+                    db.run(con, statement, {"files": files})
+        counts = db.fetch_dict(con, "embed/count_embed_tables")
+        statuses = dict(db.run(con, "embed/count_fetch_statuses").fetchall())
+    finally:
+        con.close()
+    return {**counts, "fetch_statuses": statuses, "files": {k: len(v) for k, v in groups.items()}}
+
+
+def cache_dir_default() -> Path:
+    from sqid.config import load_settings
+
+    return Path(os.environ.get("SQID_IMAGE_CACHE", load_settings().data_dir / "image_cache"))

@@ -1,0 +1,272 @@
+"""Safe image download and verification for the embedding stage.
+
+Images come from URLs scraped off web pages, so every step distrusts its input: only
+allowlisted hosts over HTTPS (by default), no IP literals, no hosts that resolve to
+loopback or private ranges, redirects followed by hand and re-checked, a byte limit
+while streaming, then magic bytes, a pixel-count limit before decoding (decompression
+bombs) and a conversion of every mode to 8-bit RGB. Each image ends with a status;
+nothing raises into the shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import ipaddress
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from PIL import Image, ImageFile, ImageOps
+
+from sqid.imageurl import AMAZON_IMAGE_HOSTS
+from sqid.retry import RetryPolicy, decide
+
+OK = "ok"
+NOT_IMAGE = "not_image"
+TOO_LARGE = "too_large"
+DECODE_ERROR = "decode_error"
+FORBIDDEN_HOST = "forbidden_host"
+HTTP_ERROR = "http_error"
+NETWORK_ERROR = "network_error"
+IMAGE_STATUSES = (OK, NOT_IMAGE, TOO_LARGE, DECODE_ERROR, FORBIDDEN_HOST, HTTP_ERROR, NETWORK_ERROR)
+
+_MAGIC = (
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+)
+
+
+def sniff(data: bytes) -> str | None:
+    """The image format named by the first bytes, or None."""
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+@dataclass(frozen=True)
+class ImagePolicy:
+    allowed_hosts: frozenset[str] = AMAZON_IMAGE_HOSTS
+    allow_http: bool = False
+    allow_private_addresses: bool = False
+    """Only for tests and private mirrors: hosts resolving to loopback/private ranges."""
+    max_bytes: int = 15_000_000
+    max_pixels: int = 40_000_000
+    max_redirects: int = 3
+    timeout: tuple[float, float] = (5.0, 20.0)
+    retry: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(max_attempts=4, backoff_base=1.0)
+    )
+
+
+@dataclass
+class Fetched:
+    url: str
+    status: str
+    sha256: str | None = None
+    data: bytes | None = None
+    http_status: int | None = None
+    error: str | None = None
+    attempts: int = 0
+
+
+def _resolves_publicly(host: str) -> bool:
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return True  # unresolvable: the request itself will fail as a network error
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            return False
+    return True
+
+
+def check_url(
+    url: str, policy: ImagePolicy, resolve: Callable[[str], bool] = _resolves_publicly
+) -> str | None:
+    """Why ``url`` may not be fetched (a reason string), or None if it may."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "unparsable URL"
+    if parts.scheme != "https" and not (policy.allow_http and parts.scheme == "http"):
+        return f"scheme {parts.scheme!r} not allowed"
+    host = (parts.hostname or "").lower()
+    if not host:
+        return "no host"
+    try:
+        ipaddress.ip_address(host)
+        return f"IP literal {host} not allowed"
+    except ValueError:
+        pass
+    if host not in policy.allowed_hosts:
+        return f"host {host} not allowlisted"
+    if not policy.allow_private_addresses and not resolve(host):
+        return f"host {host} resolves to a private or loopback address"
+    return None
+
+
+def fetch_image(
+    url: str,
+    session: requests.Session,
+    policy: ImagePolicy,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Fetched:
+    """Download ``url`` within the policy; verify the bytes are an image (not decoded yet)."""
+    for attempt in range(1, policy.retry.max_attempts + 1):
+        result = _fetch_once(url, session, policy)
+        result.attempts = attempt
+        if result.status not in (HTTP_ERROR, NETWORK_ERROR):
+            return result
+        decision = decide(
+            policy.retry,
+            attempt,
+            status=result.http_status if result.status == HTTP_ERROR else None,
+            error=result.error if result.status == NETWORK_ERROR else None,
+        )
+        if not decision.retry:
+            return result
+        sleep(decision.delay)
+    return result
+
+
+def _fetch_once(url: str, session: requests.Session, policy: ImagePolicy) -> Fetched:
+    current = url
+    for _ in range(policy.max_redirects + 1):
+        reason = check_url(current, policy)
+        if reason:
+            return Fetched(url, FORBIDDEN_HOST, error=reason)
+        try:
+            with session.get(
+                current, timeout=policy.timeout, stream=True, allow_redirects=False
+            ) as resp:
+                if resp.is_redirect:
+                    current = urljoin(current, resp.headers.get("Location", ""))
+                    continue
+                if resp.status_code != 200:
+                    return Fetched(
+                        url,
+                        HTTP_ERROR,
+                        http_status=resp.status_code,
+                        error=f"http_{resp.status_code}",
+                    )
+                declared = resp.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > policy.max_bytes:
+                    return Fetched(
+                        url, TOO_LARGE, http_status=200, error=f"{declared} bytes declared"
+                    )
+                chunks, size = [], 0
+                for chunk in resp.iter_content(65536):
+                    size += len(chunk)
+                    if size > policy.max_bytes:
+                        return Fetched(
+                            url, TOO_LARGE, http_status=200, error=f"over {policy.max_bytes} bytes"
+                        )
+                    chunks.append(chunk)
+                content_type = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        except requests.Timeout:
+            return Fetched(url, NETWORK_ERROR, error="timeout")
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+            return Fetched(url, NETWORK_ERROR, error="connection")
+        except requests.RequestException as exc:
+            return Fetched(url, NETWORK_ERROR, error=type(exc).__name__)
+        data = b"".join(chunks)
+        kind = sniff(data)
+        if kind is None:
+            return Fetched(
+                url,
+                NOT_IMAGE,
+                http_status=200,
+                error=f"content-type {content_type or '?'}, unknown magic bytes",
+            )
+        if (
+            content_type
+            and not content_type.startswith("image/")
+            and content_type != "application/octet-stream"
+        ):
+            return Fetched(url, NOT_IMAGE, http_status=200, error=f"content-type {content_type}")
+        return Fetched(url, OK, hashlib.sha256(data).hexdigest(), data, 200)
+    return Fetched(url, FORBIDDEN_HOST, error="too many redirects")
+
+
+def decode_rgb(
+    data: bytes, max_pixels: int = ImagePolicy.max_pixels
+) -> tuple[str, Image.Image | None, str | None]:
+    """(status, RGB image, error). Checks the pixel count from the header before decoding."""
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            width, height = probe.size
+            if width * height > max_pixels:
+                return TOO_LARGE, None, f"{width}x{height} pixels"
+            probe.seek(0)  # animated images: the first frame
+            probe.load()
+            return OK, to_rgb(probe), None
+    except Image.DecompressionBombError as exc:
+        return TOO_LARGE, None, str(exc)
+    except (OSError, ValueError, SyntaxError, Image.UnidentifiedImageError) as exc:
+        return DECODE_ERROR, None, f"{type(exc).__name__}: {exc}"
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB from any mode: transparency over white, CMYK and 16-bit converted."""
+    image = ImageOps.exif_transpose(image) or image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        image = image.point(lambda v: v / 256).convert("L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+class ContentCache:
+    """Content-addressed image store: bytes under their sha256, plus a URL index.
+
+    A re-run finds every URL it fetched before without a request, and two products
+    whose URLs hold the same bytes share one file (and one embedding).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _blob(self, sha256: str) -> Path:
+        return self.root / "sha256" / sha256[:2] / sha256
+
+    def _url_entry(self, url: str) -> Path:
+        key = hashlib.sha256(url.encode()).hexdigest()
+        return self.root / "url" / key[:2] / key
+
+    def lookup(self, url: str) -> str | None:
+        try:
+            sha = self._url_entry(url).read_text().strip()
+        except OSError:
+            return None
+        return sha if self._blob(sha).exists() else None
+
+    def read(self, sha256: str) -> bytes:
+        return self._blob(sha256).read_bytes()
+
+    def put(self, url: str, sha256: str, data: bytes) -> None:
+        for path, content in ((self._blob(sha256), data), (self._url_entry(url), sha256.encode())):
+            if path.exists() and (path.stat().st_size == len(content)):
+                continue  # content-addressed: same name, same bytes
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(content)
+            os.replace(tmp, path)
+
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is a decode error, not a grey tail

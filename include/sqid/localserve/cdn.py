@@ -1,0 +1,141 @@
+"""A local image CDN: ``/images/I/<id>.<modifiers>.<ext>`` renders a synthetic image.
+
+Like Amazon's CDN it renders the size a URL's modifiers ask for (``_SX425_`` is 425
+pixels wide, ``_SY300_`` 300 high, ``_SL1500_`` 1500 on the long side, none: the
+1000-pixel original), so renditions can be compared. Each image ID gets its own
+deterministic picture. ``/bad/<name>`` serves hostile files for the download tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable
+from functools import lru_cache
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import unquote, urlparse
+
+from PIL import Image, ImageDraw
+
+from sqid.localserve.files import QuietHTTPServer
+
+ORIGINAL_SIDE = 1000
+_PATH = re.compile(
+    r"^/images/I/(?P<id>[A-Za-z0-9+\-]+?)(?:\.(?P<mods>_[^/]*_))?\.(?P<ext>jpg|png|webp|gif)$"
+)
+_SIZE = re.compile(r"_(?:AC_)?(?:S|U)(?P<axis>[XYL])(?P<n>\d+)_")
+
+
+def synthetic_image(image_id: str, side: int = ORIGINAL_SIDE) -> Image.Image:
+    """A deterministic picture for ``image_id``: coloured shapes on a tinted ground."""
+    seed = hashlib.sha256(image_id.encode()).digest()
+    image = Image.new("RGB", (side, side), tuple(seed[0:3]))
+    draw = ImageDraw.Draw(image)
+    for i in range(6):
+        a, b, c, d = (seed[4 + 4 * i + k] / 255 * side for k in range(4))
+        box = (min(a, c), min(b, d), max(a, c) + 10, max(b, d) + 10)
+        shape = draw.ellipse if i % 2 else draw.rectangle
+        shape(box, fill=tuple(seed[(i * 3) % 29 : (i * 3) % 29 + 3]))
+    return image
+
+
+@lru_cache(maxsize=4096)
+def render_rendition(image_id: str, modifiers: str, ext: str) -> bytes:
+    image = synthetic_image(image_id)
+    match = _SIZE.search(modifiers or "")
+    if match:  # the synthetic originals are square: any axis gives n x n
+        n = int(match.group("n"))
+        if match.group("axis") == "L":
+            n = min(n, ORIGINAL_SIDE)
+        image = image.resize((n, n), Image.Resampling.BICUBIC)
+    out = io.BytesIO()
+    fmt = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF"}[ext]
+    image.save(out, fmt, quality=85) if fmt in ("JPEG", "WEBP") else image.save(out, fmt)
+    return out.getvalue()
+
+
+class ImageCDN:
+    """``with ImageCDN() as cdn: cdn.base_url``; ``cdn.extra[path] = handler`` adds routes."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.requests: Counter[str] = Counter()
+        self.extra: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
+        self._lock = threading.Lock()
+        self._httpd = QuietHTTPServer((host, port), self._handler())
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    def url(self, image_id: str, modifiers: str = "", ext: str = "jpg") -> str:
+        mods = f".{modifiers}" if modifiers else ""
+        return f"{self.base_url}/images/I/{image_id}{mods}.{ext}"
+
+    def start(self) -> ImageCDN:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> ImageCDN:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        cdn = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                path = unquote(urlparse(self.path).path)
+                with cdn._lock:
+                    cdn.requests[path] += 1
+                if path in cdn.extra:
+                    return cdn.extra[path](self)
+                match = _PATH.match(path)
+                if not match:
+                    return send(self, 404, b"not found", "text/plain")
+                body = render_rendition(
+                    match.group("id"), match.group("mods") or "", match.group("ext")
+                )
+                ctype = {
+                    "jpg": "image/jpeg",
+                    "png": "image/png",
+                    "webp": "image/webp",
+                    "gif": "image/gif",
+                }
+                return send(self, 200, body, ctype[match.group("ext")])
+
+        return Handler
+
+
+def send(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    content_type: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    for k, v in (headers or {}).items():
+        handler.send_header(k, v)
+    handler.end_headers()
+    handler.wfile.write(body)

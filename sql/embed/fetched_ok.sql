@@ -1,0 +1,1 @@
+SELECT url, sha256 FROM image_fetches WHERE status = 'ok'

@@ -1,0 +1,155 @@
+"""CLIP embeddings with a tiny CLIP loaded through the real from_pretrained path."""
+
+import duckdb
+import numpy as np
+import pytest
+from sqid.embed import ClipEncoder, pipelined
+from sqid.embed_stage import EmbedConfig, merge, plan, run_image_shard, run_text_shard
+from sqid.images import ImagePolicy
+from sqid.imageurl import AMAZON_IMAGE_HOSTS
+from sqid.ingest import LoadedFile, derive_sets, load_sqd
+from sqid.localserve.cdn import ImageCDN, synthetic_image
+from sqid.localserve.site import ProductSite, SiteConfig
+from sqid.scrape import ScrapeConfig, run_shard
+from sqid.scrape_store import merge_run
+from sqid.sqd import FILE_NAMES
+
+from .sqd_builders import write_case
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory):
+    from sqid.tinyclip import build
+
+    return build(tmp_path_factory.mktemp("tiny-clip"))
+
+
+@pytest.fixture(scope="session")
+def encoder(tiny_clip):
+    return ClipEncoder(str(tiny_clip), device="cpu")
+
+
+def test_loads_through_from_pretrained(encoder, tiny_clip):
+    assert encoder.dim == 16
+    assert encoder.revision == "local"
+    assert encoder.model.config.projection_dim == 16
+
+
+def test_image_vectors_shape_dtype_determinism(encoder):
+    images = [synthetic_image("71abcDEFghL", 300), synthetic_image("61zyxWVUtsL", 120)]
+    first = encoder.encode_pixels(encoder.preprocess(images))
+    again = encoder.encode_pixels(encoder.preprocess(images))
+    assert first.shape == (2, 16) and first.dtype == np.float32
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(np.linalg.norm(first, axis=1), 1.0)  # raw, not L2-normalised
+    assert not np.allclose(first[0], first[1])
+
+
+def test_pipelined_keeps_order(encoder):
+    images = [synthetic_image(f"7{i}abcdefgL", 64) for i in range(7)]
+    batches = [([i for i in range(k, min(k + 3, 7))], images[k : k + 3]) for k in range(0, 7, 3)]
+    keys, vectors = zip(*pipelined(encoder, batches, workers=2), strict=True)
+    stacked = np.concatenate(vectors)
+    np.testing.assert_allclose(
+        stacked, encoder.encode_pixels(encoder.preprocess(images)), atol=1e-5
+    )
+    assert [k for ks in keys for k in ks] == list(range(7))
+
+
+def test_text_vectors_truncate_to_77_tokens(encoder):
+    vectors = encoder.encode_texts(["red kettle", "ワイヤレス 充電器 " * 200, ""])
+    assert vectors.shape == (3, 16) and vectors.dtype == np.float32
+    # Same text alone or in a padded batch: the same vector up to float rounding.
+    np.testing.assert_allclose(vectors[0], encoder.encode_texts(["red kettle"])[0], atol=1e-5)
+
+
+@pytest.fixture
+def stage_db(tmp_path):
+    """A DuckDB with SQID sets and a scrape of 8 products from the local site."""
+    ids = [f"B0{i:08d}" for i in range(8)]
+    examples = [(1, pid, "us", "E", 1, "test") for pid in ids] + [(2, ids[0], "us", "S", 1, "test")]
+    products = [(pid, "us", f"Product number {i}") for i, pid in enumerate(ids)]
+    specs = write_case(tmp_path / "sqd", examples, products)
+    files = {
+        n: LoadedFile(tmp_path / "sqd" / n, n, specs[n].size, specs[n].sha256) for n in FILE_NAMES
+    }
+    db_path = tmp_path / "sqid.duckdb"
+    load_sqd(db_path, files)
+    derive_sets(db_path)
+    with ProductSite(SiteConfig(layouts={ids[7]: "placeholder"})) as site:
+        config = ScrapeConfig(base_url=site.base_url, requests_per_second=100, concurrency=2)
+        run_shard(ids, tmp_path / "scrape", 0, config, "r1")
+    merge_run(tmp_path / "scrape", db_path)
+    return db_path
+
+
+def run_stage(db_path, run_dir, config, encoder, cache_dir):
+    planned = plan(db_path, run_dir, config, shard_size=3)
+    for shard in planned["shards"]:
+        if shard["kind"] == "image":
+            run_image_shard(shard, config, cache_dir, encoder)
+        else:
+            run_text_shard(shard, config, encoder)
+    return planned, merge(run_dir, db_path)
+
+
+def test_stage_is_incremental(stage_db, tmp_path, encoder, tiny_clip):
+    with ImageCDN() as cdn:
+        policy = ImagePolicy(
+            allowed_hosts=AMAZON_IMAGE_HOSTS | {"localhost"},
+            allow_http=True,
+            allow_private_addresses=True,
+        )
+        config = EmbedConfig(
+            model_id=str(tiny_clip), image_cdn=cdn.base_url, policy=policy, batch_size=2
+        )
+        planned, merged = run_stage(
+            stage_db, tmp_path / "run1", config, encoder, tmp_path / "cache"
+        )
+        assert planned["images"] == 7  # the placeholder product has no image to embed
+        assert planned["texts"] == 8 + 2  # titles and queries
+        assert merged["image_embeddings"] == 7 and merged["text_embeddings"] == 10
+        assert merged["fetch_statuses"] == {"ok": 7}
+        fetched = sum(cdn.requests.values())
+
+        again, merged_again = run_stage(
+            stage_db, tmp_path / "run2", config, encoder, tmp_path / "cache"
+        )
+        assert (again["images"], again["texts"]) == (0, 0)  # a re-run computes nothing
+        assert merged_again["image_embeddings"] == 7 and sum(cdn.requests.values()) == fetched
+
+        con = duckdb.connect(str(stage_db))
+        con.execute(
+            "UPDATE product_images SET image_url = 'https://m.media-amazon.com/images/I/'"
+            " || image_id || '._SX300_.jpg' WHERE product_id = 'B000000003'"
+        )
+        con.close()
+        changed, merged_changed = run_stage(
+            stage_db, tmp_path / "run3", config, encoder, tmp_path / "cache"
+        )
+        assert changed["images"] == 1  # only the changed image is fetched and embedded
+        assert merged_changed["image_embeddings"] == 8
+
+    con = duckdb.connect(str(stage_db), read_only=True)
+    dims = con.execute("SELECT DISTINCT len(embedding), revision FROM image_embeddings").fetchall()
+    con.close()
+    assert dims == [(16, "local")]
+
+
+def test_same_bytes_are_embedded_once(tmp_path, encoder, tiny_clip, stage_db):
+    """Two products whose URLs serve identical bytes share one vector."""
+    con = duckdb.connect(str(stage_db))
+    con.execute(
+        "UPDATE product_images SET image_url = (SELECT image_url FROM product_images"
+        " WHERE product_id = 'B000000001') WHERE product_id = 'B000000002'"
+    )
+    con.close()
+    with ImageCDN() as cdn:
+        policy = ImagePolicy(
+            allowed_hosts=AMAZON_IMAGE_HOSTS | {"localhost"},
+            allow_http=True,
+            allow_private_addresses=True,
+        )
+        config = EmbedConfig(model_id=str(tiny_clip), image_cdn=cdn.base_url, policy=policy)
+        planned, merged = run_stage(stage_db, tmp_path / "run", config, encoder, tmp_path / "cache")
+    assert planned["images"] == 6 and merged["image_embeddings"] == 6
