@@ -60,6 +60,7 @@ airflow: venv
 bench: venv
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_scrape.py
+	$(BIN)/python bench/bench_embed.py
 
 clean:
 	rm -rf $(SQID_HOME)
