@@ -1,0 +1,151 @@
+"""nDCG on the SQID benchmark (US Task-1 test judgements), as the SQID paper reports it.
+
+Gains: E = 1.0, S = 0.1, C = 0.01, I = 0.0 (the corrected mapping; the original SQD
+script swaps S and C), over each query's whole list, no cutoff. Choices, stated:
+
+- Ties in the scores are averaged: every item of a tied group gets the mean discount
+  of the positions the group spans, i.e. the expected DCG under random tie-breaking.
+  A constant scorer therefore gets exactly the random-order expectation.
+- Queries whose ideal DCG is 0 (every judgement ``I``) carry no ranking information and
+  are left out of the mean; the result says how many were left out.
+- A product without an image vector gets, for the image score, the mean image score of
+  the query's other products: it is neither promoted nor buried (the same for the
+  weighted text+image combination).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+GAINS: Mapping[str, float] = {"E": 1.0, "S": 0.1, "C": 0.01, "I": 0.0}
+
+
+def _discounts(n: int) -> list[float]:
+    return [1.0 / math.log2(i + 2) for i in range(n)]
+
+
+def dcg(gains: Sequence[float], scores: Sequence[float]) -> float:
+    """DCG of items ranked by ``scores`` (descending), ties averaged."""
+    order = sorted(range(len(gains)), key=lambda i: -scores[i])
+    discounts = _discounts(len(gains))
+    total, pos = 0.0, 0
+    while pos < len(order):
+        end = pos
+        while end + 1 < len(order) and scores[order[end + 1]] == scores[order[pos]]:
+            end += 1
+        mean_discount = sum(discounts[pos : end + 1]) / (end + 1 - pos)
+        total += mean_discount * sum(gains[order[k]] for k in range(pos, end + 1))
+        pos = end + 1
+    return total
+
+
+def ndcg(gains: Sequence[float], scores: Sequence[float]) -> float | None:
+    """nDCG of one query's list, or None when its ideal DCG is 0."""
+    ideal = sum(g * d for g, d in zip(sorted(gains, reverse=True), _discounts(len(gains)), strict=True))
+    if ideal == 0:
+        return None
+    return dcg(gains, scores) / ideal
+
+
+@dataclass(frozen=True)
+class Result:
+    ndcg: float
+    queries: int
+    skipped_queries: int
+
+
+def mean_ndcg(lists: Iterable[tuple[Sequence[float], Sequence[float]]]) -> Result:
+    values, skipped = [], 0
+    for gains, scores in lists:
+        value = ndcg(gains, scores)
+        if value is None:
+            skipped += 1
+        else:
+            values.append(value)
+    return Result(sum(values) / len(values) if values else float("nan"), len(values), skipped)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    query_id: str
+    product_id: str
+    label: str
+    text_score: float | None = None
+    image_score: float | None = None
+
+
+def group(judgements: Iterable[Judgement]) -> dict[str, list[Judgement]]:
+    by_query: dict[str, list[Judgement]] = defaultdict(list)
+    for j in judgements:
+        by_query[j.query_id].append(j)
+    return by_query
+
+
+def _impute(values: list[float | None]) -> list[float]:
+    known = [v for v in values if v is not None]
+    fill = sum(known) / len(known) if known else 0.0
+    return [fill if v is None else v for v in values]
+
+
+def evaluate_clip(
+    judgements: Iterable[Judgement],
+    weights: Sequence[float] = tuple(i / 10 for i in range(11)),
+    random_runs: int = 20,
+    seed: int = 0,
+) -> dict[str, object]:
+    """nDCG of random order, CLIP_text, CLIP_image and ``w*text + (1-w)*image`` per weight."""
+    by_query = group(judgements)
+    rng = random.Random(seed)
+    lists = []
+    for items in by_query.values():
+        gains = [GAINS[j.label] for j in items]
+        text = _impute([j.text_score for j in items])
+        image = _impute([j.image_score for j in items])
+        lists.append((gains, text, image))
+    random_scores = []
+    for _ in range(random_runs):
+        random_scores.append(mean_ndcg((g, [rng.random() for _ in g]) for g, _, _ in lists).ndcg)
+    text_result = mean_ndcg((g, t) for g, t, _ in lists)
+    image_result = mean_ndcg((g, i) for g, _, i in lists)
+    sweep = [
+        {"weight_text": w, "ndcg": mean_ndcg((g, [w * a + (1 - w) * b for a, b in zip(t, i, strict=True)])
+                                             for g, t, i in lists).ndcg}
+        for w in weights
+    ]  # fmt: skip
+    best = max(sweep, key=lambda r: r["ndcg"])
+    return {
+        "queries": text_result.queries,
+        "skipped_queries": text_result.skipped_queries,
+        "judgements": sum(len(g) for g, _, _ in lists),
+        "random": sum(random_scores) / len(random_scores),
+        "clip_text": text_result.ndcg,
+        "clip_image": image_result.ndcg,
+        "sweep": sweep,
+        "best_combination": best,
+        "lift_over_text": (best["ndcg"] / text_result.ndcg - 1) if text_result.ndcg else None,
+    }
+
+
+def evaluate_scores(
+    judgements: Iterable[Judgement], scores: Mapping[tuple[str, str], float]
+) -> dict[str, object]:
+    """nDCG of a user's own scores; judged pairs without a score count as tied-last."""
+    by_query = group(judgements)
+    lists, missing = [], 0
+    for query_id, items in by_query.items():
+        gains = [GAINS[j.label] for j in items]
+        values = []
+        for j in items:
+            score = scores.get((query_id, j.product_id))
+            if score is None:
+                missing += 1
+                score = float("-inf")
+            values.append(score)
+        lists.append((gains, values))
+    result = mean_ndcg(lists)
+    return {"ndcg": result.ndcg, "queries": result.queries, "skipped_queries": result.skipped_queries,
+            "unscored_judgements": missing}  # fmt: skip
