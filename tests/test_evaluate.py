@@ -4,7 +4,6 @@ import math
 import random
 
 import pytest
-
 from sqid.evaluate import GAINS, Judgement, dcg, evaluate_clip, evaluate_scores, mean_ndcg, ndcg
 
 
@@ -35,7 +34,9 @@ def test_ties_take_the_expected_discount():
 def reference_ndcg(labels_and_scores):
     """Independent implementation: explicit sort, no tie handling (scores are distinct)."""
     ranked = sorted(labels_and_scores, key=lambda ls: ls[1], reverse=True)
-    dcg_value = sum((2**0 * GAINS[label]) / math.log2(rank + 2) for rank, (label, _) in enumerate(ranked))
+    dcg_value = sum(
+        (2**0 * GAINS[label]) / math.log2(rank + 2) for rank, (label, _) in enumerate(ranked)
+    )
     ideal = sorted((GAINS[label] for label, _ in labels_and_scores), reverse=True)
     idcg = sum(g / math.log2(rank + 2) for rank, g in enumerate(ideal))
     return dcg_value / idcg

@@ -43,7 +43,7 @@ AS_SCRAPED = "as_scraped"
 ORIGINAL = "original"
 
 FETCH_SCHEMA = pa.schema(
-    [("url", pa.string()), ("sha256", pa.string()), ("status", pa.string()),
+    [("url", pa.string()), ("image_url", pa.string()), ("sha256", pa.string()), ("status", pa.string()),
      ("error", pa.string()), ("http_status", pa.int32()), ("attempts", pa.int32()),
      ("fetched_at", pa.int64())]
 )  # fmt: skip
@@ -130,21 +130,20 @@ def plan(
             embedded_texts = {r[0] for r in db.run(con, "embed/embedded_texts", model).fetchall()}
         finally:
             con.close()
-        urls: dict[str, None] = {}
+        urls: dict[str, str] = {}  # fetch URL -> the product's image_url
         for (image_url,) in image_rows:
             url = config.fetch_url(image_url)
             sha = fetched.get(url)
             if force or sha is None or sha not in embedded:
-                urls[url] = None
+                urls.setdefault(url, image_url)
         texts: dict[str, str] = {}
         for (text,) in text_rows:
             sha = text_sha256(text)
             if force or sha not in embedded_texts:
                 texts.setdefault(sha, text)
-        url_list = list(urls)[: limit or None]
-        write_parquet_atomic(
-            [{"url": u} for u in url_list], pa.schema([("url", pa.string())]), images_list
-        )
+        work = [{"url": u, "image_url": i} for u, i in urls.items()][: limit or None]
+        work_schema = pa.schema([("url", pa.string()), ("image_url", pa.string())])
+        write_parquet_atomic(work, work_schema, images_list)
         write_parquet_atomic(
             [{"text_sha256": k, "text": v} for k, v in texts.items()],
             pa.schema([("text_sha256", pa.string()), ("text", pa.string())]),
@@ -195,6 +194,13 @@ def run_image_shard(shard: dict[str, Any], config: EmbedConfig, cache_dir: Path,
     directory = run_dir / f"image-{shard['shard']:05d}"
     directory.mkdir(parents=True, exist_ok=True)
     urls = _slice(run_dir / "image_work.parquet", "url", shard["offset"], shard["count"])
+    image_urls = dict(
+        zip(
+            urls,
+            _slice(run_dir / "image_work.parquet", "image_url", shard["offset"], shard["count"]),
+            strict=True,
+        )
+    )
     done_urls = _done(directory, "fetches-*.parquet", "url")
     skip = _done(run_dir, "embedded.parquet", "sha256") | _done(
         directory, "vectors-*.parquet", "sha256"
@@ -215,12 +221,13 @@ def run_image_shard(shard: dict[str, Any], config: EmbedConfig, cache_dir: Path,
     def fetch_one(url: str) -> dict[str, Any]:
         sha = cache.lookup(url)
         if sha is not None:
-            return {"url": url, "sha256": sha, "status": OK, "error": None,
+            return {"url": url, "image_url": image_urls[url], "sha256": sha, "status": OK, "error": None,
                     "http_status": None, "attempts": 0, "fetched_at": _now_us()}  # fmt: skip
         got = fetch_image(url, session, config.policy)
         if got.status == OK:
             cache.put(url, got.sha256, got.data)
-        return {"url": url, "sha256": got.sha256, "status": got.status, "error": got.error,
+        return {"url": url, "image_url": image_urls[url], "sha256": got.sha256, "status": got.status,
+                "error": got.error,
                 "http_status": got.http_status, "attempts": got.attempts,
                 "fetched_at": _now_us()}  # fmt: skip
 

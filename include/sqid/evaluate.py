@@ -45,7 +45,9 @@ def dcg(gains: Sequence[float], scores: Sequence[float]) -> float:
 
 def ndcg(gains: Sequence[float], scores: Sequence[float]) -> float | None:
     """nDCG of one query's list, or None when its ideal DCG is 0."""
-    ideal = sum(g * d for g, d in zip(sorted(gains, reverse=True), _discounts(len(gains)), strict=True))
+    ideal = sum(
+        g * d for g, d in zip(sorted(gains, reverse=True), _discounts(len(gains)), strict=True)
+    )
     if ideal == 0:
         return None
     return dcg(gains, scores) / ideal

@@ -1,6 +1,7 @@
 -- Image downloads (latest per URL) and CLIP vectors keyed by model, revision and content.
 CREATE TABLE IF NOT EXISTS image_fetches (
-    url         VARCHAR PRIMARY KEY,
+    url         VARCHAR PRIMARY KEY,  -- the URL fetched (a rendition or mirror of image_url)
+    image_url   VARCHAR,              -- the product's image_url it stands for
     sha256      VARCHAR,            -- of the downloaded bytes
     status      VARCHAR NOT NULL,   -- ok, not_image, too_large, decode_error, forbidden_host, ...
     error       VARCHAR,
