@@ -57,6 +57,30 @@ def _cmd_audit_urls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from sqid.release_docs import validate_croissant
+    from sqid.validate import Problem, report, validate_release
+
+    directory = Path(args.release_dir)
+    problems = validate_release(directory)
+    if (directory / "croissant.json").is_file() and not args.skip_croissant:
+        problems += [
+            Problem("croissant", p) for p in validate_croissant(directory / "croissant.json")
+        ]
+    print(report(problems, directory))
+    return 1 if problems else 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from sqid.release_docs import evaluate_release
+
+    result = evaluate_release(
+        Path(args.release_dir), Path(args.examples), Path(args.scores) if args.scores else None
+    )
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sqid", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +115,26 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("csv", help="e.g. a release's product_image_urls.csv")
     audit.add_argument("--min-products", type=int, default=3, help="sharing threshold")
     audit.set_defaults(func=_cmd_audit_urls)
+
+    validate = sub.add_parser(
+        "validate", help="check a release directory (files, checksums, schemas, vectors, URLs)"
+    )
+    validate.add_argument("release_dir")
+    validate.add_argument(
+        "--skip-croissant", action="store_true", help="skip the mlcroissant check"
+    )
+    validate.set_defaults(func=_cmd_validate)
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="nDCG on the US Task-1 test judgements: CLIP baselines, or your own --scores",
+    )
+    evaluate.add_argument("release_dir", help="a release directory (its feature files)")
+    evaluate.add_argument(
+        "--examples", required=True, help="shopping_queries_dataset_examples.parquet of SQD"
+    )
+    evaluate.add_argument("--scores", help="CSV or Parquet with query_id, product_id, score")
+    evaluate.set_defaults(func=_cmd_evaluate)
     return parser
 
 

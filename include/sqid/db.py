@@ -39,6 +39,16 @@ def run(
     return con.execute(sql_text(name), dict(params or {}))
 
 
+def arrow_reader(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    batch_rows: int = 20_000,
+):
+    """Stream the rows of ``sql/<name>.sql`` as Arrow record batches (no extra copy)."""
+    return con.sql(sql_text(name), params=dict(params or {})).to_arrow_reader(batch_rows)
+
+
 def run_script(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Execute a parameter-free, multi-statement file (DDL)."""
     con.execute(sql_text(name))

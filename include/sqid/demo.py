@@ -106,6 +106,13 @@ def main() -> int:
     if state != "success":
         return 1
 
+    # The demo's local site injects failures on purpose: accept a lower coverage.
+    run = test_dag("sqid_release", {"coverage_threshold": 0.8})
+    print(f"sqid_release: {run.state}")
+    if str(run.state) != "success":
+        return 1
+    latest = settings.release_dir / "latest"
+
     con = db.connect(settings.duckdb_path, read_only=True)
     try:
         tables = db.fetch_dict(con, "ingest/count_sqd_tables")
@@ -121,6 +128,8 @@ def main() -> int:
     print(f"  SQID sets       {sets}")
     print(f"  product images  {images}")
     print(f"  embeddings      {vectors}")
+    print(f"  release         {latest.resolve()}")
+    print(f"  report          {latest.resolve() / 'report.html'}")
     print(f"  Airflow home    {settings.home / 'airflow'} (make airflow to browse the runs)")
     return 0
 

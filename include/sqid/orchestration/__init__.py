@@ -205,3 +205,107 @@ def merge_embed(run_id: str) -> dict:
     from sqid.embed_stage import merge
 
     return merge(Path(run_dir_for("embed", run_id)), load_settings().duckdb_path)
+
+
+RELEASE = Asset(name="sqid.release", uri="sqid://releases/latest", group="sqid")
+"""The newest published SQID release (row counts as Asset metadata)."""
+
+
+def release_config(params: dict):
+    from sqid.config import load_settings
+    from sqid.release import ReleaseConfig
+
+    return ReleaseConfig(
+        release_dir=load_settings().release_dir,
+        coverage_threshold=float(params["coverage_threshold"]),
+        model_id=params.get("model_id") or None,
+        revision=params.get("revision") or None,
+    )
+
+
+def release_version(params: dict) -> str:
+    from sqid.release import next_version
+
+    config = release_config(params)
+    return next_version(config.release_dir, params["bump"], params.get("version") or None)
+
+
+def assemble_release(params: dict) -> dict:
+    """Stage a release: data files and manifest in a hidden folder; its path via XCom."""
+    from sqid.config import load_settings
+    from sqid.release import assemble, new_staging
+
+    config = release_config(params)
+    version = release_version(params)
+    staging = new_staging(config.release_dir, version)
+    manifest = assemble(load_settings().duckdb_path, staging, config, version)
+    return {"staging": str(staging), "version": version, "counts": manifest["counts"],
+            "coverage": manifest["coverage"]}  # fmt: skip
+
+
+def evaluate_staged(staged: dict) -> dict:
+    from pathlib import Path
+
+    from sqid.config import load_settings
+    from sqid.release_docs import evaluate_release
+    from sqid.sqd import EXAMPLES
+
+    examples = load_settings().download_dir / EXAMPLES
+    if not examples.exists():
+        return {}
+    result = evaluate_release(Path(staged["staging"]), examples)
+    return {k: v for k, v in result.items() if k != "sweep"} | {"sweep": result["sweep"]}
+
+
+def document_staged(staged: dict, evaluation: dict) -> dict:
+    """Changelog, report, card, Croissant; then SHA256SUMS over everything."""
+    from pathlib import Path
+
+    from sqid.release import list_versions, write_checksums
+    from sqid.release_docs import write_docs
+
+    staging = Path(staged["staging"])
+    release_dir = staging.parent
+    versions = list_versions(release_dir)
+    previous = release_dir / versions[-1] if versions else None
+    changes = write_docs(staging, staged["version"], previous, evaluation or None)
+    write_checksums(staging)
+    return changes
+
+
+def validate_staged(staged: dict) -> dict:
+    """The gate: every file-level check and Croissant; raises with the failing rows."""
+    from pathlib import Path
+
+    from sqid.release import ReleaseError
+    from sqid.release_docs import validate_croissant
+    from sqid.validate import Problem, report, validate_release
+
+    staging = Path(staged["staging"])
+    problems = validate_release(staging)
+    problems += [Problem("croissant", p) for p in validate_croissant(staging / "croissant.json")]
+    if problems:
+        raise ReleaseError(report(problems, staging))
+    return {"valid": True, "staging": str(staging)}
+
+
+def publish_staged(staged: dict) -> str:
+    from pathlib import Path
+
+    from sqid.release import publish
+
+    staging = Path(staged["staging"])
+    return str(publish(staging, staging.parent, staged["version"]))
+
+
+def point_latest(published: str, staged: dict, outlet_events) -> dict:
+    from pathlib import Path
+
+    from sqid.release import update_latest
+
+    update_latest(Path(published).parent, staged["version"])
+    summary = {"version": staged["version"], "path": published, **staged["counts"],
+               "report": str(Path(published) / "report.html")}  # fmt: skip
+    summary.pop("statuses", None)
+    outlet_events[RELEASE].extra = summary
+    return summary

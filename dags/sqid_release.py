@@ -1,0 +1,117 @@
+"""
+### sqid_release: versioned SQID releases behind a validation gate
+
+Assembles the release in a hidden staging folder next to the published ones, in the
+published SQID layout (`product_image_urls.csv`, `supp_product_image_urls.csv`,
+`product_features.parquet`, `query_features.parquet`) plus `product_image_status.parquet`,
+`manifest.json`, `SHA256SUMS`, `croissant.json`, a dataset card, `CHANGELOG.md` against
+the previous release, `evaluation.json` and `report.html`. Table checks against DuckDB
+and file checks on the staged files gate publishing; publishing is one rename (an
+existing version is never overwritten) and `latest` is switched last.
+
+Runs when `sqid_embed` updates `sqid.embeddings`.
+
+**Params**
+- `bump`: `major`, `minor` (default) or `patch` over the newest release.
+- `version`: an explicit `vMAJOR.MINOR.PATCH` instead.
+- `dry_run`: assemble, evaluate, document and validate, but do not publish.
+- `coverage_threshold`: minimum share of test products with an image URL (0.9).
+- `model_id`, `revision`: which vectors to release (default: the most used).
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.providers.common.sql.operators.sql import SQLCheckOperator
+from airflow.sdk import Param, dag, task
+from sqid.orchestration import (
+    DEFAULT_ARGS,
+    DUCKDB_CONN_ID,
+    DUCKDB_POOL,
+    EMBEDDINGS,
+    RELEASE,
+    TEMPLATE_SEARCHPATH,
+)
+
+
+@dag(
+    dag_id="sqid_release",
+    schedule=[EMBEDDINGS],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["sqid", "release"],
+    doc_md=__doc__,
+    template_searchpath=TEMPLATE_SEARCHPATH,
+    params={
+        "bump": Param("minor", enum=["major", "minor", "patch"]),
+        "version": Param("", type="string", pattern=r"^(v\d+\.\d+\.\d+)?$"),
+        "dry_run": Param(False, type="boolean"),
+        "coverage_threshold": Param(0.9, type="number", minimum=0, maximum=1),
+        "model_id": Param("", type="string"),
+        "revision": Param("", type="string"),
+    },
+)
+def sqid_release():
+    check_tables = SQLCheckOperator(
+        task_id="check_release_tables",
+        sql="checks/release_tables.sql",
+        conn_id=DUCKDB_CONN_ID,
+        pool=DUCKDB_POOL,
+    )
+
+    @task(pool=DUCKDB_POOL)
+    def assemble(params=None) -> dict:
+        from sqid.orchestration import assemble_release
+
+        return assemble_release(params)
+
+    @task
+    def evaluate(staged: dict) -> dict:
+        from sqid.orchestration import evaluate_staged
+
+        return evaluate_staged(staged)
+
+    @task
+    def document(staged: dict, evaluation: dict) -> dict:
+        from sqid.orchestration import document_staged
+
+        return document_staged(staged, evaluation)
+
+    @task
+    def validate(staged: dict) -> dict:
+        from sqid.orchestration import validate_staged
+
+        return validate_staged(staged)
+
+    @task.short_circuit
+    def publishing(params=None) -> bool:
+        return not params["dry_run"]
+
+    @task(retries=0)
+    def publish(staged: dict) -> str:
+        from sqid.orchestration import publish_staged
+
+        return publish_staged(staged)
+
+    @task(outlets=[RELEASE])
+    def update_latest(published: str, staged: dict, *, outlet_events=None) -> dict:
+        from sqid.orchestration import point_latest
+
+        return point_latest(published, staged, outlet_events)
+
+    staged = assemble()
+    check_tables >> staged
+    evaluation = evaluate(staged)
+    documented = document(staged, evaluation)
+    valid = validate(staged)
+    documented >> valid
+    gate = publishing()
+    valid >> gate
+    published = publish(staged)
+    gate >> published
+    update_latest(published, staged)
+
+
+sqid_release()

@@ -1,0 +1,291 @@
+"""Versioned, immutable SQID releases in the published SQID layout.
+
+A release is assembled in a hidden staging folder next to the published ones, checked,
+then renamed into place in one step: readers see a whole release or none, a crash
+leaves only a hidden staging folder (cleaned up on the next run), and an existing
+version is never overwritten. ``latest`` is a symbolic link, switched last.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sqid import db
+
+SQID_CSV = ("product_image_urls.csv", "supp_product_image_urls.csv")
+PRODUCT_FEATURES = "product_features.parquet"
+QUERY_FEATURES = "query_features.parquet"
+STATUS_FILE = "product_image_status.parquet"
+DATA_FILES = (*SQID_CSV, PRODUCT_FEATURES, QUERY_FEATURES, STATUS_FILE)
+MANIFEST = "manifest.json"
+CHECKSUMS = "SHA256SUMS"
+DOC_FILES = ("README.md", "CHANGELOG.md", "report.html", "croissant.json", "evaluation.json")
+LATEST = "latest"
+_VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+
+FEATURE_TYPE = pa.list_(pa.float32())
+PRODUCT_FEATURES_SCHEMA = pa.schema(
+    [("product_id", pa.string()), ("clip_text_features", FEATURE_TYPE),
+     ("clip_image_features", FEATURE_TYPE)]
+)  # fmt: skip
+QUERY_FEATURES_SCHEMA = pa.schema([("query_id", pa.string()), ("clip_text_features", FEATURE_TYPE)])
+
+
+class ReleaseError(RuntimeError):
+    """A release cannot be published (it exists already, or it failed validation)."""
+
+
+@dataclass(frozen=True)
+class ReleaseConfig:
+    release_dir: Path
+    coverage_threshold: float = 0.9
+    norm_band: tuple[float, float] = (0.001, 10_000.0)
+    model_id: str | None = None
+    revision: str | None = None
+    previous: str | None = None
+    """Version to compare with; default: the newest published one."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def list_versions(release_dir: Path) -> list[str]:
+    if not Path(release_dir).is_dir():
+        return []
+    versions = [
+        p.name for p in Path(release_dir).iterdir() if p.is_dir() and _VERSION.match(p.name)
+    ]
+    return sorted(versions, key=lambda v: tuple(int(x) for x in _VERSION.match(v).groups()))
+
+
+def next_version(release_dir: Path, bump: str = "minor", explicit: str | None = None) -> str:
+    if explicit:
+        if not _VERSION.match(explicit):
+            raise ValueError(f"version must look like v1.2.3, not {explicit!r}")
+        return explicit
+    versions = list_versions(release_dir)
+    major, minor, patch = (
+        (int(x) for x in _VERSION.match(versions[-1]).groups()) if versions else (0, 0, 0)
+    )
+    if bump == "major":
+        return f"v{major + 1}.0.0"
+    if bump == "minor":
+        return f"v{major}.{minor + 1}.0"
+    if bump == "patch":
+        return f"v{major}.{minor}.{patch + 1}"
+    raise ValueError(f"bump must be major, minor or patch, not {bump!r}")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+            capture_output=True, text=True, timeout=10, check=True,
+        )  # fmt: skip
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return os.environ.get("SQID_GIT_COMMIT", "unknown")
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sqid-pipeline")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def new_staging(release_dir: Path, version: str) -> Path:
+    """A fresh hidden staging folder; stale ones of the same version are removed."""
+    release_dir = Path(release_dir)
+    release_dir.mkdir(parents=True, exist_ok=True)
+    for stale in release_dir.glob(f".staging-{version}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = release_dir / f".staging-{version}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    return staging
+
+
+def _write_csv(rows: list[tuple[str, str]], path: Path) -> None:
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["product_id", "image_url"])
+        writer.writerows(rows)
+
+
+def _write_parquet(
+    con, statement: str, params: dict[str, Any], schema: pa.Schema | None, path: Path
+) -> int:
+    """Stream a query into a Parquet file with ``schema`` (vectors as list<float32>)."""
+    reader = db.arrow_reader(con, statement, params)
+    rows = 0
+    writer = None
+    try:
+        for batch in reader:
+            table = pa.Table.from_batches([batch])
+            table = table.cast(schema) if schema is not None else table
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+            rows += table.num_rows
+        if writer is None:  # no rows: still a valid, typed file
+            empty = schema.empty_table() if schema is not None else reader.schema.empty_table()
+            pq.write_table(empty, path)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
+
+
+def resolve_model(con, config: ReleaseConfig) -> tuple[str, str]:
+    if config.model_id:
+        return config.model_id, config.revision or "main"
+    row = db.run(con, "release/default_model").fetchone()
+    if row is None:
+        raise ReleaseError("no image embeddings in the database: run sqid_embed first")
+    return row[0], row[1]
+
+
+def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) -> dict[str, Any]:
+    """Write the data files and the manifest (without checksums) into ``staging``."""
+    con = db.connect(db_path, read_only=True)
+    try:
+        model_id, revision = resolve_model(con, config)
+        model = {"model_id": model_id, "revision": revision}
+        for name, product_set in zip(SQID_CSV, ("test", "supp"), strict=True):
+            _write_csv(db.run(con, "release/product_image_urls", {"product_set": product_set}).fetchall(),
+                       staging / name)  # fmt: skip
+        rows = {
+            PRODUCT_FEATURES: _write_parquet(
+                con,
+                "release/product_features",
+                model,
+                PRODUCT_FEATURES_SCHEMA,
+                staging / PRODUCT_FEATURES,
+            ),
+            QUERY_FEATURES: _write_parquet(
+                con,
+                "release/query_features",
+                model,
+                QUERY_FEATURES_SCHEMA,
+                staging / QUERY_FEATURES,
+            ),
+            STATUS_FILE: _write_parquet(
+                con, "release/product_image_status", {}, None, staging / STATUS_FILE
+            ),
+        }
+        sqd_files = [dict(zip(("file_name", "url", "size", "sha256"), r, strict=True))
+                     for r in db.run(con, "release/sqd_files").fetchall()]  # fmt: skip
+        rule = db.run(con, "release/set_rule").fetchone()
+        history = [dict(zip(("day", "outcome", "attempts"), r, strict=True))
+                   for r in db.run(con, "release/status_over_time").fetchall()]  # fmt: skip
+    finally:
+        con.close()
+    for name in SQID_CSV:
+        with (staging / name).open() as fh:
+            rows[name] = sum(1 for _ in fh) - 1
+    status = pq.read_table(staging / STATUS_FILE, columns=["product_set", "status"]).to_pylist()
+    statuses: dict[str, dict[str, int]] = {}
+    for r in status:
+        statuses.setdefault(r["product_set"], {}).setdefault(r["status"], 0)
+        statuses[r["product_set"]][r["status"]] += 1
+    coverage = {s: (c.get("ok", 0) / sum(c.values()) if c else 0.0) for s, c in statuses.items()}
+    dim = _dimension(staging / PRODUCT_FEATURES)
+    versions = list_versions(config.release_dir)
+    previous = config.previous or (versions[-1] if versions else None)
+    manifest = {
+        "name": "Shopping Queries Image Dataset (SQID)",
+        "version": version,
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "previous_release": previous,
+        "sqd_files": sqd_files,
+        "rows": rows,
+        "counts": {
+            "test_products": rows[SQID_CSV[0]],
+            "supp_products": rows[SQID_CSV[1]],
+            "queries": rows[QUERY_FEATURES],
+            "statuses": statuses,
+        },
+        "coverage": coverage,
+        "model": {**model, "dimension": dim},
+        "pipeline": {"package_version": package_version(), "git_commit": git_commit()},
+        "config": {
+            "coverage_threshold": config.coverage_threshold,
+            "norm_band": list(config.norm_band),
+            "min_supp_judgements": rule[0] if rule else None,
+            "image_url": "the page's display rendition of the main image (see product_image_status.parquet for hires_url)",
+            **config.extra,
+        },
+        "status_over_time": history,
+    }
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def _dimension(path: Path) -> int | None:
+    table = pq.read_table(path, columns=["clip_image_features", "clip_text_features"])
+    for column in table.columns:
+        for value in column.to_pylist():
+            if value is not None:
+                return len(value)
+    return None
+
+
+def write_checksums(directory: Path) -> dict[str, str]:
+    """``SHA256SUMS`` over every file of the release (checkable with ``sha256sum -c``)."""
+    sums = {
+        p.name: sha256_of(p)
+        for p in sorted(Path(directory).iterdir())
+        if p.is_file() and p.name != CHECKSUMS
+    }
+    (Path(directory) / CHECKSUMS).write_text("".join(f"{h}  {n}\n" for n, h in sums.items()))
+    return sums
+
+
+def publish(staging: Path, release_dir: Path, version: str) -> Path:
+    """Move a checked staging folder into place as ``version``; never overwrite."""
+    final = Path(release_dir) / version
+    if final.exists():
+        raise ReleaseError(f"release {version} exists already at {final}; choose another version")
+    os.rename(staging, final)
+    return final
+
+
+def update_latest(release_dir: Path, version: str) -> Path:
+    """Point ``latest`` at ``version`` atomically (a symlink replaced in one rename)."""
+    link = Path(release_dir) / LATEST
+    tmp = Path(release_dir) / f".{LATEST}.{uuid.uuid4().hex[:8]}"
+    os.symlink(version, tmp)
+    os.replace(tmp, link)
+    return link
+
+
+def manifest_of(directory: Path) -> dict[str, Any]:
+    return json.loads((Path(directory) / MANIFEST).read_text())
+
+
+def config_dict(config: ReleaseConfig) -> dict[str, Any]:
+    data = asdict(config)
+    data["release_dir"] = str(config.release_dir)
+    return data

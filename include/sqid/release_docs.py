@@ -1,0 +1,428 @@
+"""What ships beside the data of a release: evaluation, changelog, report, Croissant
+metadata and the dataset card."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from sqid import db
+from sqid.evaluate import Judgement, evaluate_clip, evaluate_scores
+from sqid.release import (
+    PRODUCT_FEATURES,
+    QUERY_FEATURES,
+    SQID_CSV,
+    STATUS_FILE,
+    manifest_of,
+    sha256_of,
+)
+
+CHANGELOG_LISTED = 20
+
+
+def _unit_vectors(path: Path, key: str, column: str) -> tuple[dict[str, int], np.ndarray]:
+    """Row index per id and L2-normalised vectors (rows of NaN where a vector is missing)."""
+    table = pq.read_table(path, columns=[key, column])
+    ids = table.column(key).to_pylist()
+    values = table.column(column).to_pylist()
+    dim = next((len(v) for v in values if v is not None), 1)
+    matrix = np.full((len(ids), dim), np.nan, dtype=np.float32)
+    for i, v in enumerate(values):
+        if v is not None:
+            matrix[i] = v
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    return {k: i for i, k in enumerate(ids)}, matrix
+
+
+def release_judgements(release_dir: Path, examples: Path) -> list[Judgement]:
+    """US Task-1 test judgements with their CLIP cosine scores from a release's files."""
+    release_dir = Path(release_dir)
+    con = db.connect(":memory:")
+    try:
+        pairs = db.run(
+            con,
+            "release/eval_pairs",
+            {"examples": str(examples), "query_features": str(release_dir / QUERY_FEATURES)},
+        ).fetchall()
+    finally:
+        con.close()
+    q_index, queries = _unit_vectors(release_dir / QUERY_FEATURES, "query_id", "clip_text_features")
+    p_index, titles = _unit_vectors(
+        release_dir / PRODUCT_FEATURES, "product_id", "clip_text_features"
+    )
+    _, images = _unit_vectors(release_dir / PRODUCT_FEATURES, "product_id", "clip_image_features")
+    missing = np.full(queries.shape[1], np.nan, dtype=np.float32)
+    q = queries[[q_index[qid] for qid, _, _ in pairs]]
+    rows = [p_index.get(pid) for _, pid, _ in pairs]
+    t = np.stack([titles[r] if r is not None else missing for r in rows]) if rows else queries[:0]
+    i = np.stack([images[r] if r is not None else missing for r in rows]) if rows else queries[:0]
+    text_scores, image_scores = (q * t).sum(axis=1), (q * i).sum(axis=1)
+
+    def score(x: float) -> float | None:
+        return None if np.isnan(x) else float(x)
+
+    return [
+        Judgement(qid, pid, label, score(ts), score(im))
+        for (qid, pid, label), ts, im in zip(pairs, text_scores, image_scores, strict=True)
+    ]
+
+
+def evaluate_release(
+    release_dir: Path, examples: Path, scores: Path | None = None
+) -> dict[str, Any]:
+    judgements = release_judgements(release_dir, examples)
+    if scores is None:
+        return evaluate_clip(judgements)
+    statement = (
+        "release/scores_parquet" if str(scores).endswith(".parquet") else "release/scores_csv"
+    )
+    con = db.connect(":memory:")
+    try:
+        table = {(q, p): s for q, p, s in db.run(con, statement, {"path": str(scores)}).fetchall()}
+    finally:
+        con.close()
+    return evaluate_scores(judgements, table)
+
+
+def _status(directory: Path) -> dict[str, dict[str, Any]]:
+    rows = pq.read_table(
+        directory / STATUS_FILE, columns=["product_id", "product_set", "status", "image_key"]
+    )
+    return {r["product_id"]: r for r in rows.to_pylist()}
+
+
+def changelog(previous: Path | None, current: Path, version: str) -> tuple[str, dict[str, Any]]:
+    """CHANGELOG.md text and its numbers: products added/removed, images changed,
+    status moves and coverage change against ``previous``."""
+    manifest = manifest_of(current)
+    lines = [f"# SQID {version}", "", f"Created {manifest['created_at']}."]
+    if previous is None:
+        lines += ["", "First release."]
+        return "\n".join(lines) + "\n", {"previous": None}
+    old, new = _status(previous), _status(current)
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    common = set(old) & set(new)
+    changed = sorted(p for p in common if old[p]["image_key"] != new[p]["image_key"]
+                     and old[p]["status"] == new[p]["status"] == "ok")  # fmt: skip
+    moves: dict[str, int] = {}
+    for p in common:
+        if old[p]["status"] != new[p]["status"]:
+            key = f"{old[p]['status']} -> {new[p]['status']}"
+            moves[key] = moves.get(key, 0) + 1
+    old_cov, new_cov = manifest_of(previous).get("coverage", {}), manifest.get("coverage", {})
+    stats = {
+        "previous": previous.name,
+        "added": len(added),
+        "removed": len(removed),
+        "image_changed": len(changed),
+        "status_moves": dict(sorted(moves.items())),
+        "coverage_delta": {
+            s: new_cov.get(s, 0) - old_cov.get(s, 0) for s in sorted(set(new_cov) | set(old_cov))
+        },
+    }
+    lines += ["", f"Compared with {previous.name}.", ""]
+    lines += [f"- products added: {len(added)}" + _examples(added)]
+    lines += [f"- products removed: {len(removed)}" + _examples(removed)]
+    lines += [
+        f"- image changed (same status `ok`, another image): {len(changed)}" + _examples(changed)
+    ]
+    lines += ["- status moves:" + (" none" if not moves else "")]
+    lines += [f"  - `{k}`: {v}" for k, v in sorted(moves.items())]
+    lines += ["- image coverage change:"]
+    lines += [f"  - {s}: {old_cov.get(s, 0):.4f} -> {new_cov.get(s, 0):.4f} ({d:+.4f})"
+              for s, d in stats["coverage_delta"].items()]  # fmt: skip
+    return "\n".join(lines) + "\n", stats
+
+
+def _examples(ids: list[str]) -> str:
+    if not ids:
+        return ""
+    shown = ", ".join(f"`{i}`" for i in ids[:CHANGELOG_LISTED])
+    return f" ({shown}{', …' if len(ids) > CHANGELOG_LISTED else ''})"
+
+
+def _sweep_svg(sweep: list[dict[str, float]]) -> str:
+    width, height, pad = 420, 220, 40
+    values = [p["ndcg"] for p in sweep]
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1e-9
+
+    def xy(p):
+        x = pad + p["weight_text"] * (width - 2 * pad)
+        y = height - pad - (p["ndcg"] - lo) / span * (height - 2 * pad)
+        return f"{x:.1f},{y:.1f}"
+
+    points = " ".join(xy(p) for p in sweep)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="nDCG by text weight">'
+        f'<rect width="{width}" height="{height}" fill="#fff" stroke="#ccc"/>'
+        f'<polyline points="{points}" fill="none" stroke="#1f6feb" stroke-width="2"/>'
+        + "".join(
+            f'<circle cx="{xy(p).split(",")[0]}" cy="{xy(p).split(",")[1]}" r="3" fill="#1f6feb"/>'
+            for p in sweep
+        )
+        + f'<text x="{pad}" y="{height - 10}" font-size="11">text weight 0 (image only)</text>'
+        f'<text x="{width - pad - 110}" y="{height - 10}" font-size="11">1 (text only)</text>'
+        f'<text x="4" y="{pad - 10}" font-size="11">nDCG {hi:.4f}</text>'
+        f'<text x="4" y="{height - pad + 14}" font-size="11">{lo:.4f}</text></svg>'
+    )
+
+
+def report_html(directory: Path, evaluation: dict[str, Any] | None, changes: dict[str, Any],
+                previous_evaluation: dict[str, Any] | None = None) -> str:  # fmt: skip
+    """A self-contained HTML report (no external scripts or styles)."""
+    m = manifest_of(directory)
+    esc = html.escape
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        f"<title>SQID {esc(m['version'])} report</title><style>",
+        "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}th{background:#f4f4f4}"
+        ".grid{display:grid;grid-template-columns:repeat(6,1fr);gap:8px}.grid figure{margin:0;font-size:11px}"
+        ".grid img{width:100%;height:140px;object-fit:contain;background:#fafafa}</style></head><body>",
+        f"<h1>SQID {esc(m['version'])}</h1><p>Created {esc(m['created_at'])}; model "
+        f"<code>{esc(str(m['model']['model_id']))}</code> @ <code>{esc(str(m['model']['revision']))}</code>; "
+        f"previous release: {esc(str(m.get('previous_release')))}.</p>",
+        "<h2>Coverage</h2><table><tr><th>set</th><th>products</th><th>with image</th><th>coverage</th></tr>",
+    ]
+    for s, counts in sorted(m["counts"]["statuses"].items()):
+        total = sum(counts.values())
+        parts.append(f"<tr><td>{esc(s)}</td><td>{total}</td><td>{counts.get('ok', 0)}</td>"
+                     f"<td>{m['coverage'].get(s, 0):.4f}</td></tr>")  # fmt: skip
+    parts.append(
+        "</table><h2>Statuses</h2><table><tr><th>set</th><th>status</th><th>products</th></tr>"
+    )
+    for s, counts in sorted(m["counts"]["statuses"].items()):
+        for status, n in sorted(counts.items()):
+            parts.append(f"<tr><td>{esc(s)}</td><td>{esc(status)}</td><td>{n}</td></tr>")
+    parts.append(
+        "</table><h2>Scrape outcomes over time</h2><table><tr><th>day</th><th>outcome</th><th>attempts</th></tr>"
+    )
+    for row in m.get("status_over_time", []):
+        parts.append(
+            f"<tr><td>{esc(row['day'])}</td><td>{esc(str(row['outcome']))}</td><td>{row['attempts']}</td></tr>"
+        )
+    parts.append("</table><h2>Ranking (nDCG, US Task-1 test, gains E=1, S=0.1, C=0.01, I=0)</h2>")
+    if evaluation:
+        prev = previous_evaluation or {}
+        parts.append("<table><tr><th>method</th><th>nDCG</th><th>previous release</th></tr>")
+        for key, label in (
+            ("random", "random order"),
+            ("clip_text", "CLIP_text"),
+            ("clip_image", "CLIP_image"),
+        ):
+            parts.append(
+                f"<tr><td>{label}</td><td>{evaluation[key]:.4f}</td><td>{_fmt(prev.get(key))}</td></tr>"
+            )
+        best = evaluation["best_combination"]
+        parts.append(f"<tr><td>CLIP text+image, w={best['weight_text']:.1f}</td><td>{best['ndcg']:.4f}</td>"
+                     f"<td>{_fmt((prev.get('best_combination') or {}).get('ndcg'))}</td></tr></table>")  # fmt: skip
+        parts.append(f"<p>{evaluation['queries']} queries, {evaluation['judgements']} judgements "
+                     f"({evaluation['skipped_queries']} all-irrelevant queries left out).</p>")  # fmt: skip
+        parts.append(
+            "<h3>Weight sweep: w·text + (1-w)·image</h3>" + _sweep_svg(evaluation["sweep"])
+        )
+    else:
+        parts.append("<p>Not evaluated (no SQD examples file given).</p>")
+    parts.append(f"<h2>Changes</h2><pre>{esc(json.dumps(changes, indent=2))}</pre>")
+    parts.append("<h2>Sample images</h2><div class=grid>")
+    with (directory / SQID_CSV[0]).open() as fh:
+        samples = [line.strip().split(",", 1) for line in list(fh)[1:]]
+    for pid, url in [s for s in samples if len(s) == 2 and s[1]][:24]:
+        parts.append(
+            f'<figure><img loading=lazy src="{esc(url)}" alt="{esc(pid)}"><figcaption>{esc(pid)}</figcaption></figure>'
+        )
+    parts.append("</div></body></html>")
+    return "".join(parts)
+
+
+def _fmt(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else "-"
+
+
+CROISSANT_CONTEXT = {
+    "@language": "en",
+    "@vocab": "https://schema.org/",
+    "citeAs": "cr:citeAs",
+    "column": "cr:column",
+    "conformsTo": "dct:conformsTo",
+    "cr": "http://mlcommons.org/croissant/",
+    "rai": "http://mlcommons.org/croissant/RAI/",
+    "data": {"@id": "cr:data", "@type": "@json"},
+    "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
+    "dct": "http://purl.org/dc/terms/",
+    "equivalentProperty": "cr:equivalentProperty",
+    "examples": {"@id": "cr:examples", "@type": "@json"},
+    "extract": "cr:extract",
+    "field": "cr:field",
+    "fileProperty": "cr:fileProperty",
+    "fileObject": "cr:fileObject",
+    "fileSet": "cr:fileSet",
+    "format": "cr:format",
+    "includes": "cr:includes",
+    "isLiveDataset": "cr:isLiveDataset",
+    "jsonPath": "cr:jsonPath",
+    "key": "cr:key",
+    "md5": "cr:md5",
+    "parentField": "cr:parentField",
+    "path": "cr:path",
+    "recordSet": "cr:recordSet",
+    "references": "cr:references",
+    "regex": "cr:regex",
+    "repeated": "cr:repeated",
+    "replace": "cr:replace",
+    "samplingRate": "cr:samplingRate",
+    "sc": "https://schema.org/",
+    "separator": "cr:separator",
+    "source": "cr:source",
+    "subField": "cr:subField",
+    "transform": "cr:transform",
+}
+
+_TABLES = {
+    "product_image_urls": ("product_image_urls.csv", "text/csv", [("product_id", "sc:Text"), ("image_url", "sc:URL")]),
+    "supp_product_image_urls": ("supp_product_image_urls.csv", "text/csv", [("product_id", "sc:Text"), ("image_url", "sc:URL")]),
+    "product_features": (PRODUCT_FEATURES, "application/x-parquet",
+                         [("product_id", "sc:Text"), ("clip_text_features", "sc:Float"), ("clip_image_features", "sc:Float")]),
+    "query_features": (QUERY_FEATURES, "application/x-parquet", [("query_id", "sc:Text"), ("clip_text_features", "sc:Float")]),
+    "product_image_status": (STATUS_FILE, "application/x-parquet",
+                             [("product_id", "sc:Text"), ("product_set", "sc:Text"), ("status", "sc:Text"),
+                              ("image_id", "sc:Text"), ("hires_url", "sc:URL")]),
+}  # fmt: skip
+
+CITATION = (
+    "Al Ghossein, M., Chen, C.-W., Tang, J. Shopping Queries Image Dataset (SQID): An Image-Enriched "
+    "ESCI Dataset for Exploring Multimodal Learning in Product Search. arXiv:2405.15190 (2024). "
+    "Reddy, C. K. et al. Shopping Queries Dataset: A Large-Scale ESCI Benchmark for Improving Product "
+    "Search. arXiv:2206.06588 (2022)."
+)
+
+
+def croissant(directory: Path) -> dict[str, Any]:
+    m = manifest_of(directory)
+    distribution, record_sets = [], []
+    for rs, (file_name, fmt, fields) in _TABLES.items():
+        distribution.append({
+            "@type": "cr:FileObject", "@id": file_name, "name": file_name,
+            "contentUrl": file_name, "encodingFormat": fmt, "sha256": sha256_of(directory / file_name),
+        })  # fmt: skip
+        record_sets.append({
+            "@type": "cr:RecordSet", "@id": rs, "name": rs,
+            "field": [
+                {"@type": "cr:Field", "@id": f"{rs}/{name}", "name": name, "dataType": dtype,
+                 **({"repeated": True} if name.startswith("clip_") else {}),
+                 "source": {"fileObject": {"@id": file_name}, "extract": {"column": name}}}
+                for name, dtype in fields
+            ],
+        })  # fmt: skip
+    return {
+        "@context": CROISSANT_CONTEXT,
+        "@type": "sc:Dataset",
+        "name": "SQID",
+        "description": "Shopping Queries Image Dataset: product image URLs and CLIP image and text "
+        "embeddings for the US products of the Shopping Queries Dataset (ESCI).",
+        "conformsTo": "http://mlcommons.org/croissant/1.0",
+        "license": "https://opensource.org/licenses/MIT",
+        "url": "https://github.com/Crossing-Minds/shopping-queries-image-dataset",
+        "version": m["version"].lstrip("v"),
+        "datePublished": m["created_at"][:10],
+        "citeAs": CITATION,
+        "distribution": distribution,
+        "recordSet": record_sets,
+    }
+
+
+def validate_croissant(path: Path, records: int = 3) -> list[str]:
+    """Problems mlcroissant finds in ``path``, reading a few records of every record set."""
+    import mlcroissant as mlc
+
+    try:
+        dataset = mlc.Dataset(jsonld=str(path))
+        for record_set in dataset.metadata.record_sets:
+            for i, _ in enumerate(dataset.records(record_set=record_set.uuid)):
+                if i + 1 >= records:
+                    break
+    except Exception as exc:  # mlcroissant raises many types; all mean "not valid"
+        return [f"{type(exc).__name__}: {exc}"]
+    return []
+
+
+def dataset_card(directory: Path, evaluation: dict[str, Any] | None) -> str:
+    m = manifest_of(directory)
+    configs = "\n".join(
+        f"- config_name: {rs}\n  data_files: {file_name}"
+        for rs, (file_name, _, _) in _TABLES.items()
+    )
+    c = m["counts"]
+    scores = ""
+    if evaluation:
+        best = evaluation["best_combination"]
+        scores = (
+            "\n## Baselines (nDCG, US Task-1 test)\n\n| method | nDCG |\n|---|---|\n"
+            f"| random | {evaluation['random']:.4f} |\n| CLIP_text | {evaluation['clip_text']:.4f} |\n"
+            f"| CLIP_image | {evaluation['clip_image']:.4f} |\n"
+            f"| CLIP text+image (w={best['weight_text']:.1f}) | {best['ndcg']:.4f} |\n"
+        )
+    return f"""---
+license: mit
+pretty_name: Shopping Queries Image Dataset (SQID)
+tags:
+- product-search
+- multimodal
+- clip
+configs:
+{configs}
+---
+
+# SQID {m["version"]}
+
+Image URLs and CLIP embeddings (`{m["model"]["model_id"]}` @ `{m["model"]["revision"]}`,
+{m["model"]["dimension"]} float32 values, raw projected outputs) for the products and
+queries of the Shopping Queries Dataset (SQD) benchmark: {c["test_products"]:,} test
+products, {c["supp_products"]:,} supplementary products, {c["queries"]:,} queries.
+
+| file | content |
+|---|---|
+| `product_image_urls.csv` | `product_id,image_url` for the test products (empty `image_url`: no product image) |
+| `supp_product_image_urls.csv` | the same for the supplementary products |
+| `product_features.parquet` | `product_id`, `clip_text_features` (title), `clip_image_features` |
+| `query_features.parquet` | `query_id` (string), `clip_text_features` |
+| `product_image_status.parquet` | why a product has no image, image IDs, high-resolution URLs, scrape times |
+
+Image coverage: {", ".join(f"{s} {v:.1%}" for s, v in sorted(m["coverage"].items()))}.
+`image_url` is the page's display rendition of the main image; `hires_url` in the status
+file is the largest one. Check the files with `sha256sum -c SHA256SUMS`.
+{scores}
+## Citation
+
+{CITATION}
+
+## License
+
+MIT, like SQID. The underlying SQD is published by Amazon under Apache-2.0.
+"""
+
+
+def write_docs(
+    directory: Path, version: str, previous: Path | None, evaluation: dict[str, Any] | None
+) -> dict[str, Any]:
+    """CHANGELOG.md, report.html, README.md, croissant.json and evaluation.json."""
+    text, changes = changelog(previous, directory, version)
+    (directory / "CHANGELOG.md").write_text(text)
+    previous_evaluation = None
+    if previous is not None and (previous / "evaluation.json").exists():
+        previous_evaluation = json.loads((previous / "evaluation.json").read_text())
+    (directory / "evaluation.json").write_text(json.dumps(evaluation, indent=2))
+    (directory / "report.html").write_text(
+        report_html(directory, evaluation, changes, previous_evaluation)
+    )
+    (directory / "README.md").write_text(dataset_card(directory, evaluation))
+    (directory / "croissant.json").write_text(json.dumps(croissant(directory), indent=2))
+    return changes

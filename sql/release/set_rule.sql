@@ -1,0 +1,1 @@
+SELECT min_supp_judgements FROM sqid_set_rule
