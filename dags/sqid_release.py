@@ -79,7 +79,7 @@ def sqid_release():
 
         return document_staged(staged, evaluation)
 
-    @task
+    @task(retries=0)  # a failed check is a data problem: retrying cannot fix it
     def validate(staged: dict) -> dict:
         from sqid.orchestration import validate_staged
 

@@ -35,3 +35,18 @@ def sample_sqd(tmp_path_factory: pytest.TempPathFactory):
     from sqid.sample import generate
 
     return generate(tmp_path_factory.mktemp("sqd-sample"), n_queries=1_500, seed=11)
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory):
+    """A tiny random-weight CLIP saved in the Hugging Face layout."""
+    from sqid.tinyclip import build
+
+    return build(tmp_path_factory.mktemp("tiny-clip"))
+
+
+@pytest.fixture(scope="session")
+def encoder(tiny_clip):
+    from sqid.embed import ClipEncoder
+
+    return ClipEncoder(str(tiny_clip), device="cpu")

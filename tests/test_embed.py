@@ -3,7 +3,7 @@
 import duckdb
 import numpy as np
 import pytest
-from sqid.embed import ClipEncoder, pipelined
+from sqid.embed import pipelined
 from sqid.embed_stage import EmbedConfig, merge, plan, run_image_shard, run_text_shard
 from sqid.images import ImagePolicy
 from sqid.imageurl import AMAZON_IMAGE_HOSTS
@@ -15,18 +15,6 @@ from sqid.scrape_store import merge_run
 from sqid.sqd import FILE_NAMES
 
 from .sqd_builders import write_case
-
-
-@pytest.fixture(scope="session")
-def tiny_clip(tmp_path_factory):
-    from sqid.tinyclip import build
-
-    return build(tmp_path_factory.mktemp("tiny-clip"))
-
-
-@pytest.fixture(scope="session")
-def encoder(tiny_clip):
-    return ClipEncoder(str(tiny_clip), device="cpu")
 
 
 def test_loads_through_from_pretrained(encoder, tiny_clip):

@@ -130,3 +130,28 @@ def test_embed_dag(airflow_ready, tmp_path_factory):
     )
     assert vectors == 400 and dims == 16
     assert texts > 0 and queries_missing == 0
+
+
+def test_release_dag(airflow_ready):
+    from sqid.airflow_local import task_states, test_dag
+    from sqid.validate import validate_release
+
+    release_dir = airflow_ready.release_dir
+    dry = test_dag("sqid_release", {"coverage_threshold": 0.0, "dry_run": True})
+    states = task_states(dry)
+    assert str(dry.state) == "success", states
+    assert states["validate"] == "success" and states["publish"] == "skipped"
+    assert not (release_dir / "latest").exists()
+
+    run = test_dag("sqid_release", {"coverage_threshold": 0.0, "version": "v1.0.0"})
+    states = task_states(run)
+    assert str(run.state) == "success", states
+    latest = (release_dir / "latest").resolve()
+    assert latest.name == "v1.0.0" and validate_release(latest) == []
+    evaluation = (latest / "evaluation.json").read_text()
+    assert '"clip_image"' in evaluation
+
+    gated = test_dag("sqid_release", {"coverage_threshold": 1.0, "version": "v1.1.0"})
+    assert str(gated.state) == "failed"  # coverage below the gate: nothing published
+    assert task_states(gated)["publish"] != "success"
+    assert not (release_dir / "v1.1.0").exists()

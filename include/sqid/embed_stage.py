@@ -78,15 +78,22 @@ class EmbedConfig:
         return "local" if Path(self.model_id).is_dir() else self.revision
 
     def fetch_url(self, image_url: str) -> str:
-        url = image_url
+        """The URL of the rendition to embed (what ``image_fetches.url`` records)."""
         ref = parse_image_url(image_url)
         if ref is not None and self.rendition != AS_SCRAPED and "_CLa" not in ref.modifiers:
             mods = "" if self.rendition == ORIGINAL else self.rendition
-            url = rendition_url(ref.image_id, ref.ext, mods, ref.prefix)
-        if self.image_cdn:
-            parts = url.split("/", 3)
-            if len(parts) == 4 and parts[2] in self.policy.allowed_hosts | {CANONICAL_HOST}:
-                url = f"{self.image_cdn.rstrip('/')}/{parts[3]}"
+            return rendition_url(ref.image_id, ref.ext, mods, ref.prefix)
+        return image_url
+
+    def transport_url(self, url: str) -> str:
+        """Where the bytes are actually requested: the mirror, if one is configured."""
+        parts = url.split("/", 3)
+        if (
+            self.image_cdn
+            and len(parts) == 4
+            and parts[2] in self.policy.allowed_hosts | {CANONICAL_HOST}
+        ):
+            return f"{self.image_cdn.rstrip('/')}/{parts[3]}"
         return url
 
 
@@ -223,7 +230,7 @@ def run_image_shard(shard: dict[str, Any], config: EmbedConfig, cache_dir: Path,
         if sha is not None:
             return {"url": url, "image_url": image_urls[url], "sha256": sha, "status": OK, "error": None,
                     "http_status": None, "attempts": 0, "fetched_at": _now_us()}  # fmt: skip
-        got = fetch_image(url, session, config.policy)
+        got = fetch_image(config.transport_url(url), session, config.policy)
         if got.status == OK:
             cache.put(url, got.sha256, got.data)
         return {"url": url, "image_url": image_urls[url], "sha256": got.sha256, "status": got.status,

@@ -426,3 +426,48 @@ def write_docs(
     (directory / "README.md").write_text(dataset_card(directory, evaluation))
     (directory / "croissant.json").write_text(json.dumps(croissant(directory), indent=2))
     return changes
+
+
+def build_release(
+    db_path: Path,
+    config: Any,
+    *,
+    bump: str = "minor",
+    version: str | None = None,
+    examples: Path | None = None,
+    dry_run: bool = False,
+) -> Path:
+    """Assemble, evaluate, document, validate and publish a release in one call
+    (the CLI and tests; the DAG runs the same steps as separate tasks)."""
+    from sqid.release import (
+        ReleaseError,
+        assemble,
+        list_versions,
+        new_staging,
+        next_version,
+        publish,
+        update_latest,
+        write_checksums,
+    )
+    from sqid.validate import Problem, report, validate_release
+
+    version = next_version(config.release_dir, bump, version)
+    if (Path(config.release_dir) / version).exists():
+        raise ReleaseError(f"release {version} exists already; choose another version")
+    staging = new_staging(config.release_dir, version)
+    assemble(db_path, staging, config, version)
+    evaluation = evaluate_release(staging, examples) if examples else None
+    versions = list_versions(config.release_dir)
+    write_docs(
+        staging, version, Path(config.release_dir) / versions[-1] if versions else None, evaluation
+    )
+    write_checksums(staging)
+    problems = validate_release(staging)
+    problems += [Problem("croissant", p) for p in validate_croissant(staging / "croissant.json")]
+    if problems:
+        raise ReleaseError(report(problems, staging))
+    if dry_run:
+        return staging
+    final = publish(staging, config.release_dir, version)
+    update_latest(config.release_dir, version)
+    return final

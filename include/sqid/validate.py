@@ -190,8 +190,9 @@ def validate_release(directory: Path) -> list[Problem]:
             problems += _csv(
                 directory, name, rows.get(name), threshold if name == SQID_CSV[0] else 0.0
             )
-    if (directory / PRODUCT_FEATURES).is_file():
-        table = pq.read_table(directory / PRODUCT_FEATURES)
+    if (directory / PRODUCT_FEATURES).is_file() and (
+        table := _read(directory / PRODUCT_FEATURES, problems)
+    ):
         problems += _schema(table, PRODUCT_FEATURES_SCHEMA, PRODUCT_FEATURES)
         if not problems or all(p.check != "schema" for p in problems):
             ids = table.column("product_id").to_pylist()
@@ -218,8 +219,9 @@ def validate_release(directory: Path) -> list[Problem]:
                 PRODUCT_FEATURES, ids, "clip_image_features", images, dim, band, False
             )
             problems += _shared_vectors(directory, ids, images)
-    if (directory / QUERY_FEATURES).is_file():
-        table = pq.read_table(directory / QUERY_FEATURES)
+    if (directory / QUERY_FEATURES).is_file() and (
+        table := _read(directory / QUERY_FEATURES, problems)
+    ):
         problems += _schema(table, QUERY_FEATURES_SCHEMA, QUERY_FEATURES)
         if all(p.check != "schema" or QUERY_FEATURES not in p.message for p in problems):
             ids = table.column("query_id").to_pylist()
@@ -238,6 +240,14 @@ def validate_release(directory: Path) -> list[Problem]:
             problems += _vectors(QUERY_FEATURES, ids, "clip_text_features",
                                  table.column("clip_text_features").to_pylist(), dim, band, True)  # fmt: skip
     return problems
+
+
+def _read(path: Path, problems: list[Problem]) -> pa.Table | None:
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        problems.append(Problem("files", f"{path.name}: cannot read as Parquet: {exc}"))
+        return None
 
 
 def _csv_ids(path: Path) -> set[str] | None:

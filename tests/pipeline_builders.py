@@ -1,0 +1,62 @@
+"""A small but complete SQID database (sets, scrape, vectors) built through the real code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqid.embed import ClipEncoder
+from sqid.embed_stage import EmbedConfig, merge, plan, run_image_shard, run_text_shard
+from sqid.images import ImagePolicy
+from sqid.imageurl import AMAZON_IMAGE_HOSTS
+from sqid.ingest import LoadedFile, derive_sets, load_sqd
+from sqid.localserve.cdn import ImageCDN
+from sqid.localserve.site import ProductSite, SiteConfig
+from sqid.scrape import ScrapeConfig, run_shard
+from sqid.scrape_store import merge_run
+from sqid.sqd import FILE_NAMES
+
+from .sqd_builders import write_case
+
+LOCAL_POLICY = ImagePolicy(
+    allowed_hosts=AMAZON_IMAGE_HOSTS | {"localhost"}, allow_http=True, allow_private_addresses=True
+)
+
+
+def build_sets(root: Path, n_products: int = 12, n_supp: int = 3) -> tuple[Path, list[str]]:
+    """SQD files and a DuckDB with the SQID sets: ``n_products`` test products judged by
+    three queries, plus ``n_supp`` supplementary products judged twice in train."""
+    ids = [f"B0{i:08d}" for i in range(n_products)]
+    supp = [f"B1{i:08d}" for i in range(n_supp)]
+    examples = [
+        (q, pid, "us", "ESCI"[(i + q) % 4], 1, "test")
+        for q in (1, 2, 3)
+        for i, pid in enumerate(ids)
+    ]
+    examples += [(q, pid, "us", "E", 1, "train") for q in (4, 5) for pid in supp]
+    products = [(pid, "us", f"Product {pid} in colour {i % 5}") for i, pid in enumerate(ids + supp)]
+    specs = write_case(root / "sqd", examples, products)
+    files = {n: LoadedFile(root / "sqd" / n, n, specs[n].size, specs[n].sha256) for n in FILE_NAMES}
+    db_path = root / "sqid.duckdb"
+    load_sqd(db_path, files)
+    derive_sets(db_path)
+    return db_path, ids + supp
+
+
+def scrape(root: Path, db_path: Path, ids: list[str], site_config: SiteConfig, run: str) -> None:
+    with ProductSite(site_config) as site:
+        config = ScrapeConfig(base_url=site.base_url, requests_per_second=200, concurrency=2,
+                              backoff_base=0.01, captcha_pause=0.01)  # fmt: skip
+        run_shard(ids, root / f"scrape-{run}", 0, config, run)
+    merge_run(root / f"scrape-{run}", db_path)
+
+
+def embed(root: Path, db_path: Path, model_dir: Path, encoder: ClipEncoder, run: str) -> dict:
+    with ImageCDN() as cdn:
+        config = EmbedConfig(model_id=str(model_dir), image_cdn=cdn.base_url, policy=LOCAL_POLICY)
+        planned = plan(db_path, root / f"embed-{run}", config)
+        for shard in planned["shards"]:
+            if shard["kind"] == "image":
+                run_image_shard(shard, config, root / "image-cache", encoder)
+            else:
+                run_text_shard(shard, config, encoder)
+    return merge(root / f"embed-{run}", db_path)

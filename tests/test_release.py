@@ -1,0 +1,219 @@
+"""Releases: layout, immutability, changelog, the validation gate and tampering."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqid.localserve.site import SiteConfig
+from sqid.release import (
+    PRODUCT_FEATURES_SCHEMA,
+    ReleaseConfig,
+    ReleaseError,
+    list_versions,
+    write_checksums,
+)
+from sqid.release_docs import build_release
+from sqid.sqd import EXAMPLES
+from sqid.validate import validate_release
+
+from .pipeline_builders import build_sets, embed, scrape
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, tiny_clip, encoder):
+    root = tmp_path_factory.mktemp("pipeline")
+    db_path, ids = build_sets(root)
+    site = SiteConfig(layouts={ids[1]: "placeholder", ids[2]: "not_found"})
+    scrape(root, db_path, ids, site, "r1")
+    embed(root, db_path, tiny_clip, encoder, "r1")
+    return root, db_path, ids
+
+
+@pytest.fixture(scope="module")
+def first_release(pipeline):
+    root, db_path, _ = pipeline
+    config = ReleaseConfig(release_dir=root / "releases", coverage_threshold=0.5)
+    return build_release(db_path, config, examples=root / "sqd" / EXAMPLES), config
+
+
+def test_first_release_layout(first_release, pipeline):
+    path, config = first_release
+    _, _, ids = pipeline
+    assert path.name == "v0.1.0" and (config.release_dir / "latest").resolve() == path
+    names = {p.name for p in path.iterdir()}
+    assert names >= {
+        "product_image_urls.csv", "supp_product_image_urls.csv", "product_features.parquet",
+        "query_features.parquet", "product_image_status.parquet", "manifest.json", "SHA256SUMS",
+        "croissant.json", "README.md", "CHANGELOG.md", "report.html", "evaluation.json",
+    }  # fmt: skip
+    subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=path, check=True)
+    with (path / "product_image_urls.csv").open() as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["product_id", "image_url"] and len(rows) == 13
+    urls = dict(rows[1:])
+    assert urls[ids[1]] == "" and urls[ids[2]] == ""  # placeholder and gone: no URL
+    assert urls[ids[0]].startswith("https://m.media-amazon.com/images/I/")
+    assert (
+        pq.read_schema(path / "product_features.parquet")
+        .remove_metadata()
+        .equals(PRODUCT_FEATURES_SCHEMA)
+    )
+    assert pq.read_schema(path / "query_features.parquet").field("query_id").type == pa.string()
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["counts"]["test_products"] == 12 and manifest["counts"]["supp_products"] == 3
+    assert manifest["model"]["dimension"] == 16 and manifest["previous_release"] is None
+    assert {f["file_name"] for f in manifest["sqd_files"]} == {
+        "shopping_queries_dataset_examples.parquet", "shopping_queries_dataset_products.parquet",
+        "shopping_queries_dataset_sources.csv",
+    }  # fmt: skip
+    evaluation = json.loads((path / "evaluation.json").read_text())
+    assert evaluation["queries"] == 3 and len(evaluation["sweep"]) == 11
+    card = (path / "README.md").read_text()
+    assert card.startswith("---\nlicense: mit") and "config_name: product_features" in card
+    assert "<svg" in (path / "report.html").read_text()
+
+
+def test_same_version_twice_fails_and_keeps_the_first(first_release, pipeline):
+    path, config = first_release
+    _, db_path, _ = pipeline
+    before = (path / "SHA256SUMS").read_text()
+    with pytest.raises(ReleaseError, match="exists already"):
+        build_release(db_path, config, version="v0.1.0")
+    assert (path / "SHA256SUMS").read_text() == before
+    subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=path, check=True)
+
+
+def test_crash_before_rename_leaves_no_release(pipeline, monkeypatch, tmp_path):
+    _, db_path, _ = pipeline
+    config = ReleaseConfig(release_dir=tmp_path / "releases", coverage_threshold=0.5)
+
+    def crash(*args):
+        raise OSError("power cut")
+
+    monkeypatch.setattr("sqid.release.os.rename", crash)
+    with pytest.raises(OSError, match="power cut"):
+        build_release(db_path, config)
+    assert list_versions(config.release_dir) == []
+    assert not (config.release_dir / "latest").exists()
+    assert all(p.name.startswith(".staging-") for p in config.release_dir.iterdir())
+    monkeypatch.undo()
+    assert build_release(db_path, config).name == "v0.1.0"
+    assert not list(config.release_dir.glob(".staging-*"))  # the next run cleaned up
+
+
+def test_second_release_changelog(first_release, pipeline, tiny_clip, encoder):
+    path, config = first_release
+    root, db_path, ids = pipeline
+    # ids[0] disappears from the site; ids[1] gets a real image instead of the placeholder.
+    scrape(root, db_path, ids[:2], SiteConfig(layouts={ids[0]: "not_found"}), "r2")
+    embed(root, db_path, tiny_clip, encoder, "r2")
+    second = build_release(db_path, config, examples=root / "sqd" / EXAMPLES)
+    assert second.name == "v0.2.0" and (config.release_dir / "latest").resolve() == second
+    changelog = (second / "CHANGELOG.md").read_text()
+    assert "Compared with v0.1.0" in changelog
+    assert "`ok -> not_found`: 1" in changelog and "`no_image -> ok`: 1" in changelog
+    assert "products added: 0" in changelog and "products removed: 0" in changelog
+    manifest = json.loads((second / "manifest.json").read_text())
+    assert manifest["previous_release"] == "v0.1.0"
+    assert path.exists() and validate_release(path) == []  # the first one is untouched
+
+
+def tampered(first_release, tmp_path, change, fix_checksums=True):
+    path, _ = first_release
+    copy = tmp_path / "copy"
+    shutil.copytree(path, copy)
+    change(copy)
+    if fix_checksums:
+        write_checksums(copy)
+    return validate_release(copy), copy
+
+
+def rewrite_parquet(path, fn):
+    pq.write_table(fn(pq.read_table(path)), path)
+
+
+def test_flipped_byte_fails_checksums(first_release, tmp_path):
+    def flip(copy):
+        data = bytearray((copy / "product_image_urls.csv").read_bytes())
+        data[30] ^= 0x01
+        (copy / "product_image_urls.csv").write_bytes(bytes(data))
+
+    problems, _ = tampered(first_release, tmp_path, flip, fix_checksums=False)
+    assert any(p.check == "checksums" and "product_image_urls.csv" in p.rows for p in problems)
+
+
+def test_dropped_row(first_release, tmp_path):
+    def drop(copy):
+        lines = (copy / "supp_product_image_urls.csv").read_text().splitlines(keepends=True)
+        (copy / "supp_product_image_urls.csv").write_text("".join(lines[:-1]))
+
+    problems, _ = tampered(first_release, tmp_path, drop)
+    assert any(
+        p.check == "row_count" and "supp_product_image_urls.csv" in p.message for p in problems
+    )
+
+
+def test_nan_in_a_vector(first_release, tmp_path):
+    def poison(copy):
+        def fn(table):
+            rows = table.to_pylist()
+            rows[0]["clip_text_features"][3] = float("nan")
+            return pa.Table.from_pylist(rows, schema=table.schema)
+
+        rewrite_parquet(copy / "product_features.parquet", fn)
+
+    problems, _ = tampered(first_release, tmp_path, poison)
+    assert any("NaN" in p.message for p in problems)
+
+
+def test_missing_file(first_release, tmp_path):
+    problems, _ = tampered(
+        first_release, tmp_path, lambda c: (c / "query_features.parquet").unlink()
+    )
+    assert any(p.check == "files" and "query_features.parquet" in p.rows for p in problems)
+
+
+def test_wrong_column_type(first_release, tmp_path):
+    def retype(copy):
+        def fn(table):
+            return table.set_column(0, "query_id", pa.array(range(table.num_rows), pa.int64()))
+
+        rewrite_parquet(copy / "query_features.parquet", fn)
+
+    problems, copy = tampered(first_release, tmp_path, retype)
+    assert any(p.check == "schema" and "query_id" in " ".join(p.rows) for p in problems)
+    out = subprocess.run(
+        [sys.executable, "-m", "sqid.cli", "validate", "--skip-croissant", str(copy)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 1 and "query_id: expected string, found int64" in out.stdout
+
+
+def test_corrupt_parquet_is_a_problem_not_a_crash(first_release, tmp_path):
+    def corrupt(copy):
+        path = copy / "product_features.parquet"
+        path.write_bytes(path.read_bytes()[:200])
+
+    problems, _ = tampered(first_release, tmp_path, corrupt)
+    assert any(p.check == "files" and "product_features.parquet" in p.message for p in problems)
+
+
+def test_user_scores_evaluation(first_release, pipeline, tmp_path):
+    path, _ = first_release
+    root, _, _ = pipeline
+    scores = tmp_path / "scores.csv"
+    scores.write_text("query_id,product_id,score\n1,B000000000,0.9\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "sqid.cli", "evaluate", str(path), "--examples",
+         str(root / "sqd" / EXAMPLES), "--scores", str(scores)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    result = json.loads(out.stdout)
+    assert result["queries"] == 3 and result["unscored_judgements"] == 35
+    assert os.path.exists(path / "SHA256SUMS")
