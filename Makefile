@@ -34,7 +34,7 @@ $(VENV)/.installed: pyproject.toml requirements/lock.txt
 	touch $@
 
 lock:
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra production --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --generate-hashes -o requirements/lock.txt
 
 demo: venv
