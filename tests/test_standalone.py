@@ -101,7 +101,7 @@ def test_asset_chain_under_the_scheduler(tmp_path, tiny_clip):
                     "schema": "http",
                     "extra": {"requests_per_second": 100, "concurrency": 4},
                 }
-            ),  # fmt: skip
+            ),
         }
         Path(env["AIRFLOW_HOME"]).mkdir(parents=True)
         proc = subprocess.Popen(
