@@ -1,6 +1,5 @@
 """The DAGs through Airflow itself (dag.test), chained as in production, on loopback servers."""
 
-import json
 import os
 
 import duckdb
@@ -64,13 +63,9 @@ def test_scrape_dag_with_faults(airflow_ready):
     )
     db_path = airflow_ready.duckdb_path
     with ProductSite(site_config) as site:
-        host, port = site.base_url.removeprefix("http://").split(":")
-        os.environ["AIRFLOW_CONN_SQID_AMAZON"] = json.dumps(
-            {
-                "conn_type": "http", "host": host, "port": int(port), "schema": "http",
-                "extra": {"requests_per_second": 200, "concurrency": 4, "captcha_pause": 0.1,
-                          "backoff_base": 0.05, "throttle_error_delay": 0.01},
-            }
+        os.environ.update(
+            site.connection_env(requests_per_second=200, concurrency=4, captcha_pause=0.1,
+                                backoff_base=0.05, throttle_error_delay=0.01)
         )  # fmt: skip
         run = test_dag("sqid_scrape", {"shard_size": 200, "limit": 600})
         states = task_states(run)
@@ -107,14 +102,7 @@ def test_embed_dag(airflow_ready, tmp_path_factory):
     model = build(tmp_path_factory.mktemp("tiny-clip"))
     db_path = airflow_ready.duckdb_path
     with ImageCDN() as cdn:
-        os.environ.update(
-            {
-                "SQID_IMAGE_CDN": cdn.base_url,
-                "SQID_IMAGE_EXTRA_HOSTS": "localhost",
-                "SQID_IMAGE_ALLOW_HTTP": "1",
-                "SQID_IMAGE_ALLOW_PRIVATE": "1",
-            }
-        )
+        os.environ.update(cdn.mirror_env())
         run = test_dag("sqid_embed", {"model_id": str(model), "shard_size": 300, "limit": 400})
     states = task_states(run)
     assert str(run.state) == "success", states

@@ -77,7 +77,6 @@ def test_asset_chain_under_the_scheduler(tmp_path, tiny_clip):
         ProductSite(SiteConfig(page_size=20_000)) as site,
         ImageCDN() as cdn,
     ):
-        host, site_port = site.base_url.removeprefix("http://").split(":")
         env = {
             **os.environ,
             **airflow_env(settings),
@@ -89,19 +88,8 @@ def test_asset_chain_under_the_scheduler(tmp_path, tiny_clip):
             "SQID_SQD_SOURCE": files.base_url,
             "SQID_SQD_CHECKSUMS": files.url(CHECKSUM_MANIFEST),
             "SQID_EMBED_MODEL": str(tiny_clip),
-            "SQID_IMAGE_CDN": cdn.base_url,
-            "SQID_IMAGE_EXTRA_HOSTS": "localhost",
-            "SQID_IMAGE_ALLOW_HTTP": "1",
-            "SQID_IMAGE_ALLOW_PRIVATE": "1",
-            "AIRFLOW_CONN_SQID_AMAZON": json.dumps(
-                {
-                    "conn_type": "http",
-                    "host": host,
-                    "port": int(site_port),
-                    "schema": "http",
-                    "extra": {"requests_per_second": 100, "concurrency": 4},
-                }
-            ),
+            **cdn.mirror_env(),
+            **site.connection_env(requests_per_second=100, concurrency=4),
         }
         Path(env["AIRFLOW_HOME"]).mkdir(parents=True)
         proc = subprocess.Popen(

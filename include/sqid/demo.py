@@ -8,7 +8,6 @@ loopback HTTP server, so the real download path is exercised without the interne
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -76,15 +75,8 @@ def main() -> int:
         return 1
 
     with ProductSite(DEMO_SITE) as site:
-        host, port = site.base_url.removeprefix("http://").split(":")
-        os.environ["AIRFLOW_CONN_SQID_AMAZON"] = json.dumps(
-            {
-                "conn_type": "http",
-                "host": host,
-                "port": int(port),
-                "schema": "http",
-                "extra": {"requests_per_second": 100, "concurrency": 4, "captcha_pause": 1},
-            }
+        os.environ.update(
+            site.connection_env(requests_per_second=100, concurrency=4, captcha_pause=1)
         )
         state = str(test_dag("sqid_scrape", {"shard_size": 250}).state)
     print(f"sqid_scrape: {state}")
@@ -93,14 +85,7 @@ def main() -> int:
 
     model_dir = demo_model(settings.home / "models" / "tiny-clip")
     with ImageCDN() as cdn:
-        os.environ.update(
-            {
-                "SQID_IMAGE_CDN": cdn.base_url,
-                "SQID_IMAGE_EXTRA_HOSTS": "localhost",
-                "SQID_IMAGE_ALLOW_HTTP": "1",
-                "SQID_IMAGE_ALLOW_PRIVATE": "1",
-            }
-        )
+        os.environ.update(cdn.mirror_env())
         state = str(test_dag("sqid_embed", {"model_id": str(model_dir), "batch_size": 32}).state)
     print(f"sqid_embed: {state}")
     if state != "success":

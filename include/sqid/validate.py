@@ -86,14 +86,7 @@ def _csv(directory: Path, name: str, expected_rows: int | None, threshold: float
                 Problem("schema", f"{name}: header must be product_id,image_url, found {header}")
             ]
         rows = list(reader)
-    ids = [r[0] for r in rows if r]
-    dupes = [i for i, n in _counts(ids).items() if n > 1]
-    if dupes:
-        problems.append(Problem("unique_ids", f"{name}: duplicate product_id", dupes))
-    if expected_rows is not None and len(rows) != expected_rows:
-        problems.append(
-            Problem("row_count", f"{name}: {len(rows)} rows, manifest says {expected_rows}")
-        )
+    problems += _ids(name, "product_id", [r[0] if r else "" for r in rows], expected_rows)
     bad_urls, defaults = [], []
     for row in rows:
         if len(row) != 2:
@@ -119,6 +112,19 @@ def _csv(directory: Path, name: str, expected_rows: int | None, threshold: float
     if coverage < threshold:
         problems.append(
             Problem("coverage", f"{name}: image coverage {coverage:.3f} below {threshold}")
+        )
+    return problems
+
+
+def _ids(name: str, key: str, ids: list[str], expected_rows: int | None) -> list[Problem]:
+    """Unique ids, and as many rows as the manifest says."""
+    problems = []
+    dupes = [i for i, n in _counts(ids).items() if n > 1]
+    if dupes:
+        problems.append(Problem("unique_ids", f"{name}: duplicate {key}", dupes))
+    if expected_rows is not None and len(ids) != expected_rows:
+        problems.append(
+            Problem("row_count", f"{name}: {len(ids)} rows, manifest says {expected_rows}")
         )
     return problems
 
@@ -193,21 +199,11 @@ def validate_release(directory: Path) -> list[Problem]:
     if (directory / PRODUCT_FEATURES).is_file() and (
         table := _read(directory / PRODUCT_FEATURES, problems)
     ):
-        problems += _schema(table, PRODUCT_FEATURES_SCHEMA, PRODUCT_FEATURES)
-        if not problems or all(p.check != "schema" for p in problems):
+        schema_problems = _schema(table, PRODUCT_FEATURES_SCHEMA, PRODUCT_FEATURES)
+        problems += schema_problems
+        if not schema_problems:
             ids = table.column("product_id").to_pylist()
-            dupes = [i for i, n in _counts(ids).items() if n > 1]
-            if dupes:
-                problems.append(
-                    Problem("unique_ids", f"{PRODUCT_FEATURES}: duplicate product_id", dupes)
-                )
-            if rows.get(PRODUCT_FEATURES) is not None and len(ids) != rows[PRODUCT_FEATURES]:
-                problems.append(
-                    Problem(
-                        "row_count",
-                        f"{PRODUCT_FEATURES}: {len(ids)} rows, manifest says {rows[PRODUCT_FEATURES]}",
-                    )
-                )
+            problems += _ids(PRODUCT_FEATURES, "product_id", ids, rows.get(PRODUCT_FEATURES))
             test_ids = _csv_ids(directory / SQID_CSV[0])
             if test_ids is not None and set(ids) != test_ids:
                 problems.append(Problem("row_count", f"{PRODUCT_FEATURES}: products differ from {SQID_CSV[0]}",
@@ -222,21 +218,11 @@ def validate_release(directory: Path) -> list[Problem]:
     if (directory / QUERY_FEATURES).is_file() and (
         table := _read(directory / QUERY_FEATURES, problems)
     ):
-        problems += _schema(table, QUERY_FEATURES_SCHEMA, QUERY_FEATURES)
-        if all(p.check != "schema" or QUERY_FEATURES not in p.message for p in problems):
+        schema_problems = _schema(table, QUERY_FEATURES_SCHEMA, QUERY_FEATURES)
+        problems += schema_problems
+        if not schema_problems:
             ids = table.column("query_id").to_pylist()
-            dupes = [i for i, n in _counts(ids).items() if n > 1]
-            if dupes:
-                problems.append(
-                    Problem("unique_ids", f"{QUERY_FEATURES}: duplicate query_id", dupes)
-                )
-            if rows.get(QUERY_FEATURES) is not None and len(ids) != rows[QUERY_FEATURES]:
-                problems.append(
-                    Problem(
-                        "row_count",
-                        f"{QUERY_FEATURES}: {len(ids)} rows, manifest says {rows[QUERY_FEATURES]}",
-                    )
-                )
+            problems += _ids(QUERY_FEATURES, "query_id", ids, rows.get(QUERY_FEATURES))
             problems += _vectors(QUERY_FEATURES, ids, "clip_text_features",
                                  table.column("clip_text_features").to_pylist(), dim, band, True)  # fmt: skip
     return problems

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import threading
 from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
@@ -20,7 +19,7 @@ from urllib.parse import unquote, urlparse
 
 from PIL import Image, ImageDraw
 
-from sqid.localserve.files import QuietHTTPServer
+from sqid.localserve import LoopbackServer, QuietHandler
 
 ORIGINAL_SIDE = 1000
 _PATH = re.compile(
@@ -57,51 +56,36 @@ def render_rendition(image_id: str, modifiers: str, ext: str) -> bytes:
     return out.getvalue()
 
 
-class ImageCDN:
-    """``with ImageCDN() as cdn: cdn.base_url``; ``cdn.extra[path] = handler`` adds routes."""
+class ImageCDN(LoopbackServer):
+    """``with ImageCDN() as cdn: cdn.base_url``; ``cdn.extra[path] = handler`` adds routes.
+
+    Addressed as ``localhost`` (a host name): the image downloader refuses IP literals.
+    """
+
+    host_name = "localhost"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.requests: Counter[str] = Counter()
         self.extra: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
-        self._lock = threading.Lock()
-        self._httpd = QuietHTTPServer((host, port), self._handler())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        super().__init__(host, port)
 
-    @property
-    def port(self) -> int:
-        return self._httpd.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://localhost:{self.port}"
+    def mirror_env(self) -> dict[str, str]:
+        """Environment that makes the embed stage fetch Amazon CDN URLs from this server."""
+        return {
+            "SQID_IMAGE_CDN": self.base_url,
+            "SQID_IMAGE_EXTRA_HOSTS": "localhost",
+            "SQID_IMAGE_ALLOW_HTTP": "1",
+            "SQID_IMAGE_ALLOW_PRIVATE": "1",
+        }
 
     def url(self, image_id: str, modifiers: str = "", ext: str = "jpg") -> str:
         mods = f".{modifiers}" if modifiers else ""
         return f"{self.base_url}/images/I/{image_id}{mods}.{ext}"
 
-    def start(self) -> ImageCDN:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> ImageCDN:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         cdn = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 path = unquote(urlparse(self.path).path)
                 with cdn._lock:

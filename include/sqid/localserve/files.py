@@ -9,26 +9,15 @@ retry and refuse wrong bytes.
 from __future__ import annotations
 
 import re
-import threading
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from sqid.localserve import LoopbackServer, QuietHandler
+
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)$")
-
-
-class QuietHTTPServer(ThreadingHTTPServer):
-    """Clients that hang up (as retrying clients do) are not errors worth a traceback."""
-
-    daemon_threads = True
-
-    def handle_error(self, request, client_address) -> None:  # type: ignore[override]
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -45,21 +34,14 @@ class FileFaults:
     ignore_range: bool = False
 
 
-class FileServer:
-    """``with FileServer(directory) as srv: srv.url(name)``; faults via ``srv.faults[name]``."""
+class FileServer(LoopbackServer):
+    """``with FileServer(directory) as srv: srv.url(name)``; faults via ``srv.fault(name)``."""
 
     def __init__(self, directory: Path, host: str = "127.0.0.1", port: int = 0) -> None:
         self.directory = Path(directory)
         self.faults: dict[str, FileFaults] = {}
         self.requests: list[tuple[str, str | None]] = []
-        self._lock = threading.Lock()
-        self._httpd = QuietHTTPServer((host, port), self._handler())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(host, port)
 
     def url(self, name: str) -> str:
         return f"{self.base_url}/{name}"
@@ -67,29 +49,10 @@ class FileServer:
     def fault(self, name: str) -> FileFaults:
         return self.faults.setdefault(name, FileFaults())
 
-    def start(self) -> FileServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> FileServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:  # keep test output quiet
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 name = unquote(urlparse(self.path).path).lstrip("/")
                 with server._lock:

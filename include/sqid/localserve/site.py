@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import threading
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlparse
 
-from sqid.localserve.files import QuietHTTPServer
+from sqid.localserve import LoopbackServer, QuietHandler
 from sqid.localserve.pages import LAYOUT_STATUS, PRODUCT_LAYOUTS, render
 
 FAULTS = (
@@ -60,21 +60,20 @@ def _unit(*parts: object) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-class ProductSite:
+class ProductSite(LoopbackServer):
     """``with ProductSite(config) as site: site.base_url``; ``site.requests`` counts hits."""
 
     def __init__(self, config: SiteConfig | None = None, host: str = "127.0.0.1", port: int = 0):
         self.config = config or SiteConfig()
         self.requests: Counter[str] = Counter()
         self.log: list[tuple[float, str, str]] = []
-        self._lock = threading.Lock()
-        self._httpd = QuietHTTPServer((host, port), self._handler())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        super().__init__(host, port)
 
-    @property
-    def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+    def connection_env(self, **extra: object) -> dict[str, str]:
+        """``AIRFLOW_CONN_SQID_AMAZON`` pointing the scraper at this site."""
+        conn = {"conn_type": "http", "host": self.host_name, "port": self.port, "schema": "http",
+                "extra": extra}  # fmt: skip
+        return {"AIRFLOW_CONN_SQID_AMAZON": json.dumps(conn)}
 
     def layout_for(self, product_id: str) -> str:
         if product_id in self.config.layouts:
@@ -96,29 +95,10 @@ class ProductSite:
                 return fault
         return "ok"
 
-    def start(self) -> ProductSite:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> ProductSite:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         site = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 parsed = urlparse(self.path)
                 parts = parsed.path.strip("/").split("/")
