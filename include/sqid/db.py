@@ -54,6 +54,15 @@ def run_script(con: duckdb.DuckDBPyConnection, name: str) -> None:
     con.execute(sql_text(name))
 
 
+def apply_schema(path: Path | str, name: str) -> None:
+    """Run the ``CREATE TABLE IF NOT EXISTS`` file ``sql/<name>.sql`` against ``path``."""
+    con = connect(path)
+    try:
+        run_script(con, name)
+    finally:
+        con.close()
+
+
 def fetch_dict(
     con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:

@@ -106,11 +106,7 @@ def _now_us() -> int:
 
 
 def ensure_tables(db_path: Path) -> None:
-    con = db.connect(db_path)
-    try:
-        db.run_script(con, "embed/create_embed_tables")
-    finally:
-        con.close()
+    db.apply_schema(db_path, "embed/create_embed_tables")
 
 
 def plan(

@@ -56,6 +56,12 @@ _COLOR_INITIAL = re.compile(r"""['"]colorImages['"]\s*:\s*\{\s*['"]initial['"]\s
 _JSON_URL_FIELD = re.compile(r'"(hiRes|large)"\s*:\s*"(https?://[^"]+)"')
 
 
+IMAGE_FIELDS = (
+    "image_id", "image_key", "image_url", "hires_url", "original_url", "source", "default_reason",
+)  # fmt: skip
+"""The main-image fields a page analysis hands on to the scrape outcome."""
+
+
 @dataclass(frozen=True)
 class PageAnalysis:
     page_kind: str

@@ -30,6 +30,7 @@ from sqid.fetch import AdaptiveThrottle, FetchOutcome, HostLimiter, PageFetcher
 from sqid.pages import (
     CAPTCHA,
     DEGRADED,
+    IMAGE_FIELDS,
     NO_IMAGE,
     NOT_FOUND,
     PRODUCT,
@@ -280,13 +281,8 @@ def scrape_product(
             error=None if answered else (result.error or reason),
         )
         if analysis is not None:
-            outcome.image_id = analysis.image_id
-            outcome.image_key = analysis.image_key
-            outcome.image_url = analysis.image_url
-            outcome.hires_url = analysis.hires_url
-            outcome.original_url = analysis.original_url
-            outcome.source = analysis.source
-            outcome.default_reason = analysis.default_reason
+            for name in IMAGE_FIELDS:
+                setattr(outcome, name, getattr(analysis, name))
         return outcome, attempts
     raise AssertionError("unreachable: the retry policy always ends the loop")
 

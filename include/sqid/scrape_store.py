@@ -29,11 +29,7 @@ WORKLIST = "worklist.parquet"
 
 
 def ensure_tables(db_path: Path) -> None:
-    con = db.connect(db_path)
-    try:
-        db.run_script(con, "scrape/create_scrape_tables")
-    finally:
-        con.close()
+    db.apply_schema(db_path, "scrape/create_scrape_tables")
 
 
 def select_products(
