@@ -9,11 +9,13 @@ environment is set, so nothing is ever written to ``~/airflow``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -105,12 +107,37 @@ def standalone() -> int:
         flush=True,
     )
     print(f"DuckDB file: {settings.duckdb_path}", flush=True)
-    proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], start_new_session=True)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        os.killpg(proc.pid, signal.SIGINT)
-        return proc.wait()
+    # standalone starts its components as `airflow ...`: the venv's bin must be on PATH.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    children: list[subprocess.Popen] = []
+    grace_seconds = 30
+
+    def kill_all() -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(children[0].pid, signal.SIGKILL)
+
+    def stop(signum: int, frame: object) -> None:
+        # First Ctrl-C / SIGTERM: ask standalone to shut its components down, and kill
+        # what is left after a grace period (its LocalExecutor workers can linger);
+        # a second one kills at once.
+        if not children:
+            return
+        if getattr(stop, "sent", False):
+            kill_all()
+            return
+        stop.sent = True  # type: ignore[attr-defined]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(children[0].pid, signal.SIGINT)
+        threading.Timer(grace_seconds, kill_all).start()
+
+    # Handlers are installed before the child starts: a signal that Airflow's imports left
+    # ignored here would otherwise stay ignored in `airflow standalone` too.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    children.append(
+        subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], start_new_session=True)
+    )
+    return children[0].wait()
 
 
 if __name__ == "__main__":
