@@ -16,7 +16,7 @@ import re
 import shutil
 import subprocess
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,6 @@ STATUS_FILE = "product_image_status.parquet"
 DATA_FILES = (*SQID_CSV, PRODUCT_FEATURES, QUERY_FEATURES, STATUS_FILE)
 MANIFEST = "manifest.json"
 CHECKSUMS = "SHA256SUMS"
-DOC_FILES = ("README.md", "CHANGELOG.md", "report.html", "croissant.json", "evaluation.json")
 LATEST = "latest"
 _VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 
@@ -283,9 +282,3 @@ def update_latest(release_dir: Path, version: str) -> Path:
 
 def manifest_of(directory: Path) -> dict[str, Any]:
     return json.loads((Path(directory) / MANIFEST).read_text())
-
-
-def config_dict(config: ReleaseConfig) -> dict[str, Any]:
-    data = asdict(config)
-    data["release_dir"] = str(config.release_dir)
-    return data

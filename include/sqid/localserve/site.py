@@ -46,7 +46,9 @@ class SiteConfig:
         default_factory=lambda: {layout: 1.0 for layout in PRODUCT_LAYOUTS}
     )
     faults: dict[str, list[str]] = field(default_factory=dict)
-    """Per product, the behaviour of its 1st, 2nd, ... request (then ``ok``)."""
+    """Per product, the behaviour of its 1st, 2nd, ... request (then ``ok``): ``ok``,
+    ``captcha``, ``429``, ``503``, ``500``, ``reset``, ``truncate``, ``slow``, ``404``,
+    ``redirect``, ``huge``."""
     rates: dict[str, float] = field(default_factory=dict)
     """Fault name -> probability per request, e.g. ``{"503": 0.05, "captcha": 0.01}``."""
     retry_after: str = "1"

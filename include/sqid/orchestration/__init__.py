@@ -253,8 +253,7 @@ def evaluate_staged(staged: dict) -> dict:
     examples = load_settings().download_dir / EXAMPLES
     if not examples.exists():
         return {}
-    result = evaluate_release(Path(staged["staging"]), examples)
-    return {k: v for k, v in result.items() if k != "sweep"} | {"sweep": result["sweep"]}
+    return evaluate_release(Path(staged["staging"]), examples)
 
 
 def document_staged(staged: dict, evaluation: dict) -> dict:
