@@ -10,7 +10,9 @@ image share a vector. Embedding shards run on the queue named by `SQID_EMBED_QUE
 (`gpu` in the production stack) in the `sqid_embed` pool; one merge task loads them
 into DuckDB (`image_fetches`, `image_embeddings`, `text_embeddings`).
 
-Runs when the scrape or ingest stage updates its Asset.
+Runs when `sqid_scrape` updates `sqid.product_images`. Every ingest reaches this DAG
+through the scrape it triggers, so new titles and queries are embedded in the same run
+as the images, and a release never starts from half-updated vectors.
 
 **Params**
 - `model_id`: hub id or local directory; empty: `SQID_EMBED_MODEL`, else
@@ -33,13 +35,12 @@ from sqid.orchestration import (
     EMBED_QUEUE,
     EMBEDDINGS,
     PRODUCT_IMAGES,
-    SQID_SETS,
 )
 
 
 @dag(
     dag_id="sqid_embed",
-    schedule=(PRODUCT_IMAGES | SQID_SETS),
+    schedule=[PRODUCT_IMAGES],
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -25,8 +25,6 @@ pool bounds how many shards run at once across the cluster.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import Param, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
@@ -36,6 +34,7 @@ from sqid.orchestration import (
     DUCKDB_POOL,
     PRODUCT_IMAGES,
     SCRAPE_POOL,
+    SCRAPE_RETRY_DELAY,
     SQID_SETS,
 )
 
@@ -72,7 +71,7 @@ def sqid_scrape():
     @task(
         pool=SCRAPE_POOL,
         retries=4,
-        retry_delay=timedelta(minutes=5),
+        retry_delay=SCRAPE_RETRY_DELAY,
         max_active_tis_per_dagrun=8,
     )
     def scrape_shard(shard: dict, params=None, run_id=None) -> dict:
@@ -95,7 +94,9 @@ def sqid_scrape():
 
     @task(outlets=[PRODUCT_IMAGES])
     def announce(merged: dict, defaults: dict, *, outlet_events=None) -> dict:
-        summary = {**merged["run"], "statuses_now": merged["statuses"], **defaults}
+        from sqid.orchestration import scrape_summary
+
+        summary = scrape_summary(merged, defaults)
         outlet_events[PRODUCT_IMAGES].extra = summary
         return summary
 

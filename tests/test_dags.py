@@ -95,7 +95,7 @@ def test_stages_are_chained_by_assets(dagbag):
         for dag_id, dag in dagbag.dags.items()
     }
     assert consumed["sqid_scrape"] == {"sqid.sqid_sets"} <= emitted["sqid_ingest"]
-    assert consumed["sqid_embed"] == {"sqid.product_images", "sqid.sqid_sets"}
+    assert consumed["sqid_embed"] == {"sqid.product_images"} <= emitted["sqid_scrape"]
     assert "sqid.product_images" in emitted["sqid_scrape"]
     assert consumed["sqid_release"] == {"sqid.embeddings"} <= emitted["sqid_embed"]
     assert emitted["sqid_release"] == {"sqid.release"}

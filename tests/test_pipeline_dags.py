@@ -86,6 +86,12 @@ def test_scrape_dag_with_faults(airflow_ready):
         # but the remaining products, so nothing scraped before is duplicated.
         run = test_dag("sqid_scrape", {"shard_size": 500, "limit": 100})
         assert str(run.state) == "success"
+
+        # A run with no work emits no Asset event, so it starts no embed or release run.
+        idle = test_dag("sqid_scrape", {"product_ids": ["B0NOSUCHID"]})
+        states = task_states(idle)
+        assert str(idle.state) == "success", states
+        assert states["merge"] == "success" and states["announce"] == "skipped"
     [(after,)] = _scalar(db_path, "SELECT count(*) FROM product_images")
     assert after == 700
     [(dupes,)] = _scalar(

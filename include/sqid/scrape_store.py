@@ -32,6 +32,18 @@ def ensure_tables(db_path: Path) -> None:
     db.apply_schema(db_path, "scrape/create_scrape_tables")
 
 
+def sqid_sets_exist(db_path: Path) -> bool:
+    """False on a fresh deployment, until sqid_ingest first succeeds: a scheduled scrape
+    that starts before then has nothing to select and must not fail for it."""
+    if not Path(db_path).exists():
+        return False
+    con = db.connect(db_path, read_only=True)
+    try:
+        return bool(db.run(con, "derive/sqid_sets_exist").fetchone()[0])
+    finally:
+        con.close()
+
+
 def select_products(
     db_path: Path,
     *,

@@ -44,6 +44,10 @@ TEMPLATE_SEARCHPATH = [str(SQL_DIR)]
 
 SCRAPE_POOL = "sqid_scrape"
 POOLS[SCRAPE_POOL] = (4, "Scrape shards running at once across the cluster (politeness)")
+SCRAPE_RETRY_DELAY = timedelta(seconds=float(os.environ.get("SQID_SCRAPE_RETRY_DELAY", "300")))
+"""Wait before a failed or lost scrape shard runs again (doubling on each retry); a
+retried shard resumes from its checkpoint. Long by default: a shard stopped by captchas
+needs the site to cool down."""
 AMAZON_CONN_ID = "sqid_amazon"
 """HTTP connection to the product site: host, schema; extra: requests_per_second, concurrency."""
 PROXY_CONN_ID = "sqid_proxy"
@@ -104,14 +108,19 @@ def plan_scrape(params: dict, run_id: str) -> list[dict]:
     """Select the products of this run and describe its shards."""
     from pathlib import Path
 
+    from airflow.sdk.exceptions import AirflowSkipException
+
     from sqid.config import load_settings
-    from sqid.scrape_store import plan_shards, select_products
+    from sqid.scrape_store import WORKLIST, plan_shards, select_products, sqid_sets_exist
 
     run_dir = Path(run_dir_for("scrape", run_id))
+    db_path = load_settings().duckdb_path
     ids = []
-    if not (run_dir / "worklist.parquet").exists():
+    if not (run_dir / WORKLIST).exists():
+        if not sqid_sets_exist(db_path):
+            raise AirflowSkipException("no SQID product set yet: sqid_ingest has not run")
         ids = select_products(
-            load_settings().duckdb_path,
+            db_path,
             product_ids=params["product_ids"],
             statuses=params["statuses"],
             force=params["force"],
@@ -124,10 +133,25 @@ def plan_scrape(params: dict, run_id: str) -> list[dict]:
 def merge_scrape(run_id: str) -> dict:
     from pathlib import Path
 
-    from sqid.config import load_settings
-    from sqid.scrape_store import merge_run
+    from airflow.sdk.exceptions import AirflowSkipException
 
-    return merge_run(Path(run_dir_for("scrape", run_id)), load_settings().duckdb_path)
+    from sqid.config import load_settings
+    from sqid.scrape_store import WORKLIST, merge_run
+
+    run_dir = Path(run_dir_for("scrape", run_id))
+    if not (run_dir / WORKLIST).exists():
+        raise AirflowSkipException("this run planned no work")
+    return merge_run(run_dir, load_settings().duckdb_path)
+
+
+def scrape_summary(merged: dict, defaults: dict) -> dict:
+    """The ``sqid.product_images`` event of a run; a run that scraped nothing emits none,
+    so the daily retry pass does not start embed and release runs when it found no work."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    if not merged["run"]["products"]:
+        raise AirflowSkipException("no product was scraped in this run: nothing to announce")
+    return {**merged["run"], "statuses_now": merged["statuses"], **defaults}
 
 
 def flag_defaults(run_id: str) -> dict:
