@@ -57,18 +57,11 @@ def prepare(settings: Settings | None = None) -> Settings:
     os.environ.update(env)
     from airflow.utils import db as airflow_db
 
+    from sqid.orchestration.deploy import ensure_pools
+
     airflow_db.initdb()
     ensure_pools()
     return settings
-
-
-def ensure_pools() -> None:
-    from airflow.models.pool import Pool
-
-    from sqid.orchestration import POOLS
-
-    for name, (slots, description) in POOLS.items():
-        Pool.create_or_update_pool(name, slots, description, include_deferred=False)
 
 
 def load_dag(dag_id: str):

@@ -73,7 +73,7 @@ class ProductSite(LoopbackServer):
 
     def connection_env(self, **extra: object) -> dict[str, str]:
         """``AIRFLOW_CONN_SQID_AMAZON`` pointing the scraper at this site."""
-        conn = {"conn_type": "http", "host": self.host_name, "port": self.port, "schema": "http",
+        conn = {"conn_type": "generic", "host": self.host_name, "port": self.port, "schema": "http",
                 "extra": extra}  # fmt: skip
         return {"AIRFLOW_CONN_SQID_AMAZON": json.dumps(conn)}
 
