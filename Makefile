@@ -12,12 +12,14 @@ UV_VERSION ?= 0.13.9
 SQID_HOME ?= $(CURDIR)/.sqid
 export SQID_HOME
 
-.PHONY: help venv demo test test-fast lint format airflow bench clean lock
+.PHONY: help venv demo test test-fast test-distributed cluster-deps lint format airflow bench clean lock
 
 help:
 	@echo "make demo      run the whole pipeline end to end on generated sample data"
 	@echo "make test      run every test (installs everything first)"
 	@echo "make test-fast run the tests not marked slow"
+	@echo "make test-distributed  the production stack on loopback (needs make cluster-deps)"
+	@echo "make cluster-deps      install Debian's postgresql and redis-server for it"
 	@echo "make airflow   start 'airflow standalone' with the project's DAGs"
 	@echo "make bench     run the benchmarks under bench/"
 	@echo "make lint      ruff check + format check"
@@ -40,11 +42,30 @@ lock:
 demo: venv
 	$(BIN)/python -m sqid.demo
 
+# Installs the servers when it can without asking (root or password-less sudo); else
+# the distributed test skips and says why.
 test: venv
+	@$(MAKE) --no-print-directory cluster-deps || \
+	  echo "note: no PostgreSQL/Redis servers; run 'make cluster-deps' for the distributed test"
 	$(BIN)/python -m pytest -q
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The production stack's test runs Debian's PostgreSQL and Redis servers on loopback.
+CLUSTER_PACKAGES := postgresql redis-server
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
+
+cluster-deps:
+	@if command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "PostgreSQL and Redis servers are installed"; \
+	else \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(CLUSTER_PACKAGES); \
+	fi
+
+test-distributed: venv
+	$(BIN)/python -m pytest -q -m distributed
 
 lint: venv
 	$(BIN)/ruff check .

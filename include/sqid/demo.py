@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 from sqid import db
 from sqid.airflow_local import prepare, test_dag
@@ -44,8 +46,6 @@ log = logging.getLogger("sqid.demo")
 def demo_model(directory):
     """The demo's CLIP: a real local copy if ``SQID_EMBED_MODEL`` names one, else a tiny
     random-weight CLIP built here (no download needed)."""
-    from pathlib import Path
-
     configured = os.environ.get("SQID_EMBED_MODEL")
     if configured:
         return configured
@@ -56,6 +56,42 @@ def demo_model(directory):
     return directory
 
 
+def run_pipeline(
+    sample_dir: Path,
+    site_config: SiteConfig,
+    model_dir: str,
+    *,
+    pacing: dict[str, Any],
+    scrape_conf: dict[str, Any] | None = None,
+    embed_conf: dict[str, Any] | None = None,
+    release_conf: dict[str, Any] | None = None,
+) -> dict[str, str]:
+    """ingest, scrape, embed and release in this process, each DAG against its loopback
+    server (``pacing`` is the ``sqid_amazon`` connection's extra); the final state of
+    each DAG run, stopping at the first that does not succeed."""
+    states: dict[str, str] = {}
+
+    def step(dag_id: str, conf: dict[str, Any]) -> bool:
+        states[dag_id] = str(test_dag(dag_id, conf).state)
+        print(f"{dag_id}: {states[dag_id]}", flush=True)
+        return states[dag_id] == "success"
+
+    with FileServer(sample_dir) as server:
+        conf = {"source": server.base_url, "checksums": server.url(CHECKSUM_MANIFEST)}
+        if not step("sqid_ingest", conf):
+            return states
+    with ProductSite(site_config) as site:
+        os.environ.update(site.connection_env(**pacing))
+        if not step("sqid_scrape", scrape_conf or {}):
+            return states
+    with ImageCDN() as cdn:
+        os.environ.update(cdn.mirror_env())
+        if not step("sqid_embed", {"model_id": str(model_dir), **(embed_conf or {})}):
+            return states
+    step("sqid_release", release_conf or {})
+    return states
+
+
 def main() -> int:
     settings = prepare()
     sample_dir = settings.data_dir / f"demo_sqd_{DEMO_QUERIES}_{DEMO_SEED}"
@@ -63,38 +99,17 @@ def main() -> int:
         summary = generate(sample_dir, n_queries=DEMO_QUERIES, seed=DEMO_SEED)
         print(f"generated sample SQD: {summary.examples} examples, {summary.products} products")
 
-    with FileServer(sample_dir) as server:
-        state = str(
-            test_dag(
-                "sqid_ingest",
-                {"source": server.base_url, "checksums": server.url(CHECKSUM_MANIFEST)},
-            ).state
-        )
-    print(f"sqid_ingest: {state}")
-    if state != "success":
-        return 1
-
-    with ProductSite(DEMO_SITE) as site:
-        os.environ.update(
-            site.connection_env(requests_per_second=100, concurrency=4, captcha_pause=1)
-        )
-        state = str(test_dag("sqid_scrape", {"shard_size": 250}).state)
-    print(f"sqid_scrape: {state}")
-    if state != "success":
-        return 1
-
-    model_dir = demo_model(settings.home / "models" / "tiny-clip")
-    with ImageCDN() as cdn:
-        os.environ.update(cdn.mirror_env())
-        state = str(test_dag("sqid_embed", {"model_id": str(model_dir), "batch_size": 32}).state)
-    print(f"sqid_embed: {state}")
-    if state != "success":
-        return 1
-
-    # The demo's local site injects failures on purpose: accept a lower coverage.
-    run = test_dag("sqid_release", {"coverage_threshold": 0.8})
-    print(f"sqid_release: {run.state}")
-    if str(run.state) != "success":
+    states = run_pipeline(
+        sample_dir,
+        DEMO_SITE,
+        demo_model(settings.home / "models" / "tiny-clip"),
+        pacing={"requests_per_second": 100, "concurrency": 4, "captcha_pause": 1},
+        scrape_conf={"shard_size": 250},
+        embed_conf={"batch_size": 32},
+        # The demo's local site injects failures on purpose: accept a lower coverage.
+        release_conf={"coverage_threshold": 0.8},
+    )
+    if set(states.values()) != {"success"} or len(states) < 4:
         return 1
     latest = settings.release_dir / "latest"
 
