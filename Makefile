@@ -47,7 +47,7 @@ demo: venv
 test: venv
 	@$(MAKE) --no-print-directory cluster-deps || \
 	  echo "note: no PostgreSQL/Redis servers; run 'make cluster-deps' for the distributed test"
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=10
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -81,8 +81,9 @@ class Processes:
     its children go together), stopped by process group when the block ends, also on
     failure."""
 
-    def __init__(self, log_dir: Path):
+    def __init__(self, log_dir: Path, stop_signal: int = signal.SIGTERM, grace: float = 20):
         self.log_dir = log_dir
+        self.stop_signal, self.grace = stop_signal, grace
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs: list[IO[bytes]] = []
         self.killed: set[str] = set()
@@ -117,12 +118,13 @@ class Processes:
         _kill_tree(self.procs[name])
         self.procs[name].wait()
 
-    def stop_all(self, grace: float = 20) -> None:
+    def stop_all(self) -> None:
+        """Ask every group to stop, wait up to ``grace`` seconds, then SIGKILL what is left."""
         trees = {name: _descendants(proc) for name, proc in self.procs.items()}
         for proc in self.procs.values():
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
+                os.killpg(proc.pid, self.stop_signal)
+        deadline = time.monotonic() + self.grace
         for proc in self.procs.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))

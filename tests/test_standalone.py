@@ -5,7 +5,6 @@ dag.test() does not: serialization, pools, Asset scheduling, Params validation."
 
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from sqid.sample import generate
 from sqid.sqd import CHECKSUM_MANIFEST
 
 from .airflow_api import PASSWORD_FILE, Api, free_port, wait_for
+from .cluster import Processes
 
 pytestmark = pytest.mark.slow
 DAGS = ("sqid_ingest", "sqid_scrape", "sqid_embed", "sqid_release")
@@ -31,8 +31,9 @@ def test_asset_chain_under_the_scheduler(tmp_path, tiny_clip):
     settings = load_settings({"SQID_HOME": str(home)})
     port = free_port()
     sample = generate(tmp_path / "sqd", n_queries=250, seed=3)
-    log = (tmp_path / "standalone.log").open("w")
     with (
+        # standalone stops on SIGINT; its LocalExecutor workers can linger, so not for long.
+        Processes(tmp_path, stop_signal=signal.SIGINT, grace=15) as procs,
         FileServer(sample.out_dir) as files,
         ProductSite(SiteConfig(page_size=20_000)) as site,
         ImageCDN() as cdn,
@@ -52,47 +53,31 @@ def test_asset_chain_under_the_scheduler(tmp_path, tiny_clip):
             **site.connection_env(requests_per_second=100, concurrency=4),
         }
         Path(env["AIRFLOW_HOME"]).mkdir(parents=True)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow", "standalone"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-
-        def alive():
-            assert proc.poll() is None, f"airflow standalone exited; see {log.name}"
-
-        try:
-            base = f"http://localhost:{port}"
-            wait_for(lambda: requests.get(f"{base}/api/v2/monitor/health", timeout=5).ok,
-                     180, "the API", alive)  # fmt: skip
-            airflow_home = Path(env["AIRFLOW_HOME"])
-            wait_for(lambda: (airflow_home / PASSWORD_FILE).exists(), 60, "password", alive)
-            api = Api(base, airflow_home)
-            for name, (slots, description) in POOLS.items():
-                api(
-                    "POST",
-                    "/pools",
-                    json={"name": name, "slots": slots, "description": description},
-                )
-            wait_for(lambda: {d["dag_id"] for d in api("GET", "/dags")["dags"]} >= set(DAGS),
-                     180, "the DAGs", alive)  # fmt: skip
-            api.unpause(*DAGS)
-            # Params are validated by the API, as in the UI's trigger form.
-            bad = api.session.post(f"{base}/api/v2/dags/sqid_ingest/dagRuns",
-                                   json={"logical_date": None, "conf": {"check_published_counts": "maybe"}}, timeout=30)  # fmt: skip
-            assert bad.status_code >= 400
-            api.trigger("sqid_ingest")
-            for dag_id in DAGS:
-                wait_for(lambda d=dag_id: api.succeeded(d), 420, f"{dag_id} to succeed", alive)
-            # Unpausing sqid_ingest also starts its latest monthly run; the scrape run that
-            # follows it finds no work and announces nothing, so embed and release run once.
-            assert [len(api.runs(d)) for d in ("sqid_embed", "sqid_release")] == [1, 1]
-        finally:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            log.close()
+        procs.start("standalone", [sys.executable, "-m", "airflow", "standalone"], env)
+        base = f"http://localhost:{port}"
+        wait_for(lambda: requests.get(f"{base}/api/v2/monitor/health", timeout=5).ok,
+                 180, "the API", procs.alive)  # fmt: skip
+        airflow_home = Path(env["AIRFLOW_HOME"])
+        wait_for(lambda: (airflow_home / PASSWORD_FILE).exists(), 60, "password", procs.alive)
+        api = Api(base, airflow_home)
+        for name, (slots, description) in POOLS.items():
+            api(
+                "POST",
+                "/pools",
+                json={"name": name, "slots": slots, "description": description},
+            )
+        wait_for(lambda: {d["dag_id"] for d in api("GET", "/dags")["dags"]} >= set(DAGS),
+                 180, "the DAGs", procs.alive)  # fmt: skip
+        api.unpause(*DAGS)
+        # Params are validated by the API, as in the UI's trigger form.
+        bad = api.session.post(f"{base}/api/v2/dags/sqid_ingest/dagRuns",
+                               json={"logical_date": None, "conf": {"check_published_counts": "maybe"}}, timeout=30)  # fmt: skip
+        assert bad.status_code >= 400
+        api.trigger("sqid_ingest")
+        for dag_id in DAGS:
+            wait_for(lambda d=dag_id: api.succeeded(d), 420, f"{dag_id} to succeed", procs.alive)
+        # Unpausing sqid_ingest also starts its latest monthly run; the scrape run that
+        # follows it finds no work and announces nothing, so embed and release run once.
+        assert [len(api.runs(d)) for d in ("sqid_embed", "sqid_release")] == [1, 1]
     latest = settings.release_dir / "latest"
     assert latest.exists() and (latest / "SHA256SUMS").exists()
