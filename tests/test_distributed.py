@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -149,7 +148,7 @@ def test_celery_stack_runs_the_pipeline_and_survives_a_lost_worker(tmp_path, tin
             "SQID_SQD_CHECKSUMS": files.url(CHECKSUM_MANIFEST),
             "SQID_EMBED_MODEL": str(tiny_clip),
             **cdn.mirror_env(),
-            # Paced so that a shard takes about 20 s: long enough to be caught running.
+            # Paced so that a shard takes about 20 s: long enough to be caught half done.
             **site.connection_env(requests_per_second=25, concurrency=2),
             # Failure handling at test speed: a task without heartbeat for 20 s (default
             # 300) is declared lost, and its shard is retried 5 s later (default 300).
@@ -189,12 +188,16 @@ def test_celery_stack_runs_the_pipeline_and_survives_a_lost_worker(tmp_path, tin
         api.trigger("sqid_ingest")
 
         # The fault: SIGKILL the worker (and its task processes) holding a scrape shard
-        # a few seconds into it, so some of the shard is checkpointed and some is not.
+        # once the shard has checkpointed some products (every 50) and not the rest.
+        def shard_dir(ti) -> Path:
+            [folder] = settings.data_dir.glob(f"scrape/*/shard-{ti['map_index']:05d}")
+            return folder
+
         def running_shard():
             for run in api.runs("sqid_scrape"):
                 for ti in api.task_instances("sqid_scrape", run["dag_run_id"]):
-                    started = ti["start_date"] and time.time() - _epoch(ti["start_date"]) > 5
-                    if ti["task_id"] == "scrape_shard" and ti["state"] == "running" and started:
+                    running = ti["task_id"] == "scrape_shard" and ti["state"] == "running"
+                    if running and len(list(shard_dir(ti).glob("outcomes-*.parquet"))) >= 2:
                         return ti
             return None
 
@@ -236,6 +239,10 @@ def test_celery_stack_runs_the_pipeline_and_survives_a_lost_worker(tmp_path, tin
         )
         assert killed[0]["hostname"] == victim and killed[0]["state"] == "failed", killed
         assert killed[-1]["state"] == "success" and killed[-1]["hostname"] != victim, killed
+        # The retry resumed from the checkpoints and scraped only what was left.
+        summary = json.loads((shard_dir(shard) / "summary.json").read_text())
+        assert summary["skipped_done"] >= 100, summary
+        assert summary["skipped_done"] + summary["scraped"] == summary["selected"], summary
 
         assert reference.wait(timeout=600) == 0, (
             f"reference run failed; see {tmp_path}/reference.log"
@@ -244,12 +251,6 @@ def test_celery_stack_runs_the_pipeline_and_survives_a_lost_worker(tmp_path, tin
     reference_settings = load_settings({"SQID_HOME": str(reference_home)})
     assert_same_tables(settings.duckdb_path, reference_settings.duckdb_path)
     assert_same_release(settings.release_dir / "latest", reference_settings.release_dir / "latest")
-
-
-def _epoch(timestamp: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
 def assert_same_tables(got: Path, want: Path) -> None:
