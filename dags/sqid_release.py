@@ -15,6 +15,8 @@ Runs when `sqid_embed` updates `sqid.embeddings`.
 - `bump`: `major`, `minor` (default) or `patch` over the newest release.
 - `version`: an explicit `vMAJOR.MINOR.PATCH` instead.
 - `dry_run`: assemble, evaluate, document and validate, but do not publish.
+- `publish_unchanged`: publish even when the data files equal the latest release's
+  (by default such a run publishes nothing).
 - `coverage_threshold`: minimum share of test products with an image URL (0.9).
 - `model_id`, `revision`: which vectors to release (default: the most used).
 """
@@ -48,6 +50,7 @@ from sqid.orchestration import (
         "bump": Param("minor", enum=["major", "minor", "patch"]),
         "version": Param("", type="string", pattern=r"^(v\d+\.\d+\.\d+)?$"),
         "dry_run": Param(False, type="boolean"),
+        "publish_unchanged": Param(False, type="boolean"),
         "coverage_threshold": Param(0.9, type="number", minimum=0, maximum=1),
         "model_id": Param("", type="string"),
         "revision": Param("", type="string"),
@@ -86,8 +89,10 @@ def sqid_release():
         return validate_staged(staged)
 
     @task.short_circuit
-    def publishing(params=None) -> bool:
-        return not params["dry_run"]
+    def publishing(staged: dict, params=None) -> bool:
+        from sqid.orchestration import should_publish
+
+        return should_publish(staged, params)
 
     @task(retries=0)
     def publish(staged: dict) -> str:
@@ -107,7 +112,7 @@ def sqid_release():
     documented = document(staged, evaluation)
     valid = validate(staged)
     documented >> valid
-    gate = publishing()
+    gate = publishing(staged)
     valid >> gate
     published = publish(staged)
     gate >> published

@@ -145,7 +145,19 @@ def test_release_dag(airflow_ready):
     evaluation = (latest / "evaluation.json").read_text()
     assert '"clip_image"' in evaluation
 
-    gated = test_dag("sqid_release", {"coverage_threshold": 1.0, "version": "v1.1.0"})
+    # Nothing changed since v1.0.0: a run publishes nothing, unless told to.
+    again = test_dag("sqid_release", {"coverage_threshold": 0.0})
+    states = task_states(again)
+    assert str(again.state) == "success", states
+    assert states["publishing"] == "success" and states["publish"] == "skipped"
+    assert (release_dir / "latest").resolve().name == "v1.0.0"
+    forced = test_dag("sqid_release", {"coverage_threshold": 0.0, "publish_unchanged": True})
+    assert str(forced.state) == "success"
+    assert (release_dir / "latest").resolve().name == "v1.1.0"
+
+    gated = test_dag("sqid_release", {"coverage_threshold": 1.0, "version": "v2.0.0",
+                                      "publish_unchanged": True})  # fmt: skip
     assert str(gated.state) == "failed"  # coverage below the gate: nothing published
     assert task_states(gated)["publish"] != "success"
-    assert not (release_dir / "v1.1.0").exists()
+    assert not (release_dir / "v2.0.0").exists()
+    assert (release_dir / "latest").resolve().name == "v1.1.0"

@@ -16,6 +16,7 @@ from sqid.release import (
     ReleaseConfig,
     ReleaseError,
     list_versions,
+    same_data,
     write_checksums,
 )
 from sqid.release_docs import build_release
@@ -136,6 +137,17 @@ def tampered(first_release, tmp_path, change, fix_checksums=True):
 
 def rewrite_parquet(path, fn):
     pq.write_table(fn(pq.read_table(path)), path)
+
+
+def test_same_data_ignores_documents_but_not_one_changed_row(first_release, tmp_path):
+    path, _ = first_release
+    copy = tmp_path / "copy"
+    shutil.copytree(path, copy)
+    (copy / "CHANGELOG.md").write_text("written on another day\n")
+    assert same_data(copy, path)
+    with (copy / "supp_product_image_urls.csv").open("a") as fh:
+        fh.write("B0EXTRA0001,https://m.media-amazon.com/images/I/71abcdefgh.jpg\n")
+    assert not same_data(copy, path)
 
 
 def test_flipped_byte_fails_checksums(first_release, tmp_path):

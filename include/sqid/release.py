@@ -262,6 +262,19 @@ def write_checksums(directory: Path) -> dict[str, str]:
     return sums
 
 
+def read_checksums(directory: Path) -> dict[str, str]:
+    """``{file name: sha256}`` from a release's ``SHA256SUMS``."""
+    lines = (Path(directory) / CHECKSUMS).read_text().splitlines()
+    return {name: digest for digest, name in (line.split("  ", 1) for line in lines if line)}
+
+
+def same_data(staging: Path, published: Path) -> bool:
+    """Whether the staged data files are byte for byte those of ``published``: the
+    documents (manifest, report, changelog) always differ by date, so they do not count."""
+    old = read_checksums(published)
+    return all(old.get(name) == sha256_of(Path(staging) / name) for name in DATA_FILES)
+
+
 def publish(staging: Path, release_dir: Path, version: str) -> Path:
     """Move a checked staging folder into place as ``version``; never overwrite."""
     final = Path(release_dir) / version

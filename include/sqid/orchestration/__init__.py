@@ -312,6 +312,26 @@ def validate_staged(staged: dict) -> dict:
     return {"valid": True, "staging": str(staging)}
 
 
+def should_publish(staged: dict, params: dict) -> bool:
+    """Publish unless this is a dry run, or the data equal the latest release's (a run
+    that changed nothing must not mint a version; ``publish_unchanged`` forces it)."""
+    import logging
+    from pathlib import Path
+
+    from sqid.release import LATEST, same_data
+
+    log = logging.getLogger(__name__)
+    if params["dry_run"]:
+        log.info("dry run: the staged release stays at %s", staged["staging"])
+        return False
+    latest = Path(staged["staging"]).parent / LATEST
+    unchanged = latest.exists() and same_data(Path(staged["staging"]), latest)
+    if unchanged and not params["publish_unchanged"]:
+        log.info("the data equal those of %s: nothing to publish", latest.resolve().name)
+        return False
+    return True
+
+
 def publish_staged(staged: dict) -> str:
     from pathlib import Path
 
