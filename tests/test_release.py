@@ -144,9 +144,11 @@ def test_same_data_ignores_documents_but_not_one_changed_row(first_release, tmp_
     copy = tmp_path / "copy"
     shutil.copytree(path, copy)
     (copy / "CHANGELOG.md").write_text("written on another day\n")
+    write_checksums(copy)
     assert same_data(copy, path)
     with (copy / "supp_product_image_urls.csv").open("a") as fh:
         fh.write("B0EXTRA0001,https://m.media-amazon.com/images/I/71abcdefgh.jpg\n")
+    write_checksums(copy)
     assert not same_data(copy, path)
 
 

@@ -29,6 +29,7 @@ from sqid.release import (
     SQID_CSV,
     STATUS_FILE,
     manifest_of,
+    read_checksums,
     sha256_of,
 )
 
@@ -54,10 +55,7 @@ def _checksums(directory: Path) -> list[Problem]:
     path = directory / CHECKSUMS
     if not path.exists():
         return [Problem("checksums", f"{CHECKSUMS} is missing")]
-    listed = {}
-    for line in path.read_text().splitlines():
-        digest, _, name = line.partition("  ")
-        listed[name] = digest
+    listed = read_checksums(directory)
     bad = [
         n
         for n, d in listed.items()
@@ -196,36 +194,37 @@ def validate_release(directory: Path) -> list[Problem]:
             problems += _csv(
                 directory, name, rows.get(name), threshold if name == SQID_CSV[0] else 0.0
             )
-    if (directory / PRODUCT_FEATURES).is_file() and (
-        table := _read(directory / PRODUCT_FEATURES, problems)
-    ):
-        schema_problems = _schema(table, PRODUCT_FEATURES_SCHEMA, PRODUCT_FEATURES)
-        problems += schema_problems
-        if not schema_problems:
-            ids = table.column("product_id").to_pylist()
-            problems += _ids(PRODUCT_FEATURES, "product_id", ids, rows.get(PRODUCT_FEATURES))
-            test_ids = _csv_ids(directory / SQID_CSV[0])
-            if test_ids is not None and set(ids) != test_ids:
-                problems.append(Problem("row_count", f"{PRODUCT_FEATURES}: products differ from {SQID_CSV[0]}",
-                                        sorted(set(ids) ^ test_ids)))  # fmt: skip
-            images = table.column("clip_image_features").to_pylist()
-            problems += _vectors(PRODUCT_FEATURES, ids, "clip_text_features",
-                                 table.column("clip_text_features").to_pylist(), dim, band, False)  # fmt: skip
-            problems += _vectors(
-                PRODUCT_FEATURES, ids, "clip_image_features", images, dim, band, False
-            )
-            problems += _shared_vectors(directory, ids, images)
-    if (directory / QUERY_FEATURES).is_file() and (
-        table := _read(directory / QUERY_FEATURES, problems)
-    ):
-        schema_problems = _schema(table, QUERY_FEATURES_SCHEMA, QUERY_FEATURES)
-        problems += schema_problems
-        if not schema_problems:
-            ids = table.column("query_id").to_pylist()
-            problems += _ids(QUERY_FEATURES, "query_id", ids, rows.get(QUERY_FEATURES))
-            problems += _vectors(QUERY_FEATURES, ids, "clip_text_features",
-                                 table.column("clip_text_features").to_pylist(), dim, band, True)  # fmt: skip
+    if table := _table(directory, PRODUCT_FEATURES, PRODUCT_FEATURES_SCHEMA, problems):
+        ids = table.column("product_id").to_pylist()
+        problems += _ids(PRODUCT_FEATURES, "product_id", ids, rows.get(PRODUCT_FEATURES))
+        test_ids = _csv_ids(directory / SQID_CSV[0])
+        if test_ids is not None and set(ids) != test_ids:
+            problems.append(Problem("row_count", f"{PRODUCT_FEATURES}: products differ from {SQID_CSV[0]}",
+                                    sorted(set(ids) ^ test_ids)))  # fmt: skip
+        images = table.column("clip_image_features").to_pylist()
+        problems += _vectors(PRODUCT_FEATURES, ids, "clip_text_features",
+                             table.column("clip_text_features").to_pylist(), dim, band, False)  # fmt: skip
+        problems += _vectors(PRODUCT_FEATURES, ids, "clip_image_features", images, dim, band, False)
+        problems += _shared_vectors(directory, ids, images)
+    if table := _table(directory, QUERY_FEATURES, QUERY_FEATURES_SCHEMA, problems):
+        ids = table.column("query_id").to_pylist()
+        problems += _ids(QUERY_FEATURES, "query_id", ids, rows.get(QUERY_FEATURES))
+        problems += _vectors(QUERY_FEATURES, ids, "clip_text_features",
+                             table.column("clip_text_features").to_pylist(), dim, band, True)  # fmt: skip
     return problems
+
+
+def _table(
+    directory: Path, name: str, schema: pa.Schema, problems: list[Problem]
+) -> pa.Table | None:
+    """The Parquet file ``name`` when it is present, readable and of ``schema``; else
+    ``None``, with what is wrong added to ``problems`` (a missing file is reported by the
+    file-presence check)."""
+    if not (directory / name).is_file() or (table := _read(directory / name, problems)) is None:
+        return None
+    schema_problems = _schema(table, schema, name)
+    problems += schema_problems
+    return None if schema_problems else table
 
 
 def _read(path: Path, problems: list[Problem]) -> pa.Table | None:
