@@ -49,7 +49,8 @@ SCRAPE_RETRY_DELAY = timedelta(seconds=float(os.environ.get("SQID_SCRAPE_RETRY_D
 retried shard resumes from its checkpoint. Long by default: a shard stopped by captchas
 needs the site to cool down."""
 AMAZON_CONN_ID = "sqid_amazon"
-"""HTTP connection to the product site: host, schema; extra: requests_per_second, concurrency."""
+"""Connection (type ``generic``) to the product site: schema, host, port; extra:
+requests_per_second, concurrency and other ScrapeConfig fields."""
 PROXY_CONN_ID = "sqid_proxy"
 """Optional HTTP proxy for the scraper (host, port, login, password)."""
 PRODUCT_IMAGES = Asset(name="sqid.product_images", uri="sqid://duckdb/product_images", group="sqid")
