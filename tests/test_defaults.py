@@ -22,12 +22,10 @@ def test_known_defaults():
         )
         == "default_video"
     )
-    assert (
-        default_reason(
-            "https://images-na.ssl-images-amazon.com/images/G/01/x-site/icons/no-img-sm._CB1.gif"
-        )
-        == "furniture"
-    )
+    old_icon = "https://images-na.ssl-images-amazon.com/images/G/01/x-site/icons/no-img-sm._CB1.gif"
+    assert default_reason(old_icon) == "placeholder"
+    spacer = "https://m.media-amazon.com/images/G/01/x-locale/common/transparent-pixel.gif"
+    assert default_reason(spacer) == "furniture"
     assert default_reason("https://m.media-amazon.com/images/I/71fv4Dv5RaL._AC_SX425_.jpg") is None
     assert default_reason("") is None
 

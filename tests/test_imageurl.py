@@ -31,9 +31,15 @@ from sqid.imageurl import is_furniture, original_url, parse_image_url, rendition
         ),
         (
             "https://m.media-amazon.com/images/W/WEBP_402378-T1/images/I/61abcDEF12L._AC_SX425_.webp",
-            None,
-            None,
-            None,
+            "61abcDEF12L",
+            "_AC_SX425_",
+            "webp",
+        ),
+        (
+            "https://m.media-amazon.com/images/W/MEDIAX_792452-T2/images/I/71p1Oe9knSL._AC_SL1200_.jpg",
+            "71p1Oe9knSL",
+            "_AC_SL1200_",
+            "jpg",
         ),
         (
             "https://m.media-amazon.com/images/W/WEBP_402378-T1/I/61abcDEF12L._AC_SX425_.webp",
@@ -80,6 +86,14 @@ def test_parse(url, image_id, mods, ext):
 )
 def test_rejects_non_product_urls(url):
     assert parse_image_url(url) is None
+
+
+def test_token_prefixed_urls_have_canonical_renditions():
+    ref = parse_image_url(
+        "https://m.media-amazon.com/images/W/MEDIAX_792452-T2/images/I/71p1Oe9knSL._AC_SL1200_.jpg"
+    )
+    assert ref.original_url == "https://m.media-amazon.com/images/I/71p1Oe9knSL.jpg"
+    assert ref.display_url == "https://m.media-amazon.com/images/I/71p1Oe9knSL._AC_SX425_.jpg"
 
 
 def test_furniture_and_renditions():

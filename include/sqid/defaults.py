@@ -30,6 +30,19 @@ DEFAULT_VIDEO_IMAGE = (
     "https://m.media-amazon.com/images/G/01/digital/video/web/"
     "Default_Background_Art_LTR._SX1080_FMjpg_.jpg"
 )
+KNOWN_PLACEHOLDER_PATHS: tuple[str, ...] = (
+    "/x-site/icons/no-img-sm",
+    "/x-site/icons/no-img-lg",
+    "/misc/no-img-lg",
+    "/nav2/dp/no-image-avail-img-map",
+    "/x-locale/detail/thumb-no-image",
+)
+"""Older "no image" placeholders, which live among the ``/images/G/`` site furniture."""
+
+FINAL_DEFAULT_REASONS = frozenset({"placeholder", "default_video"})
+"""Reasons that prove a page has no product image. Other furniture as a page's main
+image (a spacer, a spinner) means the markup was not understood, not that there is
+no image."""
 
 
 def default_reason(url: str | None) -> str | None:
@@ -37,9 +50,11 @@ def default_reason(url: str | None) -> str | None:
     ``furniture``), or None if it is not one."""
     if not url:
         return None
-    if "Default_Background_Art" in url and is_furniture(url):
-        return "default_video"
     if is_furniture(url):
+        if "Default_Background_Art" in url:
+            return "default_video"
+        if any(fragment in url for fragment in KNOWN_PLACEHOLDER_PATHS):
+            return "placeholder"
         return "furniture"
     ref = parse_image_url(url)
     if ref is not None and ref.image_id in KNOWN_PLACEHOLDER_IDS:

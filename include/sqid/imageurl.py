@@ -1,6 +1,6 @@
 """Amazon image URLs: parse, normalise, and build renditions from an image ID.
 
-Shape: ``https://<host>/images/[W/<token>/]I/<IMAGE_ID>[.<modifiers>].<ext>``, where the
+Shape: ``https://<host>/images/[W/<token>/[images/]]I/<IMAGE_ID>[.<modifiers>].<ext>``, where the
 modifiers between ``._`` and ``_.`` (``_AC_SX425_``, ``_SY879_``, ...) ask the CDN for a
 rendition and dropping them gives the original. Images are compared by image ID, never by
 full URL. ``/images/G/`` paths are site furniture, not product images.
@@ -29,7 +29,7 @@ DISPLAY_MODIFIERS = "_AC_SX425_"
 """Rendition used for a display URL built from an ID (the width most SQID URLs carry)."""
 
 _IMAGE_PATH = re.compile(
-    r"^/images/(?:W/(?P<token>[^/]+)/)?(?P<prefix>I|S/[A-Za-z0-9._-]+)/"
+    r"^/images/(?:W/(?P<token>[^/]+)/(?:images/)?)?(?P<prefix>I|S/[A-Za-z0-9._-]+)/"
     r"(?P<id>[A-Za-z0-9+\-]+?)(?:\.(?P<mods>_[^/]*_))?\.(?P<ext>jpe?g|png|gif|webp|tiff?)$",
     re.IGNORECASE,
 )

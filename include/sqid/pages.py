@@ -1,27 +1,43 @@
 """Understanding Amazon product pages: what kind of page it is, and its main image.
 
 Pure functions, no network. A page is classified on structural markers (a captcha
-form's action, the 404 page's logo link, the sorry-page container, the image elements
-themselves), never on a phrase: normal pages carry "Something went wrong" in hidden
-popovers and the "automated access" comment appears on captcha, 404 and 503 pages alike.
+form's action, the error pages' links and images, the sorry-page container, the image
+elements themselves), never on a phrase: normal pages carry "Something went wrong" in
+hidden popovers and the "automated access" comment appears on captcha, 404 and 503
+pages alike.
 
-Speed: a product page is 1-2 MB, and only a dozen elements matter. ``analyse_page``
-finds them with a bounded pre-scan (one regex pass for marker words, then the enclosing
-tag of each hit) and parses only those snippets; ``full_parse=True`` parses the whole
-page instead, and the test suite checks both give the same answer on every fixture.
+A final status costs a product for good, so it needs positive evidence:
+
+- ``not_found``: a 404 marker (HTTP 404, the ``cs_404_`` logo link, a "Page Not Found"
+  title) or the dog link, and no 5xx marker (HTTP 5xx, a ``cs_503_`` link, the
+  ``500_503`` or ``500-title`` error image): Amazon shows its dogs on outages too.
+- ``no_image``: the main image is a known placeholder or the default video art, or
+  the page declares no images (``colorImages`` ``'initial': null`` with no image
+  element). Image markup that is present but not understood is ``unrecognised``
+  (retryable), so a layout change costs a retry, not the product.
+
+One decision, two readers. :func:`_decide` asks the page questions in a fixed order
+("the attributes of ``img#landingImage``?", "a link whose href holds ``cs_503_``?")
+and stops as soon as it can answer, so a product page never pays for the captcha and
+error-page questions. :class:`_ScanReader` answers them by searching the raw bytes for
+each question's marker and parsing only the enclosing tag: a few milliseconds on a
+2-3 MB page. :class:`_TreeReader` answers the same questions with XPath over a full
+lxml parse; ``full_parse=True`` uses it, and the tests check that both give the same
+analysis on every fixture and every real page of the corpus.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from html.entities import html5 as _HTML5_ENTITIES
+from typing import Any, Protocol
 
-from bs4 import BeautifulSoup
-
-from sqid.defaults import default_reason
-from sqid.imageurl import ImageRef, is_furniture, parse_image_url
+from sqid.defaults import FINAL_DEFAULT_REASONS, default_reason
+from sqid.imageurl import ImageRef, parse_image_url
 
 PRODUCT = "product"
 NO_IMAGE = "no_image"
@@ -32,29 +48,13 @@ DEGRADED = "degraded"
 UNRECOGNISED = "unrecognised"
 PAGE_KINDS = (PRODUCT, NO_IMAGE, CAPTCHA, NOT_FOUND, SERVICE_ERROR, DEGRADED, UNRECOGNISED)
 
-MAX_PAGE_CHARS = 8_000_000
+MAX_PAGE_BYTES = 8_000_000
 """Pages beyond this are analysed on their first part only (the main image comes early)."""
 MAIN_IMAGE_IDS = ("landingImage", "imgBlkFront", "ebooksImgBlkFront", "main-image")
-
-# Words that mark the few elements worth parsing. One pass over the page finds them all.
-_TAG_MARKERS = (
-    "landingImage", "imgBlkFront", "ebooksImgBlkFront", "main-image",
-    "validateCaptcha", "captchacharacters", "amzn-r",
-    "dogsofamazon", "cs_404_logo", "cs_503_", "500_503",
-    "dpSorryPage", "productTitle", "og:image",
-)  # fmt: skip
-_SCRIPT_MARKERS = ("colorImages", "opfcaptcha", "csm-captcha-instrumentation")
-_MARKER_RE = re.compile("|".join(re.escape(m) for m in _TAG_MARKERS + _SCRIPT_MARKERS))
-_TAG_AT = re.compile(r"""<[A-Za-z][A-Za-z0-9]*(?:[^>"']|"[^"]*"|'[^']*')*>""")
-_TAG_NAME = re.compile(r"<([A-Za-z][A-Za-z0-9]*)")
-_VOID_ELEMENTS = frozenset({"img", "input", "meta", "link", "br", "hr", "source"})
-_TITLE_RE = re.compile(r"<title\b[^>]*>(.{0,500}?)</title>", re.IGNORECASE | re.DOTALL)
-_SCRIPT_OPEN = re.compile(r"<script\b", re.IGNORECASE)
-_SCRIPT_CLOSE = re.compile(r"</script\s*>", re.IGNORECASE)
-_DYNAMIC_ENTRY = re.compile(r'"(https?://[^"]+)"\s*:\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]')
-_COLOR_INITIAL = re.compile(r"""['"]colorImages['"]\s*:\s*\{\s*['"]initial['"]\s*:\s*""")
-_JSON_URL_FIELD = re.compile(r'"(hiRes|large)"\s*:\s*"(https?://[^"]+)"')
-
+MUSIC_IMAGE_CONTAINER = "digitalMusicProductImage_feature_div"
+"""Digital music albums: a plain ``img`` inside this container is the cover."""
+MAX_IMAGE_DIMENSION = 1_000_000
+"""Larger sizes in a ``data-a-dynamic-image`` map are nonsense, not a bigger image."""
 
 IMAGE_FIELDS = (
     "image_id", "image_key", "image_url", "hires_url", "original_url", "source", "default_reason",
@@ -78,6 +78,7 @@ class PageAnalysis:
     """Which markup the image came from, e.g. ``landingImage.data-old-hires``."""
     default_reason: str | None = None
     signals: tuple[str, ...] = field(default_factory=tuple)
+    """The markers the decision saw, for diagnosis (only those it asked about)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -85,234 +86,471 @@ class PageAnalysis:
         return data
 
 
-@dataclass
+Attrs = dict[str, str]
+
+
+class _Reader(Protocol):
+    """The questions the decision asks of a page; both readers answer them alike."""
+
+    def tag(self, name: str, attr: str, value: str, *, exact: bool) -> Attrs | None:
+        """Attributes of the first ``<name>`` whose ``attr`` equals (or contains) ``value``."""
+
+    def img_within(self, container_id: str) -> Attrs | None:
+        """Attributes of the first ``img`` inside the element with id ``container_id``."""
+
+    def scripts_with(self, text: str) -> Iterator[str]:
+        """The text of each ``script`` that contains ``text``, in document order."""
+
+    def title(self) -> str:
+        """The text of the page's ``title``, or ''."""
+
+
+# --- the decision --------------------------------------------------------------------------
+
+
 class _Evidence:
-    images: dict[str, dict[str, str]] = field(default_factory=dict)
-    color_images: list[tuple[str, str]] | None = None  # [(field, url)], None: no data
-    color_images_null: bool = False
-    signals: set[str] = field(default_factory=set)
+    """Asks a reader questions once each, and records the markers that were found."""
+
+    def __init__(self, reader: _Reader) -> None:
+        self.reader = reader
+        self.signals: set[str] = set()
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    def _ask(self, key: tuple[Any, ...], question: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = question()
+        return self._cache[key]
+
+    def image(self, element: str) -> Attrs | None:
+        """Attributes of one of the main-image elements (or the music cover)."""
+        if element == MUSIC_IMAGE_CONTAINER:
+            return self._ask(("img_within", element), lambda: self.reader.img_within(element))
+        return self._ask(
+            ("img", element), lambda: self.reader.tag("img", "id", element, exact=True)
+        )
+
+    def has(self, signal: str, name: str, attr: str, value: str, *, exact: bool = False) -> bool:
+        found = self._ask(
+            ("tag", name, attr, value, exact),
+            lambda: self.reader.tag(name, attr, value, exact=exact) is not None,
+        )
+        if found:
+            self.signals.add(signal)
+        return found
+
+    def script_has(self, signal: str, text: str) -> bool:
+        found = self._ask(("script", text), lambda: next(self.reader.scripts_with(text), None))
+        if found is not None:
+            self.signals.add(signal)
+        return found is not None
+
+    def color_images(self) -> list[tuple[str, str]] | None:
+        """``[(field, url)]`` of the first ``colorImages`` entry; [] when declared null;
+        None when no script carries the data."""
+        return self._ask(("colorImages",), self._read_color_images)
+
+    def _read_color_images(self) -> list[tuple[str, str]] | None:
+        for script in self.reader.scripts_with("colorImages"):
+            parsed = _parse_color_images(script)
+            if parsed is not None:
+                self.signals.add("color_images_null" if parsed == [] else "color_images")
+                return parsed
+        return None
+
+    def title_says_not_found(self) -> bool:
+        found = "page not found" in self._ask(("title",), self.reader.title).lower()
+        if found:
+            self.signals.add("not_found_title")
+        return found
 
 
-def _text(html: bytes | str) -> str:
-    if isinstance(html, bytes):
-        html = html.decode("utf-8", errors="replace")
-    return html[:MAX_PAGE_CHARS]
+_IMAGE_ELEMENTS = (*MAIN_IMAGE_IDS, MUSIC_IMAGE_CONTAINER)
 
 
-def _snippets(page: str) -> str:
-    """The tags and scripts that carry markers, concatenated into a small document."""
-    parts: list[str] = []
-    seen: set[int] = set()
-    for hit in _MARKER_RE.finditer(page):
-        pos = hit.start()
-        if hit.group() in _SCRIPT_MARKERS:
-            opening = None
-            for candidate in _SCRIPT_OPEN.finditer(page, max(0, pos - 200_000), pos):
-                opening = candidate  # the last <script before the hit encloses it
-            if opening is None or opening.start() in seen:
-                continue
-            close = _SCRIPT_CLOSE.search(page, pos)
-            end = close.end() if close else len(page)
-            seen.add(opening.start())
-            parts.append(page[opening.start() : end])
-            continue
-        start = page.rfind("<", max(0, pos - 20_000), pos)
-        if start < 0 or start in seen:
-            continue
-        tag = _TAG_AT.match(page, start)
-        if tag and tag.end() > pos:
-            seen.add(start)
-            parts.append(tag.group())
-            name = _TAG_NAME.match(tag.group()).group(1).lower()
-            if name not in _VOID_ELEMENTS:
-                parts.append(f"</{name}>")
-    title = _TITLE_RE.search(page)
-    if title:
-        parts.append(title.group())
-    return "\n".join(parts)
-
-
-def _collect(soup: BeautifulSoup) -> _Evidence:
-    ev = _Evidence()
-    for img_id in MAIN_IMAGE_IDS:
-        tag = soup.find("img", id=img_id)
-        if tag is not None:
-            ev.images[img_id] = {
-                k: v if isinstance(v, str) else " ".join(v) for k, v in tag.attrs.items()
-            }
-    for form in soup.find_all("form"):
-        if "validatecaptcha" in str(form.get("action", "")).lower():
-            ev.signals.add("captcha_form")
-    if soup.find("input", attrs={"id": "captchacharacters"}) or soup.find(
-        "input", attrs={"name": "captchacharacters"}
+def _decide(ev: _Evidence, http_status: int | None) -> PageAnalysis:
+    has_image_markup = any(ev.image(e) is not None for e in _IMAGE_ELEMENTS)
+    if has_image_markup or ev.color_images() is not None:
+        return _decide_product(ev)
+    if ev.has("captcha_form", "form", "action", "validateCaptcha") or any(
+        [
+            ev.has("captcha_input", "input", "id", "captchacharacters", exact=True),
+            ev.has("captcha_input", "input", "name", "captchacharacters", exact=True),
+            ev.script_has("captcha_script", "opfcaptcha"),
+            ev.script_has("captcha_script", "csm-captcha-instrumentation"),
+            ev.script_has("bot_check", "/_sec/verify"),
+        ]
     ):
-        ev.signals.add("captcha_input")
-    if soup.find("input", attrs={"name": "amzn-r"}):
-        ev.signals.add("amzn_r")
-    for a in soup.find_all("a", href=True):
-        href = str(a["href"])
-        if "dogsofamazon" in href or "cs_404_logo" in href:
-            ev.signals.add("not_found_link")
-        if "cs_503_" in href:
-            ev.signals.add("service_error_link")
-    for img in soup.find_all("img", src=True):
-        if "500_503" in str(img["src"]):
-            ev.signals.add("service_error_image")
-    if soup.find(id="dpSorryPage") is not None:
-        ev.signals.add("sorry_page")
-    if soup.find(id="productTitle") is not None:
-        ev.signals.add("product_title")
-    title = soup.find("title")
-    if title is not None and "page not found" in title.get_text().lower():
-        ev.signals.add("not_found_title")
-    for script in soup.find_all("script"):
-        text = script.string or ""
-        if "opfcaptcha" in text or "csm-captcha-instrumentation" in text:
-            ev.signals.add("captcha_script")
-        if "colorImages" in text and ev.color_images is None:
-            _parse_color_images(text, ev)
-    return ev
+        return _analysis(CAPTCHA, ev)
+    if ev.has("product_title", "*", "id", "productTitle", exact=True):
+        if ev.has("sorry_page", "*", "id", "dpSorryPage", exact=True):
+            return _analysis(DEGRADED, ev)
+        return _analysis(UNRECOGNISED, ev)
+    # Evaluate every marker so that the signals say what the page showed.
+    server_error = [
+        (http_status or 0) >= 500,
+        ev.has("service_error_link", "a", "href", "cs_503_"),
+        ev.has("service_error_image", "img", "src", "500_503"),
+        ev.has("service_error_image", "img", "src", "/error/500-title"),
+    ]
+    not_found = [
+        http_status == 404,
+        ev.has("not_found_link", "a", "href", "cs_404_"),
+        ev.title_says_not_found(),
+        ev.has("dogs_link", "a", "href", "dogsofamazon"),
+    ]
+    if any(server_error):
+        return _analysis(SERVICE_ERROR, ev)
+    if any(not_found):
+        return _analysis(NOT_FOUND, ev)
+    if ev.has("sorry_page", "*", "id", "dpSorryPage", exact=True):
+        return _analysis(SERVICE_ERROR, ev)
+    return _analysis(UNRECOGNISED, ev)
 
 
-def _parse_color_images(script: str, ev: _Evidence) -> None:
-    match = _COLOR_INITIAL.search(script)
-    if not match:
-        return
-    rest = script[match.end() : match.end() + 500_000]
-    if rest.startswith("null"):
-        ev.color_images_null = True
-        ev.signals.add("color_images_null")
-        return
-    try:
-        initial, _ = json.JSONDecoder().raw_decode(rest)
-        entries = initial if isinstance(initial, list) else []
-        found = []
-        for entry in entries[:1]:
-            if isinstance(entry, dict):
-                for key in ("hiRes", "large"):
-                    if isinstance(entry.get(key), str):
-                        found.append((key, entry[key]))
-        ev.color_images = found
-    except ValueError:
-        # Broken JSON: take the first hiRes/large URLs a regex can still see.
-        first = _JSON_URL_FIELD.findall(rest[:20_000])
-        ev.color_images = sorted(first[:2], key=lambda kv: kv[0] != "hiRes")
-        ev.signals.add("color_images_broken_json")
+def _decide_product(ev: _Evidence) -> PageAnalysis:
+    chosen = None
+    for source, element, url in _candidates(ev):
+        ref = parse_image_url(url)
+        reason = default_reason(url)
+        if reason in FINAL_DEFAULT_REASONS or (ref is not None and reason is None):
+            chosen = (source, element, url, ref, reason)
+            break
+        ev.signals.add("image_not_understood")
+    sorry = ev.has("sorry_page", "*", "id", "dpSorryPage", exact=True)
+    if chosen is None:
+        declared_none = ev.color_images() == [] and not any(
+            ev.image(e) is not None for e in _IMAGE_ELEMENTS
+        )
+        if declared_none and not sorry:
+            return _analysis(NO_IMAGE, ev)
+        return _analysis(DEGRADED if sorry else UNRECOGNISED, ev)
+    source, element, url, ref, reason = chosen
+    if reason is not None:
+        return _analysis(
+            NO_IMAGE,
+            ev,
+            image_id=ref.image_id if ref else None,
+            image_key=ref.image_key if ref else None,
+            hires_url=url,
+            source=source,
+            default_reason=reason,
+        )
+    return _analysis(
+        DEGRADED if sorry else PRODUCT,
+        ev,
+        image_id=ref.image_id,
+        image_key=ref.image_key,
+        image_url=_display_url(ev, element, ref),
+        hires_url=ref.url,
+        original_url=ref.original_url,
+        source=source,
+    )
 
 
-def _dynamic_image(value: str | None) -> list[tuple[str, int]]:
-    """(url, area) pairs of a ``data-a-dynamic-image`` map, largest first."""
+def _analysis(kind: str, ev: _Evidence, **image: Any) -> PageAnalysis:
+    return PageAnalysis(kind, signals=tuple(sorted(ev.signals)), **image)
+
+
+def _candidates(ev: _Evidence) -> Iterator[tuple[str, str | None, str]]:
+    """``(source, element, url)`` in order of reliability, read only as far as needed."""
+
+    def attr(element: str, name: str) -> str:
+        value = (ev.image(element) or {}).get(name, "")
+        return value.strip()
+
+    yield "landingImage.data-old-hires", "landingImage", attr("landingImage", "data-old-hires")
+    for url in _dynamic_image(attr("landingImage", "data-a-dynamic-image")):
+        yield "landingImage.data-a-dynamic-image", "landingImage", url
+    for key, url in ev.color_images() or []:
+        yield f"colorImages.{key}", None, url
+    for element in ("imgBlkFront", "ebooksImgBlkFront"):
+        for url in _dynamic_image(attr(element, "data-a-dynamic-image")):
+            yield f"{element}.data-a-dynamic-image", element, url
+    yield "main-image.data-a-hires", "main-image", attr("main-image", "data-a-hires")
+    for element in MAIN_IMAGE_IDS:
+        yield f"{element}.src", element, attr(element, "src")
+    yield "digitalMusicProductImage.src", MUSIC_IMAGE_CONTAINER, attr(MUSIC_IMAGE_CONTAINER, "src")
+
+
+def _display_url(ev: _Evidence, element: str | None, ref: ImageRef) -> str:
+    """The page's own display rendition of the chosen image if it has one, else a built one."""
+    if element is not None:
+        src_ref = parse_image_url((ev.image(element) or {}).get("src", ""))
+        if src_ref is not None and src_ref.image_id == ref.image_id and src_ref.modifiers:
+            return src_ref.url
+    return ref.display_url
+
+
+# --- attribute and script data -------------------------------------------------------------
+
+_DYNAMIC_ENTRY = re.compile(r'"(https?://[^"]{1,2048})"\s*:\s*\[\s*(\d{1,7})\s*,\s*(\d{1,7})\s*\]')
+_COLOR_INITIAL = re.compile(r"""['"]colorImages['"]\s*:\s*\{\s*['"]initial['"]\s*:\s*""")
+_JSON_URL_FIELD = re.compile(r'"(hiRes|large)"\s*:\s*"(https?://[^"]+)"')
+_MAX_SCRIPT_JSON = 500_000
+
+
+def _dynamic_image(value: str) -> list[str]:
+    """URLs of a ``data-a-dynamic-image`` map (``{url: [d1, d2]}``), largest area first.
+
+    Dimensions are [h, w] on some elements and [w, h] on others: only the area counts.
+    Malformed maps (broken or deeply nested JSON, absurd sizes) fall back to the entries
+    a regex can still read, so one bad attribute never hides the others.
+    """
     if not value:
         return []
     pairs: list[tuple[str, int]] = []
     try:
         data = json.loads(value)
-        if isinstance(data, dict):
-            for url, dims in data.items():
-                if (
-                    isinstance(dims, list)
-                    and len(dims) == 2
-                    and all(isinstance(d, int) for d in dims)
-                ):
-                    pairs.append((url, dims[0] * dims[1]))
-    except ValueError:
+        if not isinstance(data, dict):
+            return []
+        for url, dims in data.items():
+            if (
+                isinstance(dims, list)
+                and len(dims) == 2
+                and all(type(d) is int and 0 <= d <= MAX_IMAGE_DIMENSION for d in dims)
+            ):
+                pairs.append((url, dims[0] * dims[1]))
+    except (ValueError, RecursionError):
         pairs = [(u, int(a) * int(b)) for u, a, b in _DYNAMIC_ENTRY.findall(value)]
-    return sorted(pairs, key=lambda p: -p[1])
+    pairs.sort(key=lambda p: -p[1])
+    return [url for url, _ in pairs]
 
 
-def _candidates(ev: _Evidence) -> list[tuple[str, str]]:
-    """(source, url) in order of reliability."""
-    out: list[tuple[str, str]] = []
-    landing = ev.images.get("landingImage", {})
-    out.append(("landingImage.data-old-hires", landing.get("data-old-hires", "")))
-    out += [
-        ("landingImage.data-a-dynamic-image", u)
-        for u, _ in _dynamic_image(landing.get("data-a-dynamic-image"))
-    ]
-    for key, url in ev.color_images or []:
-        out.append((f"colorImages.{key}", url))
-    for img_id in ("imgBlkFront", "ebooksImgBlkFront"):
-        attrs = ev.images.get(img_id, {})
-        out += [
-            (f"{img_id}.data-a-dynamic-image", u)
-            for u, _ in _dynamic_image(attrs.get("data-a-dynamic-image"))
-        ]
-    main = ev.images.get("main-image", {})
-    out.append(("main-image.data-a-hires", main.get("data-a-hires", "")))
-    for img_id in MAIN_IMAGE_IDS:
-        out.append((f"{img_id}.src", ev.images.get(img_id, {}).get("src", "")))
-    return [(s, u.strip()) for s, u in out if isinstance(u, str) and u.strip()]
+def _parse_color_images(script: str) -> list[tuple[str, str]] | None:
+    """The first ``colorImages`` entry's ``hiRes``/``large`` URLs; [] for ``'initial': null``;
+    None when this script does not carry the data."""
+    match = _COLOR_INITIAL.search(script)
+    if not match:
+        return None
+    rest = script[match.end() : match.end() + _MAX_SCRIPT_JSON]
+    if rest.startswith("null"):
+        return []
+    try:
+        initial, _ = json.JSONDecoder().raw_decode(rest)
+    except (ValueError, RecursionError):
+        # Broken JSON: take the first hiRes/large URLs a regex can still see.
+        found = _JSON_URL_FIELD.findall(rest[:20_000])[:2]
+        return sorted(found, key=lambda kv: kv[0] != "hiRes")
+    entry = initial[0] if isinstance(initial, list) and initial else None
+    if not isinstance(entry, dict):
+        return []
+    return [(key, entry[key]) for key in ("hiRes", "large") if isinstance(entry.get(key), str)]
 
 
-def _usable(url: str) -> bool:
-    return parse_image_url(url) is not None or is_furniture(url)
+# --- the fast reader: search the bytes, parse only the enclosing tag --------------------------
+
+_TAG = re.compile(rb"""<([A-Za-z][^\s/>]*+)((?:[^>=]++|=\s*+(?:"[^"]*+"|'[^']*+'|[^\s>]*+))*+)>""")
+_ATTR = re.compile(rb"""([^\s/>=][^\s/>=]*+)(?:\s*+=\s*+(?:"([^"]*+)"|'([^']*+)'|([^\s>]*+)))?""")
+_RAW_TEXT = ((b"<script", b"</script"), (b"<style", b"</style"), (b"<!--", b"-->"))
+_MAX_LOOKBACK_TAGS = 4
+"""How many ``<`` a hit may look back through (a ``<`` inside an attribute value)."""
+_CHARREF = re.compile(r"&(#[0-9]{1,8};?|#[xX][0-9a-fA-F]{1,8};?|[A-Za-z][A-Za-z0-9]{0,31};?)")
 
 
-def _display_url(ev: _Evidence, source: str, ref: ImageRef) -> str:
-    """The page's own display rendition of the chosen image if it has one, else a built one."""
-    element = source.split(".", 1)[0]
-    src_ref = parse_image_url(ev.images.get(element, {}).get("src", ""))
-    if src_ref is not None and src_ref.image_id == ref.image_id and src_ref.modifiers:
-        return src_ref.url
-    return ref.display_url
+def _unescape_attr(value: str) -> str:
+    """Character references in an attribute value, decoded as an HTML5 parser does.
+
+    A legacy reference without ``;`` (``&copy``) is decoded unless it runs into ``=`` or
+    an alphanumeric, so URLs such as ``?a=1&copy=2`` survive as written.
+    """
+    if "&" not in value:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        ref = match.group(1)
+        if ref.endswith(";") or ref.startswith("#"):
+            return html.unescape(match.group(0))
+        following = value[match.end() : match.end() + 1]
+        if ref in _HTML5_ENTITIES and following != "=":
+            return _HTML5_ENTITIES[ref]
+        return match.group(0)
+
+    return _CHARREF.sub(replace, value)
 
 
-def _decide(ev: _Evidence, http_status: int | None) -> PageAnalysis:
-    signals = tuple(sorted(ev.signals))
-    has_image_markup = bool(ev.images) or ev.color_images is not None or ev.color_images_null
-    is_product_like = has_image_markup or "product_title" in ev.signals
-    captcha = {"captcha_form", "captcha_input", "captcha_script"} & ev.signals
-    if captcha and not has_image_markup:
-        return PageAnalysis(CAPTCHA, signals=signals)
-    if not is_product_like:
-        if http_status == 404 or "not_found_link" in ev.signals:
-            return PageAnalysis(NOT_FOUND, signals=signals)
-        if (http_status or 0) >= 500 or {"service_error_link", "service_error_image"} & ev.signals:
-            return PageAnalysis(SERVICE_ERROR, signals=signals)
-        return PageAnalysis(UNRECOGNISED, signals=signals)
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
-    chosen = next(((s, u) for s, u in _candidates(ev) if _usable(u)), None)
-    kind = DEGRADED if "sorry_page" in ev.signals else PRODUCT
-    if chosen is None:
-        if kind == DEGRADED:
-            return PageAnalysis(DEGRADED, signals=signals)
-        if ev.color_images_null or ev.images:
-            return PageAnalysis(NO_IMAGE, signals=signals)
-        return PageAnalysis(UNRECOGNISED, signals=signals)
-    source, url = chosen
-    reason = default_reason(url)
-    ref = parse_image_url(url)
-    if reason is not None or ref is None:
-        return PageAnalysis(
-            NO_IMAGE,
-            image_id=ref.image_id if ref else None,
-            image_key=ref.image_key if ref else None,
-            hires_url=url,
-            source=source,
-            default_reason=reason or "furniture",
-            signals=signals,
-        )
-    return PageAnalysis(
-        kind,
-        image_id=ref.image_id,
-        image_key=ref.image_key,
-        image_url=_display_url(ev, source, ref),
-        hires_url=ref.url,
-        original_url=ref.original_url,
-        source=source,
-        signals=signals,
-    )
+
+def _raw_attrs(raw: bytes) -> dict[str, bytes]:
+    attrs: dict[str, bytes] = {}
+    for m in _ATTR.finditer(raw):
+        name = _decode(m.group(1)).lower()
+        if name not in attrs:  # the first of duplicate attributes wins
+            attrs[name] = next((g for g in m.group(2, 3, 4) if g is not None), b"")
+    return attrs
+
+
+def _attr_value(raw: bytes) -> str:
+    return _unescape_attr(_decode(raw))
+
+
+def _parse_attrs(raw: bytes) -> Attrs:
+    return {name: _attr_value(value) for name, value in _raw_attrs(raw).items()}
+
+
+class _ScanReader:
+    """Answers by finding a question's marker bytes and parsing the tag around each hit.
+
+    Hits inside scripts, style sheets and comments are not elements and are skipped; a
+    tag is found by looking back to its ``<`` with no bound, so a 33 kB ``data:`` URI
+    before the ``id`` is no obstacle.
+    """
+
+    def __init__(self, page: bytes) -> None:
+        self.page = page
+
+    def _in_raw_text(self, pos: int) -> bool:
+        page = self.page
+        for opener, closer in _RAW_TEXT:
+            start = page.rfind(opener, 0, pos)
+            if start >= 0 and page.find(closer, start + len(opener), pos) < 0:
+                return True
+        return False
+
+    def _tag_at(self, pos: int) -> tuple[int, int, str, bytes] | None:
+        """(start, end, name, raw attributes) of the tag whose markup spans ``pos``."""
+        page = self.page
+        start = pos
+        for _ in range(_MAX_LOOKBACK_TAGS):
+            start = page.rfind(b"<", 0, start)
+            if start < 0:
+                return None
+            match = _TAG.match(page, start)
+            if match and match.end() > pos:
+                if match.start(2) > pos:
+                    return None  # the hit is the tag's name, not an attribute
+                return start, match.end(), _decode(match.group(1)).lower(), match.group(2)
+        return None
+
+    def _tags_with(self, marker: bytes) -> Iterator[tuple[int, int, str, dict[str, bytes]]]:
+        page = self.page
+        pos = page.find(marker)
+        while pos >= 0:
+            found = self._tag_at(pos)
+            if found is None:
+                pos = page.find(marker, pos + 1)
+                continue
+            start, end, name, raw = found
+            if not self._in_raw_text(start):
+                yield start, end, name, _raw_attrs(raw)
+            pos = page.find(marker, end)
+
+    def tag(self, name: str, attr: str, value: str, *, exact: bool) -> Attrs | None:
+        for _, _, tag_name, raw in self._tags_with(value.encode()):
+            if name not in ("*", tag_name) or attr not in raw:
+                continue
+            found = _attr_value(raw[attr])
+            if found == value if exact else value in found:
+                return {key: _attr_value(v) for key, v in raw.items()}
+        return None
+
+    def img_within(self, container_id: str) -> Attrs | None:
+        page = self.page
+        for _, end, name, raw in self._tags_with(container_id.encode()):
+            if _attr_value(raw.get("id", b"")) != container_id:
+                continue
+            opener, closer = f"<{name}".encode(), f"</{name}".encode()
+            pos = page.find(b"<img", end)
+            while pos >= 0:
+                if page.count(closer, end, pos) > page.count(opener, end, pos):
+                    return None  # the container closed before this img
+                match = _TAG.match(page, pos)
+                if match and match.group(1).lower() == b"img" and not self._in_raw_text(pos):
+                    return _parse_attrs(match.group(2))
+                pos = page.find(b"<img", pos + 4)
+            return None
+        return None
+
+    def scripts_with(self, text: str) -> Iterator[str]:
+        page, marker = self.page, text.encode()
+        pos = page.find(marker)
+        while pos >= 0:
+            start = page.rfind(b"<script", 0, pos)
+            opening = _TAG.match(page, start) if start >= 0 else None
+            if (
+                opening is not None
+                and opening.end() <= pos
+                and page.find(b"</script", opening.end(), pos) < 0
+                and not self._in_raw_text(start)
+            ):
+                close = page.find(b"</script", pos)
+                end = close if close >= 0 else len(page)
+                yield _decode(page[opening.end() : end])
+                pos = page.find(marker, end)
+            else:
+                pos = page.find(marker, pos + 1)
+
+    def title(self) -> str:
+        page = self.page
+        pos = page.find(b"<title")
+        while pos >= 0:
+            match = _TAG.match(page, pos)
+            if match and match.group(1).lower() == b"title" and not self._in_raw_text(pos):
+                close = page.find(b"</title", match.end())
+                return html.unescape(_decode(page[match.end() : close if close >= 0 else None]))
+            pos = page.find(b"<title", pos + 1)
+        return ""
+
+
+# --- the reference reader: a full lxml parse ------------------------------------------------
+
+
+class _TreeReader:
+    """Answers with XPath over the whole page parsed by lxml (libxml2's HTML5 tokenizer).
+
+    libxml2 stops building the tree below 2,048 levels of nesting; the scan reader has no
+    such limit, so only on pages nested deeper than that can the two differ.
+    """
+
+    def __init__(self, page: bytes) -> None:
+        import lxml.etree
+        import lxml.html
+
+        parser = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True)
+        try:
+            self.root = lxml.html.document_fromstring(page, parser=parser)
+        except (lxml.etree.ParserError, ValueError):
+            self.root = None  # an empty or unparseable document has no elements
+
+    def _first(self, query: str, **variables: str):
+        if self.root is None:
+            return None
+        found = self.root.xpath(query, **variables)
+        return found[0] if found else None
+
+    def tag(self, name: str, attr: str, value: str, *, exact: bool) -> Attrs | None:
+        test = f"@{attr}=$v" if exact else f"contains(@{attr}, $v)"
+        element = self._first(f"(//{name}[{test}])[1]", v=value)
+        return dict(element.attrib) if element is not None else None
+
+    def img_within(self, container_id: str) -> Attrs | None:
+        container = self._first("(//*[@id=$v])[1]", v=container_id)
+        images = container.xpath(".//img") if container is not None else []
+        return dict(images[0].attrib) if images else None
+
+    def scripts_with(self, text: str) -> Iterator[str]:
+        if self.root is None:
+            return
+        for script in self.root.xpath("//script[contains(., $v)]", v=text):
+            yield script.text or ""
+
+    def title(self) -> str:
+        element = self._first("(//title)[1]")
+        return element.text_content() if element is not None else ""
 
 
 def analyse_page(
-    html: bytes | str, http_status: int | None = 200, *, full_parse: bool = False
+    html_page: bytes | str, http_status: int | None = 200, *, full_parse: bool = False
 ) -> PageAnalysis:
     """Classify a page and extract its main image. Never raises on any input."""
     try:
-        page = _text(html)
-        markup = page if full_parse else _snippets(page)
-        evidence = _collect(BeautifulSoup(markup, "html.parser"))
-        if len(page) >= MAX_PAGE_CHARS:
+        page = html_page.encode("utf-8", "replace") if isinstance(html_page, str) else html_page
+        truncated = len(page) > MAX_PAGE_BYTES
+        page = page[:MAX_PAGE_BYTES]
+        reader: _Reader = _TreeReader(page) if full_parse else _ScanReader(page)
+        evidence = _Evidence(reader)
+        if truncated:
             evidence.signals.add("page_truncated")
         return _decide(evidence, http_status)
     except Exception as exc:  # a hostile page must give a status, not a crash
