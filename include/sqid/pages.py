@@ -104,6 +104,9 @@ class _Reader(Protocol):
     def title(self) -> str:
         """The text of the page's ``title``, or ''."""
 
+    def mentions(self, text: str) -> bool:
+        """Whether the page's bytes contain ``text`` anywhere."""
+
 
 # --- the decision --------------------------------------------------------------------------
 
@@ -121,8 +124,13 @@ class _Evidence:
             self._cache[key] = question()
         return self._cache[key]
 
+    def mentions(self, text: str) -> bool:
+        return self._ask(("mentions", text), lambda: self.reader.mentions(text))
+
     def image(self, element: str) -> Attrs | None:
         """Attributes of one of the main-image elements (or the music cover)."""
+        if element in _BOOK_COVERS and not self.mentions(_BOOK_COVER_MARK):
+            return None
         if element == MUSIC_IMAGE_CONTAINER:
             return self._ask(("img_within", element), lambda: self.reader.img_within(element))
         return self._ask(
@@ -165,21 +173,35 @@ class _Evidence:
 
 
 _IMAGE_ELEMENTS = (*MAIN_IMAGE_IDS, MUSIC_IMAGE_CONTAINER)
+# Questions that share a substring: a page that never mentions it can answer none of
+# them with yes, so one search settles the group (a saving on large non-product pages).
+_BOOK_COVERS = ("imgBlkFront", "ebooksImgBlkFront")
+_BOOK_COVER_MARK = "mgBlkFront"
+_CAPTCHA_MARKS = (
+    "validateCaptcha",
+    "captchacharacters",
+    "opfcaptcha",
+    "csm-captcha-instrumentation",
+)
+_CAPTCHA_MARK = "aptcha"
+assert all(_BOOK_COVER_MARK in m for m in _BOOK_COVERS)
+assert all(_CAPTCHA_MARK in m for m in _CAPTCHA_MARKS)
 
 
 def _decide(ev: _Evidence, http_status: int | None) -> PageAnalysis:
     has_image_markup = any(ev.image(e) is not None for e in _IMAGE_ELEMENTS)
     if has_image_markup or ev.color_images() is not None:
         return _decide_product(ev)
-    if ev.has("captcha_form", "form", "action", "validateCaptcha") or any(
+    captcha = ev.mentions(_CAPTCHA_MARK) and any(
         [
+            ev.has("captcha_form", "form", "action", "validateCaptcha"),
             ev.has("captcha_input", "input", "id", "captchacharacters", exact=True),
             ev.has("captcha_input", "input", "name", "captchacharacters", exact=True),
             ev.script_has("captcha_script", "opfcaptcha"),
             ev.script_has("captcha_script", "csm-captcha-instrumentation"),
-            ev.script_has("bot_check", "/_sec/verify"),
         ]
-    ):
+    )
+    if captcha or ev.script_has("bot_check", "/_sec/verify"):
         return _analysis(CAPTCHA, ev)
     if ev.has("product_title", "*", "id", "productTitle", exact=True):
         if ev.has("sorry_page", "*", "id", "dpSorryPage", exact=True):
@@ -342,6 +364,9 @@ def _parse_color_images(script: str) -> list[tuple[str, str]] | None:
 _TAG = re.compile(rb"""<([A-Za-z][^\s/>]*+)((?:[^>=]++|=\s*+(?:"[^"]*+"|'[^']*+'|[^\s>]*+))*+)>""")
 _ATTR = re.compile(rb"""([^\s/>=][^\s/>=]*+)(?:\s*+=\s*+(?:"([^"]*+)"|'([^']*+)'|([^\s>]*+)))?""")
 _RAW_TEXT = ((b"<script", b"</script"), (b"<style", b"</style"), (b"<!--", b"-->"))
+_VALUE_START = frozenset({b"", b'"', b"'", b"=", b" ", b"\t", b"\n", b"\r", b"\f"})
+"""Bytes that may come just before a whole attribute value (b"": the page's start)."""
+_VALUE_END = frozenset({b"", b'"', b"'", b" ", b"\t", b"\n", b"\r", b"\f", b">"})
 _MAX_LOOKBACK_TAGS = 4
 """How many ``<`` a hit may look back through (a ``<`` inside an attribute value)."""
 _CHARREF = re.compile(r"&(#[0-9]{1,8};?|#[xX][0-9a-fA-F]{1,8};?|[A-Za-z][A-Za-z0-9]{0,31};?)")
@@ -400,6 +425,9 @@ class _ScanReader:
     def __init__(self, page: bytes) -> None:
         self.page = page
 
+    def mentions(self, text: str) -> bool:
+        return text.encode() in self.page
+
     def _in_raw_text(self, pos: int) -> bool:
         page = self.page
         for opener, closer in _RAW_TEXT:
@@ -423,32 +451,45 @@ class _ScanReader:
                 return start, match.end(), _decode(match.group(1)).lower(), match.group(2)
         return None
 
-    def _tags_with(self, marker: bytes) -> Iterator[tuple[int, int, str, dict[str, bytes]]]:
+    def _tags_with(
+        self, marker: bytes, *, whole_value: bool = False
+    ) -> Iterator[tuple[int, int, str, dict[str, bytes]]]:
+        """Tags (start, end, name, raw attributes) whose markup holds ``marker``.
+
+        Hits in scripts, style sheets and comments are not filtered here: callers check
+        :meth:`_in_raw_text` only for the tags they want, which is most of the work saved.
+        ``whole_value`` skips hits that cannot be a whole attribute value.
+        """
         page = self.page
         pos = page.find(marker)
         while pos >= 0:
+            if whole_value and not (
+                page[pos - 1 : pos] in _VALUE_START
+                and page[pos + len(marker) : pos + len(marker) + 1] in _VALUE_END
+            ):
+                pos = page.find(marker, pos + 1)
+                continue
             found = self._tag_at(pos)
             if found is None:
                 pos = page.find(marker, pos + 1)
                 continue
             start, end, name, raw = found
-            if not self._in_raw_text(start):
-                yield start, end, name, _raw_attrs(raw)
+            yield start, end, name, _raw_attrs(raw)
             pos = page.find(marker, end)
 
     def tag(self, name: str, attr: str, value: str, *, exact: bool) -> Attrs | None:
-        for _, _, tag_name, raw in self._tags_with(value.encode()):
+        for start, _, tag_name, raw in self._tags_with(value.encode(), whole_value=exact):
             if name not in ("*", tag_name) or attr not in raw:
                 continue
             found = _attr_value(raw[attr])
-            if found == value if exact else value in found:
+            if (found == value if exact else value in found) and not self._in_raw_text(start):
                 return {key: _attr_value(v) for key, v in raw.items()}
         return None
 
     def img_within(self, container_id: str) -> Attrs | None:
         page = self.page
-        for _, end, name, raw in self._tags_with(container_id.encode()):
-            if _attr_value(raw.get("id", b"")) != container_id:
+        for start, end, name, raw in self._tags_with(container_id.encode(), whole_value=True):
+            if _attr_value(raw.get("id", b"")) != container_id or self._in_raw_text(start):
                 continue
             opener, closer = f"<{name}".encode(), f"</{name}".encode()
             pos = page.find(b"<img", end)
@@ -507,6 +548,7 @@ class _TreeReader:
         import lxml.etree
         import lxml.html
 
+        self.page = page
         parser = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True)
         try:
             self.root = lxml.html.document_fromstring(page, parser=parser)
@@ -538,6 +580,9 @@ class _TreeReader:
     def title(self) -> str:
         element = self._first("(//title)[1]")
         return element.text_content() if element is not None else ""
+
+    def mentions(self, text: str) -> bool:
+        return text.encode() in self.page
 
 
 def analyse_page(
