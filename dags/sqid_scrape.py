@@ -21,6 +21,9 @@ pool bounds how many shards run at once across the cluster.
 - `limit`: at most this many products (0: no limit).
 - `retry_age_hours`: retryable statuses older than this are picked up again.
 - `shard_size`, `requests_per_second`, `concurrency`: pacing of this run.
+- `drift_tolerance`: how far above its history the share of pages not understood may
+  rise in a shard before the shard stops (layout-drift guard); empty: 0.2, or the
+  `sqid_amazon` connection's `drift_tolerance`.
 """
 
 from __future__ import annotations
@@ -59,6 +62,18 @@ from sqid.orchestration import (
         "shard_size": Param(500, type="integer", minimum=1),
         "requests_per_second": Param(0.0, type="number", minimum=0),
         "concurrency": Param(0, type="integer", minimum=0),
+        "drift_tolerance": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            maximum=1,
+            title="Layout-drift tolerance",
+            description=(
+                "How far above the product set's history the share of unrecognised pages "
+                "(or of no-image pages no placeholder explains) may rise in a shard's latest "
+                "200 pages before the shard stops with a retryable error. Empty: 0.2."
+            ),
+        ),
     },
 )
 def sqid_scrape():

@@ -26,6 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sqid.drift import DriftBaseline, DriftGuard, DriftLimits
 from sqid.fetch import AdaptiveThrottle, FetchOutcome, HostLimiter, PageFetcher
 from sqid.pages import (
     CAPTCHA,
@@ -87,9 +88,19 @@ class ScrapeConfig:
     checkpoint_every: int = 50
     raw_page_dir: str | None = None
     proxies: dict[str, str] | None = None
+    drift_tolerance: float = DriftLimits.tolerance
+    """Layout-drift guard: how far above its historical share the share of unrecognised
+    pages (or of no-image pages no placeholder explains) may rise before the shard stops."""
+    drift_window: int = DriftLimits.window
+    drift_min_pages: int = DriftLimits.min_pages
 
     def product_url(self, product_id: str) -> str:
         return f"{self.base_url.rstrip('/')}/dp/{product_id}"
+
+    def drift_limits(self) -> DriftLimits:
+        return DriftLimits(
+            tolerance=self.drift_tolerance, window=self.drift_window, min_pages=self.drift_min_pages
+        )
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -151,8 +162,16 @@ ATTEMPT_SCHEMA = pa.schema(
 )  # fmt: skip
 
 
-class CircuitOpen(RuntimeError):
-    """Too many captchas in a row: the shard stopped; a later run resumes it."""
+class ShardStopped(RuntimeError):
+    """The shard stopped early after checkpointing; a retry of the task resumes it."""
+
+
+class CircuitOpen(ShardStopped):
+    """Too many captchas in a row."""
+
+
+class LayoutDrift(ShardStopped):
+    """Too many pages not understood: the site's markup has probably changed."""
 
 
 @dataclass
@@ -228,11 +247,14 @@ def scrape_product(
     state: ShardState,
     run_id: str,
     sleep: Callable[[float], None] = time.sleep,
-) -> tuple[ProductOutcome, list[Attempt]]:
-    """Fetch one product page until a terminal answer or the retry policy gives up."""
+) -> tuple[ProductOutcome, list[Attempt], bytes | None]:
+    """Fetch one product page until a terminal answer or the retry policy gives up.
+
+    Returns the outcome, every attempt, and the last page body (for diagnosis).
+    """
     if not is_valid_product_id(product_id):
         error = "not a 10-character ASIN or ISBN-10"
-        return ProductOutcome(str(product_id), INVALID_ID, _now(), run_id, error=error), []
+        return ProductOutcome(str(product_id), INVALID_ID, _now(), run_id, error=error), [], None
     policy = config.retry_policy()
     attempts: list[Attempt] = []
     url = config.product_url(product_id)
@@ -268,7 +290,7 @@ def scrape_product(
         if retry:
             sleep(delay)
             continue
-        if config.raw_page_dir and kind in (PRODUCT, NO_IMAGE, NOT_FOUND, DEGRADED):
+        if config.raw_page_dir and kind in (PRODUCT, NO_IMAGE, NOT_FOUND, DEGRADED, UNRECOGNISED):
             store_raw_page(Path(config.raw_page_dir), product_id, fetched_at, result.body or b"")
         outcome = ProductOutcome(
             product_id,
@@ -283,7 +305,7 @@ def scrape_product(
         if analysis is not None:
             for name in IMAGE_FIELDS:
                 setattr(outcome, name, getattr(analysis, name))
-        return outcome, attempts
+        return outcome, attempts, result.body
     raise AssertionError("unreachable: the retry policy always ends the loop")
 
 
@@ -344,6 +366,9 @@ class ShardSummary:
     captchas: int
     seconds: float
     stopped: str | None = None
+    """``captcha_circuit_open`` or ``layout_drift`` when the shard stopped early."""
+    drift: dict[str, Any] | None = None
+    """What tripped the layout-drift guard: shares, limits, sample products and pages."""
 
     @property
     def requests_per_second(self) -> float:
@@ -360,11 +385,14 @@ def run_shard(
     config: ScrapeConfig,
     run_id: str,
     *,
+    baseline: DriftBaseline | None = None,
     progress_every: float = 30.0,
 ) -> ShardSummary:
     """Scrape ``product_ids`` into ``run_dir/shard-NNNNN``, resuming a previous attempt.
 
-    Raises :class:`CircuitOpen` after checkpointing when captchas persist.
+    Raises :class:`CircuitOpen` when captchas persist and :class:`LayoutDrift` when too
+    many pages are not understood (``baseline``: the product set's history), both after
+    checkpointing and writing ``summary.json``.
     """
     directory = shard_dir(run_dir, shard)
     directory.mkdir(parents=True, exist_ok=True)
@@ -373,6 +401,7 @@ def run_shard(
     todo = [p for p in ids if p not in done]
     part = len(list(directory.glob("outcomes-*.parquet")))
     state = ShardState(config.captcha_breaker)
+    guard = DriftGuard(config.drift_limits(), baseline or DriftBaseline())
     limiter = HostLimiter(
         config.requests_per_second,
         burst=max(1.0, config.concurrency),
@@ -414,10 +443,14 @@ def run_shard(
 
     def work(product_id: str) -> None:
         nonlocal last_progress
-        if state.open:
+        if state.open or guard.tripped:
             return
-        outcome, attempts = scrape_product(product_id, fetcher, limiter, config, state, run_id)
+        outcome, attempts, page = scrape_product(
+            product_id, fetcher, limiter, config, state, run_id
+        )
         with lock:
+            if guard.tripped:
+                return  # stopped while this one was in flight: left for the resumed run
             if outcome.status == CAPTCHA and state.open:
                 # The breaker tripped on this product: leave it for the resumed run.
                 stats["requests"] += len(attempts)
@@ -429,6 +462,9 @@ def run_shard(
             stats["captchas"] += sum(a.page_kind == CAPTCHA for a in attempts)
             pending_outcomes.append(asdict(outcome))
             pending_attempts.extend(asdict(a) for a in attempts)
+            guard.observe(
+                product_id, outcome.page_kind, outcome.status, outcome.default_reason, page
+            )
             if len(pending_outcomes) >= config.checkpoint_every:
                 flush()
             now = time.monotonic()
@@ -467,14 +503,33 @@ def run_shard(
         seconds=round(time.monotonic() - start, 3),
         stopped="captcha_circuit_open" if state.open else None,
     )
+    if guard.tripped:
+        summary.stopped = "layout_drift"
+        summary.drift = {
+            **guard.tripped,
+            "sample_pages": [
+                str(store_raw_page(directory / "drift-pages", pid, _now(), body))
+                for pid, _, body in guard.samples
+            ],
+        }
     log.info("shard %d finished: %s", shard, summary.to_dict())
     tmp = directory / ".summary.json.tmp"
     tmp.write_text(json.dumps(summary.to_dict(), indent=2))
     os.replace(tmp, directory / "summary.json")
+    remaining = len(todo) - summary.scraped
     if state.open:
         raise CircuitOpen(
             f"shard {shard}: {config.captcha_breaker} captchas in a row; stopped after "
-            f"{summary.scraped} products, a retry resumes the remaining "
-            f"{len(todo) - summary.scraped}"
+            f"{summary.scraped} products, a retry resumes the remaining {remaining}"
+        )
+    if guard.tripped:
+        drift = summary.drift
+        raise LayoutDrift(
+            f"shard {shard}: layout drift, too many pages not understood in the latest "
+            f"{drift['window_pages']}: shares {drift['shares']} over limits {drift['limits']} "
+            f"(history: {drift['baseline']}); stopped after {summary.scraped} products, a "
+            f"retry resumes the remaining {remaining}. Sample products "
+            f"{drift['sample_product_ids']}, pages saved in {directory / 'drift-pages'}; "
+            "check them with `sqid parse-page`"
         )
     return summary

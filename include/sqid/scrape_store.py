@@ -19,6 +19,8 @@ import pyarrow.parquet as pq
 
 from sqid import db
 from sqid.defaults import SharedImageRule, find_shared_images
+from sqid.drift import ANALYSED_KINDS, DriftBaseline
+from sqid.pages import NO_IMAGE, UNRECOGNISED
 from sqid.scrape import RETRYABLE_STATUSES, ScrapeConfig, run_shard, write_parquet_atomic
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 MAX_SHARDS = 512
 """Kept under Airflow's default ``max_map_length`` (1024)."""
 WORKLIST = "worklist.parquet"
+DRIFT_BASELINE = "drift_baseline.json"
 
 
 def ensure_tables(db_path: Path) -> None:
@@ -95,13 +98,48 @@ def plan_shards(
     ]
 
 
+def drift_baseline(db_path: Path) -> DriftBaseline:
+    """The product set's history for the layout-drift guard (zeros before any scrape)."""
+    ensure_tables(db_path)
+    con = db.connect(db_path, read_only=True)
+    try:
+        pages, unrecognised, no_image = db.run(
+            con,
+            "scrape/drift_baseline",
+            {
+                "unrecognised": UNRECOGNISED,
+                "no_image": NO_IMAGE,
+                "analysed_kinds": sorted(ANALYSED_KINDS),
+            },
+        ).fetchone()
+    finally:
+        con.close()
+    return DriftBaseline(float(unrecognised), float(no_image), int(pages))
+
+
+def write_drift_baseline(run_dir: Path, db_path: Path) -> None:
+    """Fix the run's baseline once, at its first plan: retries judge against the same one."""
+    path = Path(run_dir) / DRIFT_BASELINE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(asdict(drift_baseline(db_path))))
+        tmp.replace(path)
+
+
+def read_drift_baseline(run_dir: Path) -> DriftBaseline:
+    path = Path(run_dir) / DRIFT_BASELINE
+    return DriftBaseline(**json.loads(path.read_text())) if path.exists() else DriftBaseline()
+
+
 def scrape_planned_shard(
     shard: dict[str, Any], config: ScrapeConfig, run_id: str
 ) -> dict[str, Any]:
     run_dir = Path(shard["run_dir"])
     ids = pq.read_table(run_dir / WORKLIST).column(0).to_pylist()
     chunk = ids[shard["offset"] : shard["offset"] + shard["count"]]
-    return run_shard(chunk, run_dir, shard["shard"], config, run_id).to_dict()
+    baseline = read_drift_baseline(run_dir)
+    return run_shard(chunk, run_dir, shard["shard"], config, run_id, baseline=baseline).to_dict()
 
 
 def merge_run(run_dir: Path, db_path: Path) -> dict[str, Any]:
@@ -186,6 +224,11 @@ def summarise_shards(run_dir: Path) -> dict[str, Any]:
     return {
         "shards": len(summaries),
         "stopped_shards": sum(1 for s in summaries if s["stopped"]),
+        "stopped": [
+            {"shard": s["shard"], "reason": s["stopped"], "drift": s.get("drift")}
+            for s in summaries
+            if s["stopped"]
+        ],
         "products": sum(s["scraped"] for s in summaries),
         "statuses": statuses,
         "requests": requests,

@@ -90,6 +90,8 @@ def scrape_config(params: dict) -> ScrapeConfig:
     for key in ("requests_per_second", "concurrency"):
         if params.get(key):
             overrides[key] = params[key]
+    if params.get("drift_tolerance") is not None:
+        overrides["drift_tolerance"] = params["drift_tolerance"]
     if os.environ.get("SQID_RAW_PAGE_DIR"):
         overrides.setdefault("raw_page_dir", os.environ["SQID_RAW_PAGE_DIR"])
     return ScrapeConfig(base_url=base_url, proxies=proxies, **overrides)
@@ -112,7 +114,13 @@ def plan_scrape(params: dict, run_id: str) -> list[dict]:
     from airflow.sdk.exceptions import AirflowSkipException
 
     from sqid.config import load_settings
-    from sqid.scrape_store import WORKLIST, plan_shards, select_products, sqid_sets_exist
+    from sqid.scrape_store import (
+        WORKLIST,
+        plan_shards,
+        select_products,
+        sqid_sets_exist,
+        write_drift_baseline,
+    )
 
     run_dir = Path(run_dir_for("scrape", run_id))
     db_path = load_settings().duckdb_path
@@ -128,6 +136,7 @@ def plan_scrape(params: dict, run_id: str) -> list[dict]:
             limit=params["limit"],
             retry_age_hours=params["retry_age_hours"],
         )
+        write_drift_baseline(run_dir, db_path)
     return plan_shards(run_dir, ids, shard_size=params["shard_size"])
 
 

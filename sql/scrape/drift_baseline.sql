@@ -1,0 +1,11 @@
+-- The layout-drift guard's baseline: among the product set's analysed pages so far
+-- (latest outcome per product), the share of unrecognised pages and the share of
+-- no-image pages that no known default explains.
+SELECT
+    count(*) AS pages,
+    coalesce(avg(CASE WHEN status = $unrecognised THEN 1.0 ELSE 0.0 END), 0.0) AS unrecognised,
+    coalesce(
+        avg(CASE WHEN status = $no_image AND default_reason IS NULL THEN 1.0 ELSE 0.0 END), 0.0
+    ) AS unexplained_no_image
+FROM product_images
+WHERE list_contains($analysed_kinds, page_kind)
