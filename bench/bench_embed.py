@@ -24,8 +24,7 @@ import pyarrow as pa
 import requests
 from sqid.embed import ClipEncoder, batched
 from sqid.embed_stage import EmbedConfig, run_image_shard
-from sqid.images import ImagePolicy, decode_rgb
-from sqid.imageurl import AMAZON_IMAGE_HOSTS
+from sqid.images import decode_rgb
 from sqid.localserve.cdn import ImageCDN, render_rendition, synthetic_image
 from sqid.scrape import write_parquet_atomic
 
@@ -50,11 +49,7 @@ def bench_pipeline(encoder: ClipEncoder, model_dir: str, n_images: int, batch_si
             run_dir / "image_work.parquet",
         )
         write_parquet_atomic([], pa.schema([("sha256", pa.string())]), run_dir / "embedded.parquet")
-        policy = ImagePolicy(
-            allowed_hosts=AMAZON_IMAGE_HOSTS | {"localhost"},
-            allow_http=True,
-            allow_private_addresses=True,
-        )
+        policy = cdn.policy()
         config = EmbedConfig(
             model_id=model_dir, batch_size=batch_size, policy=policy, checkpoint_every=n_images
         )

@@ -6,8 +6,6 @@ from pathlib import Path
 
 from sqid.embed import ClipEncoder
 from sqid.embed_stage import EmbedConfig, merge, plan, run_image_shard, run_text_shard
-from sqid.images import ImagePolicy
-from sqid.imageurl import AMAZON_IMAGE_HOSTS
 from sqid.ingest import LoadedFile, derive_sets, load_sqd
 from sqid.localserve.cdn import ImageCDN
 from sqid.localserve.site import ProductSite, SiteConfig
@@ -16,10 +14,6 @@ from sqid.scrape_store import merge_run
 from sqid.sqd import FILE_NAMES
 
 from .sqd_builders import write_case
-
-LOCAL_POLICY = ImagePolicy(
-    allowed_hosts=AMAZON_IMAGE_HOSTS | {"localhost"}, allow_http=True, allow_private_addresses=True
-)
 
 
 def build_sets(root: Path, n_products: int = 12, n_supp: int = 3) -> tuple[Path, list[str]]:
@@ -52,7 +46,7 @@ def scrape(root: Path, db_path: Path, ids: list[str], site_config: SiteConfig, r
 
 def embed(root: Path, db_path: Path, model_dir: Path, encoder: ClipEncoder, run: str) -> dict:
     with ImageCDN() as cdn:
-        config = EmbedConfig(model_id=str(model_dir), image_cdn=cdn.base_url, policy=LOCAL_POLICY)
+        config = EmbedConfig(model_id=str(model_dir), image_cdn=cdn.base_url, policy=cdn.policy())
         planned = plan(db_path, root / f"embed-{run}", config)
         for shard in planned["shards"]:
             if shard["kind"] == "image":

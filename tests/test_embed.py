@@ -5,8 +5,6 @@ import numpy as np
 import pytest
 from sqid.embed import pipelined
 from sqid.embed_stage import EmbedConfig, merge, plan, run_image_shard, run_text_shard
-from sqid.images import ImagePolicy
-from sqid.imageurl import AMAZON_IMAGE_HOSTS
 from sqid.ingest import LoadedFile, derive_sets, load_sqd
 from sqid.localserve.cdn import ImageCDN, synthetic_image
 from sqid.localserve.site import ProductSite, SiteConfig
@@ -83,11 +81,7 @@ def run_stage(db_path, run_dir, config, encoder, cache_dir):
 
 def test_stage_is_incremental(stage_db, tmp_path, encoder, tiny_clip):
     with ImageCDN() as cdn:
-        policy = ImagePolicy(
-            allowed_hosts=AMAZON_IMAGE_HOSTS | {"localhost"},
-            allow_http=True,
-            allow_private_addresses=True,
-        )
+        policy = cdn.policy()
         config = EmbedConfig(
             model_id=str(tiny_clip), image_cdn=cdn.base_url, policy=policy, batch_size=2
         )
@@ -133,11 +127,7 @@ def test_same_bytes_are_embedded_once(tmp_path, encoder, tiny_clip, stage_db):
     )
     con.close()
     with ImageCDN() as cdn:
-        policy = ImagePolicy(
-            allowed_hosts=AMAZON_IMAGE_HOSTS | {"localhost"},
-            allow_http=True,
-            allow_private_addresses=True,
-        )
+        policy = cdn.policy()
         config = EmbedConfig(model_id=str(tiny_clip), image_cdn=cdn.base_url, policy=policy)
         planned, merged = run_stage(stage_db, tmp_path / "run", config, encoder, tmp_path / "cache")
     assert planned["images"] == 6 and merged["image_embeddings"] == 6

@@ -3,6 +3,7 @@
 import io
 import struct
 import zlib
+from dataclasses import replace
 
 import pytest
 import requests
@@ -123,7 +124,8 @@ def serve_files_as(handler, path):
 
 def get(cdn, path):
     with requests.Session() as session:
-        return fetch_image(f"{cdn.base_url}{path}", session, TEST_POLICY, sleep=lambda s: None)
+        policy = replace(TEST_POLICY, allowed_ports=frozenset({cdn.port}))
+        return fetch_image(f"{cdn.base_url}{path}", session, policy, sleep=lambda s: None)
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,10 @@ def test_retry_after_http_date():
 
 def test_retry_after_is_capped_and_garbage_ignored():
     policy = RetryPolicy(jitter=0.0, max_retry_after=60.0)
-    assert decide(policy, 1, status=503, retry_after="86400").delay == 60.0
+    assert decide(policy, 1, status=503, retry_after="60").delay == 60.0
+    # A server asking for more than the cap gets no retry now (a later run asks again).
+    too_long = decide(policy, 1, status=503, retry_after="86400")
+    assert not too_long.retry and too_long.reason == "http_503_retry_after_86400s"
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
 

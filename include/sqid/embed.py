@@ -63,6 +63,15 @@ class ClipEncoder:
         self.dim = int(self.model.config.projection_dim)
         self._torch = torch
 
+    @property
+    def input_side(self) -> int:
+        """The shortest image side the processor resizes to (224 for ViT-L/14)."""
+        size = self.processor.image_processor.size
+        side = getattr(size, "shortest_edge", None) or getattr(size, "height", None)
+        if side is None and isinstance(size, dict):
+            side = size.get("shortest_edge") or size.get("height")
+        return int(side or 224)
+
     def _autocast(self):
         if self.device.startswith("cuda"):
             return self._torch.autocast("cuda", dtype=self._torch.float16)

@@ -177,11 +177,18 @@ def _done(directory: Path, pattern: str, column: str) -> set[str]:
     return set(pq.read_table(files, columns=[column]).column(0).to_pylist()) if files else set()
 
 
-def _prepare(encoder: ClipEncoder, max_pixels: int, items: list[tuple[str, bytes]]):
-    """Decode and preprocess one batch (in a worker thread); report undecodable images."""
+def _prepare(encoder: ClipEncoder, policy: ImagePolicy, cache: ContentCache, shas: list[str]):
+    """Read, decode and preprocess one batch in a worker thread; report undecodable images.
+
+    Bytes are read here, one batch at a time, so a shard holds the bytes of the batches
+    in flight only, never those of a whole checkpoint.
+    """
     keys, images, failures = [], [], []
-    for sha, data in items:
-        status, image, error = decode_rgb(data, max_pixels)
+    for sha in shas:
+        status, image, error = decode_rgb(
+            cache.read(sha), policy.max_pixels, min_side=policy.min_side,
+            reduce_to=encoder.input_side,
+        )  # fmt: skip
         if status == OK:
             keys.append(sha)
             images.append(image)
@@ -244,11 +251,10 @@ def run_image_shard(shard: dict[str, Any], config: EmbedConfig, cache_dir: Path,
     try:
         for batch_urls in batched([u for u in urls if u not in done_urls], config.checkpoint_every):
             rows, to_embed = fetch_all(batch_urls)
-            items = [(sha, cache.read(sha)) for sha in to_embed]
             vectors, failed = [], {}
             prepared = prefetch_map(
-                lambda b: _prepare(encoder, config.policy.max_pixels, b),
-                batched(items, config.batch_size),
+                lambda b: _prepare(encoder, config.policy, cache, b),
+                batched(list(to_embed), config.batch_size),
                 workers=config.workers,
             )
             for keys, pixels, failures in prepared:

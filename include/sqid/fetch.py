@@ -11,9 +11,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from sqid.http import BodyError, read_body
 
 BROWSER_HEADERS = {
     "User-Agent": (
@@ -111,26 +114,41 @@ class FetchOutcome:
     status: int | None
     body: bytes | None
     error: str | None
-    """``connection``, ``timeout``, ``truncated``, ``too_large`` or None."""
+    """``connection``, ``timeout``, ``truncated``, ``too_large``, ``offsite_redirect``,
+    ``too_many_redirects`` or None."""
     retry_after: str | None
     latency: float
     final_url: str | None = None
+    """Where the page was served from after redirects (None when no response came)."""
+
+
+REDIRECT_ERRORS = frozenset({"offsite_redirect", "too_many_redirects"})
 
 
 class PageFetcher:
-    """One pooled ``requests.Session`` per worker, bounded in time and body size."""
+    """One pooled ``requests.Session`` per worker, bounded in time and body size.
+
+    Every request has a wall-clock ``deadline`` besides the connect and read timeouts
+    (a body dripped a few bytes at a time never trips a read timeout). Redirects are
+    followed by hand, at most ``max_redirects``, and only on the requested host: a page
+    that sends the scraper elsewhere is an error, not a page of that product.
+    """
 
     def __init__(
         self,
         *,
         timeout: tuple[float, float] = (5.0, 20.0),
+        deadline: float = 60.0,
         max_body_bytes: int = 8_000_000,
+        max_redirects: int = 3,
         pool_size: int = 4,
         proxies: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         self.timeout = timeout
+        self.deadline = deadline
         self.max_body_bytes = max_body_bytes
+        self.max_redirects = max_redirects
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
@@ -144,35 +162,41 @@ class PageFetcher:
 
     def fetch(self, url: str) -> FetchOutcome:
         start = time.monotonic()
-        try:
-            with self.session.get(url, timeout=self.timeout, stream=True) as resp:
-                declared = resp.headers.get("Content-Length")
-                if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
-                    return self._outcome(url, resp, None, "too_large", start)
-                chunks, size = [], 0
-                for chunk in resp.iter_content(65536):
-                    size += len(chunk)
-                    if size > self.max_body_bytes:
-                        return self._outcome(url, resp, None, "too_large", start)
-                    chunks.append(chunk)
-                return self._outcome(url, resp, b"".join(chunks), None, start)
-        except requests.Timeout:
-            return FetchOutcome(url, None, None, "timeout", None, time.monotonic() - start)
-        except requests.exceptions.ChunkedEncodingError:
-            return FetchOutcome(url, None, None, "truncated", None, time.monotonic() - start)
-        except (requests.ConnectionError, requests.exceptions.ContentDecodingError):
-            return FetchOutcome(url, None, None, "connection", None, time.monotonic() - start)
-        except requests.RequestException:
-            return FetchOutcome(url, None, None, "connection", None, time.monotonic() - start)
+        deadline = start + self.deadline
+        host = urlsplit(url).hostname
+        current = url
 
-    @staticmethod
-    def _outcome(url, resp, body, error, start) -> FetchOutcome:
-        return FetchOutcome(
-            url,
-            resp.status_code,
-            body,
-            error,
-            resp.headers.get("Retry-After"),
-            time.monotonic() - start,
-            resp.url,
-        )
+        def failed(error: str, status: int | None = None, where: str | None = None):
+            return FetchOutcome(url, status, None, error, None, time.monotonic() - start, where)
+
+        try:
+            for _ in range(self.max_redirects + 1):
+                with self.session.get(
+                    current, timeout=self.timeout, stream=True, allow_redirects=False
+                ) as resp:
+                    if resp.is_redirect:
+                        target = urljoin(current, resp.headers.get("Location", ""))
+                        if urlsplit(target).hostname != host:
+                            return failed("offsite_redirect", resp.status_code, target)
+                        current = target
+                        continue
+                    try:
+                        body = read_body(resp, max_bytes=self.max_body_bytes, deadline=deadline)
+                    except BodyError as exc:
+                        return failed(exc.kind, resp.status_code, current)
+                    return FetchOutcome(
+                        url,
+                        resp.status_code,
+                        body,
+                        None,
+                        resp.headers.get("Retry-After"),
+                        time.monotonic() - start,
+                        current,
+                    )
+            return failed("too_many_redirects", None, current)
+        except requests.Timeout:
+            return failed("timeout")
+        except requests.exceptions.ChunkedEncodingError:
+            return failed("truncated")
+        except requests.RequestException:
+            return failed("connection")

@@ -13,28 +13,33 @@ from __future__ import annotations
 import hashlib
 import io
 import ipaddress
+import math
 import os
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 from PIL import Image, ImageFile, ImageOps
 
-from sqid.imageurl import AMAZON_IMAGE_HOSTS
+from sqid.http import BodyError, read_body
+from sqid.imageurl import AMAZON_IMAGE_HOSTS, UrlParts, split_url
 from sqid.retry import RetryPolicy, decide
 
 OK = "ok"
 NOT_IMAGE = "not_image"
 TOO_LARGE = "too_large"
+TOO_SMALL = "too_small"
 DECODE_ERROR = "decode_error"
 FORBIDDEN_HOST = "forbidden_host"
 HTTP_ERROR = "http_error"
 NETWORK_ERROR = "network_error"
-IMAGE_STATUSES = (OK, NOT_IMAGE, TOO_LARGE, DECODE_ERROR, FORBIDDEN_HOST, HTTP_ERROR, NETWORK_ERROR)
+IMAGE_STATUSES = (
+    OK, NOT_IMAGE, TOO_LARGE, TOO_SMALL, DECODE_ERROR, FORBIDDEN_HOST, HTTP_ERROR, NETWORK_ERROR,
+)  # fmt: skip
 
 _MAGIC = (
     (b"\xff\xd8\xff", "jpeg"),
@@ -60,13 +65,34 @@ class ImagePolicy:
     allow_http: bool = False
     allow_private_addresses: bool = False
     """Only for tests and private mirrors: hosts resolving to loopback/private ranges."""
+    allowed_ports: frozenset[int] = frozenset()
+    """Explicit ports a URL may name (a mirror's); Amazon's image URLs name none."""
     max_bytes: int = 15_000_000
     max_pixels: int = 40_000_000
+    min_side: int = 16
+    """Images narrower or lower than this (tracking pixels, spacers) are not embedded."""
     max_redirects: int = 3
     timeout: tuple[float, float] = (5.0, 20.0)
+    deadline: float = 60.0
+    """Wall-clock limit of one request, body included."""
     retry: RetryPolicy = field(
         default_factory=lambda: RetryPolicy(max_attempts=4, backoff_base=1.0)
     )
+
+    @classmethod
+    def with_mirror(cls, base_url: str, **overrides: object) -> ImagePolicy:
+        """Amazon's hosts plus one private mirror of the CDN (tests, the demo, an offline
+        copy): the mirror's host, its scheme and its port, and private addresses."""
+        parts = split_url(base_url)
+        if isinstance(parts, str):
+            raise ValueError(f"image mirror {base_url!r}: {parts}")
+        values: dict[str, object] = {
+            "allowed_hosts": AMAZON_IMAGE_HOSTS | {parts.host},
+            "allow_http": parts.scheme == "http",
+            "allow_private_addresses": True,
+            "allowed_ports": frozenset({parts.port}) if parts.port else frozenset(),
+        }
+        return cls(**{**values, **overrides})
 
 
 @dataclass
@@ -92,29 +118,40 @@ def _resolves_publicly(host: str) -> bool:
     return True
 
 
-def check_url(
+def vet_url(
     url: str, policy: ImagePolicy, resolve: Callable[[str], bool] = _resolves_publicly
-) -> str | None:
-    """Why ``url`` may not be fetched (a reason string), or None if it may."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "unparsable URL"
+) -> UrlParts | str:
+    """The parts of ``url`` if the policy lets it be fetched, else the reason it may not.
+
+    The request goes to ``parts.geturl()``, the URL rebuilt from the parts checked here,
+    so no parser downstream can read a different host into it.
+    """
+    parts = split_url(url)
+    if isinstance(parts, str):
+        return parts
     if parts.scheme != "https" and not (policy.allow_http and parts.scheme == "http"):
         return f"scheme {parts.scheme!r} not allowed"
-    host = (parts.hostname or "").lower()
-    if not host:
-        return "no host"
+    host = parts.host
     try:
-        ipaddress.ip_address(host)
+        ipaddress.ip_address(host.strip("[]"))
         return f"IP literal {host} not allowed"
     except ValueError:
         pass
     if host not in policy.allowed_hosts:
         return f"host {host} not allowlisted"
+    if parts.port is not None and parts.port not in policy.allowed_ports:
+        return f"port {parts.port} not allowed"
     if not policy.allow_private_addresses and not resolve(host):
         return f"host {host} resolves to a private or loopback address"
-    return None
+    return parts
+
+
+def check_url(
+    url: str, policy: ImagePolicy, resolve: Callable[[str], bool] = _resolves_publicly
+) -> str | None:
+    """Why ``url`` may not be fetched (a reason string), or None if it may."""
+    vetted = vet_url(url, policy, resolve)
+    return vetted if isinstance(vetted, str) else None
 
 
 def fetch_image(
@@ -143,10 +180,12 @@ def fetch_image(
 
 def _fetch_once(url: str, session: requests.Session, policy: ImagePolicy) -> Fetched:
     current = url
+    deadline = time.monotonic() + policy.deadline
     for _ in range(policy.max_redirects + 1):
-        reason = check_url(current, policy)
-        if reason:
-            return Fetched(url, FORBIDDEN_HOST, error=reason)
+        vetted = vet_url(current, policy)
+        if isinstance(vetted, str):
+            return Fetched(url, FORBIDDEN_HOST, error=vetted)
+        current = vetted.geturl()
         try:
             with session.get(
                 current, timeout=policy.timeout, stream=True, allow_redirects=False
@@ -161,19 +200,12 @@ def _fetch_once(url: str, session: requests.Session, policy: ImagePolicy) -> Fet
                         http_status=resp.status_code,
                         error=f"http_{resp.status_code}",
                     )
-                declared = resp.headers.get("Content-Length", "")
-                if declared.isdigit() and int(declared) > policy.max_bytes:
-                    return Fetched(
-                        url, TOO_LARGE, http_status=200, error=f"{declared} bytes declared"
-                    )
-                chunks, size = [], 0
-                for chunk in resp.iter_content(65536):
-                    size += len(chunk)
-                    if size > policy.max_bytes:
-                        return Fetched(
-                            url, TOO_LARGE, http_status=200, error=f"over {policy.max_bytes} bytes"
-                        )
-                    chunks.append(chunk)
+                try:
+                    data = read_body(resp, max_bytes=policy.max_bytes, deadline=deadline)
+                except BodyError as exc:
+                    if exc.kind == TOO_LARGE:
+                        return Fetched(url, TOO_LARGE, http_status=200, error=str(exc))
+                    return Fetched(url, NETWORK_ERROR, http_status=200, error=exc.kind)
                 content_type = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
         except requests.Timeout:
             return Fetched(url, NETWORK_ERROR, error="timeout")
@@ -181,7 +213,6 @@ def _fetch_once(url: str, session: requests.Session, policy: ImagePolicy) -> Fet
             return Fetched(url, NETWORK_ERROR, error="connection")
         except requests.RequestException as exc:
             return Fetched(url, NETWORK_ERROR, error=type(exc).__name__)
-        data = b"".join(chunks)
         kind = sniff(data)
         if kind is None:
             return Fetched(
@@ -201,21 +232,40 @@ def _fetch_once(url: str, session: requests.Session, policy: ImagePolicy) -> Fet
 
 
 def decode_rgb(
-    data: bytes, max_pixels: int = ImagePolicy.max_pixels
+    data: bytes,
+    max_pixels: int = ImagePolicy.max_pixels,
+    *,
+    min_side: int = ImagePolicy.min_side,
+    reduce_to: int | None = None,
 ) -> tuple[str, Image.Image | None, str | None]:
-    """(status, RGB image, error). Checks the pixel count from the header before decoding."""
+    """(status, RGB image, error). Checks the header's size before decoding anything.
+
+    ``reduce_to`` is the shortest side the model's processor needs: a larger image is
+    decoded reduced (JPEG draft mode, else an integer ``reduce`` right after decoding)
+    but never below twice that side, so the processor's own resize still decides the
+    final pixels and a 6,300-pixel photo costs a few hundred kB instead of 120 MB.
+    """
     try:
         with Image.open(io.BytesIO(data)) as probe:
             width, height = probe.size
             if width * height > max_pixels:
                 return TOO_LARGE, None, f"{width}x{height} pixels"
+            if min(width, height) < min_side:
+                return TOO_SMALL, None, f"{width}x{height} pixels"
+            keep = 2 * reduce_to if reduce_to else None
+            if keep and probe.format == "JPEG" and min(width, height) > keep:
+                scale = keep / min(width, height)
+                probe.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
             probe.seek(0)  # animated images: the first frame
             probe.load()
-            return OK, to_rgb(probe), None
+            image = to_rgb(probe)
     except Image.DecompressionBombError as exc:
         return TOO_LARGE, None, str(exc)
-    except (OSError, ValueError, SyntaxError, Image.UnidentifiedImageError) as exc:
+    except (OSError, ValueError, SyntaxError, EOFError, Image.UnidentifiedImageError) as exc:
         return DECODE_ERROR, None, f"{type(exc).__name__}: {exc}"
+    if keep and min(image.size) >= 2 * keep:
+        image = image.reduce(min(image.size) // keep)
+    return OK, image, None
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -78,47 +78,120 @@ def is_amazon_image_host(host: str | None) -> bool:
     return bool(host) and host.lower() in AMAZON_IMAGE_HOSTS
 
 
-def _split(url: str):
-    if not isinstance(url, str) or len(url) > 2048:
-        return None
+MAX_URL_LENGTH = 2048
+_UNSAFE_URL_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
+"""Control characters, spaces and backslashes: HTTP clients and URL parsers disagree
+about them (``https://127.0.0.1:1\\@host/`` is one host to ``urlsplit`` and another to
+requests), so a URL that holds one is refused, not interpreted."""
+
+
+@dataclass(frozen=True)
+class UrlParts:
+    """A URL every parser reads alike: ASCII, no userinfo, no backslash, no space."""
+
+    scheme: str
+    host: str
+    port: int | None
+    path: str
+    query: str
+
+    def geturl(self) -> str:
+        """The URL rebuilt from the checked parts: what is checked is what is fetched."""
+        port = f":{self.port}" if self.port is not None else ""
+        query = f"?{self.query}" if self.query else ""
+        return f"{self.scheme}://{self.host}{port}{self.path or '/'}{query}"
+
+
+def split_url(url: object) -> UrlParts | str:
+    """The parts of an absolute http(s) URL, or the reason it is refused.
+
+    Refused: anything but a string of printable ASCII up to 2,048 characters, schemes
+    other than http and https, userinfo (``user@``), backslashes, spaces, control
+    characters, a fragment, a missing or malformed host or port. A protocol-relative
+    ``//host/...`` is read as https. Surrounding whitespace (as in HTML attributes) is
+    ignored.
+    """
+    if not isinstance(url, str):
+        return "not a string"
     url = url.strip()
-    if not url.lower().startswith(("https://", "http://", "//")):
-        return None  # data:, javascript:, relative paths
+    if len(url) > MAX_URL_LENGTH:
+        return f"longer than {MAX_URL_LENGTH} characters"
+    if not url.isascii() or _UNSAFE_URL_CHARS.search(url):
+        return "non-ASCII, control, space or backslash characters"
+    if url.startswith("//"):
+        url = "https:" + url
     try:
-        return urlsplit("https:" + url if url.startswith("//") else url)
-    except ValueError:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"unparsable: {exc}"
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        return f"scheme {scheme or 'none'!r} not allowed"
+    if "@" in parts.netloc:
+        return "credentials in the URL"
+    host = (parts.hostname or "").lower()
+    if not host or not _HOST.match(host):
+        return "no host, or a malformed one"
+    if parts.fragment or url.endswith("#"):
+        return "a fragment"
+    return UrlParts(scheme, host, port, parts.path, parts.query)
+
+
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}\.?$|^[0-9a-f:.]+$")
+"""A DNS name, or an IP literal (which policies then refuse by name)."""
+
+
+def _amazon_image_parts(url: object) -> UrlParts | None:
+    """Parts of a URL on an Amazon image host: http upgraded to https, no port, no query."""
+    parts = split_url(url)
+    if isinstance(parts, str) or parts.port is not None or parts.query:
         return None
+    if not is_amazon_image_host(parts.host):
+        return None
+    return UrlParts("https", parts.host, None, parts.path, "")
 
 
 def is_furniture(url: str) -> bool:
     """True for an Amazon ``/images/G/`` URL: banners, icons, placeholders, not a product."""
-    parts = _split(url)
-    return (
-        bool(parts)
-        and is_amazon_image_host(parts.hostname)
-        and bool(_FURNITURE_PATH.match(parts.path))
-    )
+    parts = _amazon_image_parts(url)
+    return parts is not None and bool(_FURNITURE_PATH.match(parts.path))
 
 
-def parse_image_url(url: str) -> ImageRef | None:
-    """An :class:`ImageRef` for an Amazon product image URL, else None (never raises)."""
-    parts = _split(url)
-    if parts is None or not is_amazon_image_host(parts.hostname):
+def parse_image_url(url: object) -> ImageRef | None:
+    """The canonical form of an Amazon product image URL, else None (never raises).
+
+    This is the one gate for every image URL the project reads from a page, stores,
+    fetches or publishes: https on an Amazon image host, no userinfo, port, query,
+    fragment or backslash, and the path of a catalogue image. ``ImageRef.url`` is the
+    URL rebuilt from those parts (``http://`` and ``//`` become ``https://``, the host
+    lower-case).
+    """
+    parts = _amazon_image_parts(url)
+    if parts is None:
         return None
-    match = _IMAGE_PATH.match(unquote(parts.path))
+    path = unquote(parts.path)
+    match = _IMAGE_PATH.match(path)
     if not match:
         return None
     image_id = match.group("id")
     if not _IMAGE_ID.match(image_id):
         return None
     return ImageRef(
-        url=url.strip(),
-        host=parts.hostname.lower(),
+        url=parts.geturl(),
+        host=parts.host,
         image_id=image_id,
         modifiers=match.group("mods") or "",
         ext=match.group("ext").lower(),
         prefix=match.group("prefix"),
     )
+
+
+def canonical_image_url(url: object) -> str | None:
+    """``url`` in the canonical form of :func:`parse_image_url`, or None."""
+    ref = parse_image_url(url)
+    return ref.url if ref is not None else None
 
 
 def original_url(image_id: str, ext: str = "jpg", prefix: str = "I") -> str:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from sqid.http import parse_header_int
+
 RETRY_HTTP_STATUSES: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_ERRORS: frozenset[str] = frozenset({"connection", "timeout", "truncated"})
 
@@ -25,8 +27,10 @@ class RetryPolicy:
     backoff_max: float = 120.0
     jitter: float = 0.5
     """Fraction of the delay that is randomised (0 = none, 1 = full jitter)."""
-    max_retry_after: float = 3600.0
-    """A ``Retry-After`` longer than this is capped rather than obeyed blindly."""
+    max_retry_after: float = 300.0
+    """The longest ``Retry-After`` waited for in place. A server asking for more gets no
+    retry now: the caller records a retryable failure and a later run tries again,
+    rather than hold a worker for hours."""
     retry_statuses: frozenset[int] = RETRY_HTTP_STATUSES
     retry_errors: frozenset[str] = RETRY_ERRORS
 
@@ -39,15 +43,16 @@ class Decision:
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), or None
+    for an absent or malformed value (never raises)."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = parse_header_int(value)
+    if seconds is not None:
+        return float(seconds)
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        when = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -94,5 +99,7 @@ def decide(
     delay = backoff_delay(policy, attempt, rng)
     server_wait = parse_retry_after(retry_after, now)
     if server_wait is not None:
-        delay = max(delay, min(server_wait, policy.max_retry_after))
+        if server_wait > policy.max_retry_after:
+            return Decision(False, 0.0, f"{reason}_retry_after_{server_wait:.0f}s")
+        delay = max(delay, server_wait)
     return Decision(True, delay, reason)

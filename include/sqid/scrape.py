@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sqid.drift import DriftBaseline, DriftGuard, DriftLimits
-from sqid.fetch import AdaptiveThrottle, FetchOutcome, HostLimiter, PageFetcher
+from sqid.fetch import REDIRECT_ERRORS, AdaptiveThrottle, FetchOutcome, HostLimiter, PageFetcher
 from sqid.pages import (
     CAPTCHA,
     DEGRADED,
@@ -74,14 +74,22 @@ class ScrapeConfig:
     concurrency: int = 2
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
+    request_deadline: float = 60.0
+    """Wall-clock limit of one request, body included (a dripping body is a timeout)."""
+    max_redirects: int = 3
     max_body_bytes: int = 8_000_000
     max_attempts: int = 4
     backoff_base: float = 2.0
     backoff_max: float = 120.0
+    max_retry_after: float = 120.0
+    """The longest ``Retry-After`` a thread waits for; a longer one ends the product's
+    attempts with a retryable status for a later run."""
     captcha_pause: float = 30.0
     """Seconds every thread of the shard pauses after a captcha."""
     captcha_breaker: int = 5
     """Consecutive captchas that stop the shard (retryable: a later run resumes)."""
+    throttle_breaker: int = 10
+    """Consecutive 429 responses that stop the shard, like captchas."""
     throttle_error_delay: float = 1.0
     """Delay between requests after a failure, doubled on each further failure."""
     throttle_max_delay: float = 60.0
@@ -107,6 +115,7 @@ class ScrapeConfig:
             max_attempts=self.max_attempts,
             backoff_base=self.backoff_base,
             backoff_max=self.backoff_max,
+            max_retry_after=self.max_retry_after,
         )
 
 
@@ -141,6 +150,7 @@ class Attempt:
     bytes: int
     error: str | None
     run_id: str
+    final_url: str | None = None
 
 
 OUTCOME_SCHEMA = pa.schema(
@@ -157,7 +167,7 @@ ATTEMPT_SCHEMA = pa.schema(
         ("attempt_id", pa.string()), ("product_id", pa.string()), ("attempt", pa.int32()),
         ("fetched_at", pa.int64()), ("http_status", pa.int32()),
         ("page_kind", pa.string()), ("latency_ms", pa.float64()), ("bytes", pa.int64()),
-        ("error", pa.string()), ("run_id", pa.string()),
+        ("error", pa.string()), ("run_id", pa.string()), ("final_url", pa.string()),
     ]
 )  # fmt: skip
 
@@ -170,30 +180,52 @@ class CircuitOpen(ShardStopped):
     """Too many captchas in a row."""
 
 
+class RateLimited(ShardStopped):
+    """Too many 429 responses in a row."""
+
+
 class LayoutDrift(ShardStopped):
     """Too many pages not understood: the site's markup has probably changed."""
 
 
+CAPTCHA_CIRCUIT_OPEN = "captcha_circuit_open"
+RATE_LIMITED = "rate_limited"
+LAYOUT_DRIFT = "layout_drift"
+
+
 @dataclass
 class ShardState:
-    """Shared by a shard's threads: the captcha breaker and the shared pause."""
+    """Shared by a shard's threads: the captcha and 429 breakers and the shared pause."""
 
-    breaker_limit: int
+    captcha_breaker: int
+    throttle_breaker: int = 10
     consecutive_captchas: int = 0
+    consecutive_throttled: int = 0
     paused_until: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, page_kind: str | None, pause: float) -> None:
+    def record(self, page_kind: str | None, http_status: int | None, pause: float) -> None:
+        """Count one attempt. A captcha or a 429 pauses every thread of the shard."""
         with self.lock:
             if page_kind == CAPTCHA:
                 self.consecutive_captchas += 1
                 self.paused_until = max(self.paused_until, time.monotonic() + pause)
             elif page_kind is not None:
                 self.consecutive_captchas = 0
+            if http_status == 429:
+                self.consecutive_throttled += 1
+                self.paused_until = max(self.paused_until, time.monotonic() + pause)
+            elif http_status is not None:
+                self.consecutive_throttled = 0
 
     @property
-    def open(self) -> bool:
-        return self.consecutive_captchas >= self.breaker_limit
+    def stopped(self) -> str | None:
+        """Why the shard must stop, or None."""
+        if self.consecutive_captchas >= self.captcha_breaker:
+            return CAPTCHA_CIRCUIT_OPEN
+        if self.consecutive_throttled >= self.throttle_breaker:
+            return RATE_LIMITED
+        return None
 
 
 def _now() -> datetime:
@@ -216,6 +248,8 @@ def next_step(
         return False, 0.0, kind
     if result.error == "too_large":
         return False, 0.0, TOO_LARGE
+    if result.error in REDIRECT_ERRORS:
+        return False, 0.0, result.error
     if result.error:
         decision = decide(policy, number, error=result.error)
     else:
@@ -232,6 +266,8 @@ def final_status(kind: str | None, result: FetchOutcome) -> str:
         return kind
     if result.error == "too_large":
         return TOO_LARGE
+    if result.error in REDIRECT_ERRORS:
+        return HTTP_ERROR
     if result.error:
         return NETWORK_ERROR
     if result.status == 404:
@@ -266,7 +302,8 @@ def scrape_product(
         fetched_at = _now()
         result = fetcher.fetch(url)
         analysis = None
-        if result.body is not None and result.error is None:
+        if result.body is not None and result.error is None and result.status != 429:
+            # A 429 is throttling whatever its body says (often nothing): its status decides.
             analysis = analyse_page(result.body, result.status)
         kind = analysis.page_kind if analysis else None
         attempts.append(
@@ -281,11 +318,12 @@ def scrape_product(
                 bytes=len(result.body or b""),
                 error=result.error,
                 run_id=run_id,
+                final_url=result.final_url,
             )
         )
         answered = kind in (PRODUCT, NO_IMAGE, NOT_FOUND)
         limiter.throttle.observe(result.latency, ok=answered)
-        state.record(kind, config.captcha_pause)
+        state.record(kind, result.status, config.captcha_pause)
         retry, delay, reason = next_step(policy, number, kind, result)
         if retry:
             sleep(delay)
@@ -365,6 +403,8 @@ class ShardSummary:
     retries: int
     captchas: int
     seconds: float
+    throttled: int = 0
+    """Responses with HTTP 429."""
     stopped: str | None = None
     """``captcha_circuit_open`` or ``layout_drift`` when the shard stopped early."""
     drift: dict[str, Any] | None = None
@@ -400,7 +440,7 @@ def run_shard(
     done = done_products(directory)
     todo = [p for p in ids if p not in done]
     part = len(list(directory.glob("outcomes-*.parquet")))
-    state = ShardState(config.captcha_breaker)
+    state = ShardState(config.captcha_breaker, config.throttle_breaker)
     guard = DriftGuard(config.drift_limits(), baseline or DriftBaseline())
     limiter = HostLimiter(
         config.requests_per_second,
@@ -413,7 +453,9 @@ def run_shard(
     )
     fetcher = PageFetcher(
         timeout=(config.connect_timeout, config.read_timeout),
+        deadline=config.request_deadline,
         max_body_bytes=config.max_body_bytes,
+        max_redirects=config.max_redirects,
         pool_size=config.concurrency,
         proxies=config.proxies,
     )
@@ -443,23 +485,20 @@ def run_shard(
 
     def work(product_id: str) -> None:
         nonlocal last_progress
-        if state.open or guard.tripped:
+        if state.stopped or guard.tripped:
             return
         outcome, attempts, page = scrape_product(
             product_id, fetcher, limiter, config, state, run_id
         )
         with lock:
-            if guard.tripped:
-                return  # stopped while this one was in flight: left for the resumed run
-            if outcome.status == CAPTCHA and state.open:
-                # The breaker tripped on this product: leave it for the resumed run.
-                stats["requests"] += len(attempts)
-                stats["captchas"] += 1
+            stats["requests"] += len(attempts)
+            stats["captchas"] += sum(a.page_kind == CAPTCHA for a in attempts)
+            stats["throttled"] += sum(a.http_status == 429 for a in attempts)
+            if guard.tripped or (state.stopped and outcome.status in RETRYABLE_STATUSES):
+                # The shard stopped on or during this product: left for the resumed run.
                 return
             counts[outcome.status] += 1
-            stats["requests"] += len(attempts)
             stats["retries"] += max(0, len(attempts) - 1)
-            stats["captchas"] += sum(a.page_kind == CAPTCHA for a in attempts)
             pending_outcomes.append(asdict(outcome))
             pending_attempts.extend(asdict(a) for a in attempts)
             guard.observe(
@@ -500,11 +539,12 @@ def run_shard(
         requests=stats["requests"],
         retries=stats["retries"],
         captchas=stats["captchas"],
+        throttled=stats["throttled"],
         seconds=round(time.monotonic() - start, 3),
-        stopped="captcha_circuit_open" if state.open else None,
+        stopped=state.stopped,
     )
-    if guard.tripped:
-        summary.stopped = "layout_drift"
+    if guard.tripped and not state.stopped:
+        summary.stopped = LAYOUT_DRIFT
         summary.drift = {
             **guard.tripped,
             "sample_pages": [
@@ -517,12 +557,19 @@ def run_shard(
     tmp.write_text(json.dumps(summary.to_dict(), indent=2))
     os.replace(tmp, directory / "summary.json")
     remaining = len(todo) - summary.scraped
-    if state.open:
+    if state.stopped == CAPTCHA_CIRCUIT_OPEN:
         raise CircuitOpen(
             f"shard {shard}: {config.captcha_breaker} captchas in a row; stopped after "
             f"{summary.scraped} products, a retry resumes the remaining {remaining}"
         )
-    if guard.tripped:
+    if state.stopped == RATE_LIMITED:
+        raise RateLimited(
+            f"shard {shard}: {config.throttle_breaker} responses in a row were HTTP 429 "
+            f"(too many requests); stopped after {summary.scraped} products, a retry "
+            f"resumes the remaining {remaining}. Lower requests_per_second or the "
+            "sqid_scrape pool if this repeats"
+        )
+    if summary.stopped == LAYOUT_DRIFT:
         drift = summary.drift
         raise LayoutDrift(
             f"shard {shard}: layout drift, too many pages not understood in the latest "

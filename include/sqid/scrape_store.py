@@ -234,6 +234,7 @@ def summarise_shards(run_dir: Path) -> dict[str, Any]:
         "requests": requests,
         "retries": sum(s["retries"] for s in summaries),
         "captchas": sum(s["captchas"] for s in summaries),
+        "throttled": sum(s.get("throttled", 0) for s in summaries),
         "gave_up": sum(v for k, v in statuses.items() if k in RETRYABLE_STATUSES),
         "requests_per_second_per_shard": round(requests / seconds, 3) if seconds else 0.0,
     }

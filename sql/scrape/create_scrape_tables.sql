@@ -9,8 +9,11 @@ CREATE TABLE IF NOT EXISTS scrape_attempts (
     latency_ms  DOUBLE,
     bytes       BIGINT,
     error       VARCHAR,
-    run_id      VARCHAR NOT NULL
+    run_id      VARCHAR NOT NULL,
+    final_url   VARCHAR           -- where the page was served from after redirects
 );
+-- Databases created before final_url was recorded gain the column.
+ALTER TABLE scrape_attempts ADD COLUMN IF NOT EXISTS final_url VARCHAR;
 
 CREATE TABLE IF NOT EXISTS product_images (
     product_id     VARCHAR PRIMARY KEY,

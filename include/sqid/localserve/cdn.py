@@ -78,6 +78,12 @@ class ImageCDN(LoopbackServer):
             "SQID_IMAGE_ALLOW_PRIVATE": "1",
         }
 
+    def policy(self, **overrides: object):
+        """An image download policy that lets the embed stage fetch from this server."""
+        from sqid.images import ImagePolicy
+
+        return ImagePolicy.with_mirror(self.base_url, **overrides)
+
     def url(self, image_id: str, modifiers: str = "", ext: str = "jpg") -> str:
         mods = f".{modifiers}" if modifiers else ""
         return f"{self.base_url}/images/I/{image_id}{mods}.{ext}"

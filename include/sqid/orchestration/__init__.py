@@ -187,13 +187,18 @@ def embed_config(params: dict):
     from sqid.embed import DEFAULT_MODEL_ID, DEFAULT_REVISION
     from sqid.embed_stage import EmbedConfig
     from sqid.images import ImagePolicy
-    from sqid.imageurl import AMAZON_IMAGE_HOSTS
+    from sqid.imageurl import AMAZON_IMAGE_HOSTS, UrlParts, split_url
 
     extra_hosts = {h for h in os.environ.get("SQID_IMAGE_EXTRA_HOSTS", "").split(",") if h}
+    mirror = split_url(os.environ.get("SQID_IMAGE_CDN") or "")
     policy = ImagePolicy(
         allowed_hosts=AMAZON_IMAGE_HOSTS | extra_hosts,
         allow_http=os.environ.get("SQID_IMAGE_ALLOW_HTTP", "") == "1",
         allow_private_addresses=os.environ.get("SQID_IMAGE_ALLOW_PRIVATE", "") == "1",
+        # Only the mirror's own port, if it names one: Amazon's URLs name none.
+        allowed_ports=frozenset({mirror.port})
+        if isinstance(mirror, UrlParts) and mirror.port
+        else frozenset(),
     )
     return EmbedConfig(
         model_id=params.get("model_id") or os.environ.get("SQID_EMBED_MODEL", DEFAULT_MODEL_ID),
