@@ -2,9 +2,11 @@
 ### sqid_ingest: the Shopping Queries Dataset into DuckDB
 
 Downloads the three SQD files (examples and products parquet, sources CSV), verifies
-each by size and sha256, loads them with DuckDB's native readers in one transaction,
-derives the SQID product set (`test` + `supp`) and the benchmark queries, and checks
-the result before announcing the `sqid.sqd_tables` and `sqid.sqid_sets` Assets.
+each by size and sha256, and stages them in DuckDB (schema `staging`) with its native
+readers. It then derives the SQID product set (`test` + `supp`) and the benchmark
+queries in staging and checks them: accepted values, set rules and sanity floors. Only
+if every check passes are the live tables replaced, in the same transaction. Finally it
+announces the `sqid.sqd_tables` and `sqid.sqid_sets` Assets.
 
 **Params** (manual runs)
 - `source`: base URL, `file://` URL or directory holding the three files; empty uses
@@ -16,6 +18,9 @@ the result before announcing the `sqid.sqd_tables` and `sqid.sqid_sets` Assets.
 - `check_published_counts`: `auto` checks the published counts (164,900 test and
   27,139 supplementary products, 8,956 queries) only for the published files;
   `always` / `never` force it.
+- `min_rows`, `max_row_loss`, `min_title_share`: the gate's sanity floors (rows each
+  table must have; share of a live table's rows a load may lose; share of products
+  with a title).
 """
 
 from __future__ import annotations
@@ -61,6 +66,32 @@ ZERO = {"equal_to": 0}
         "force_download": Param(False, type="boolean"),
         "min_supp_judgements": Param(2, type="integer", minimum=1),
         "check_published_counts": Param("auto", enum=["auto", "always", "never"]),
+        "min_rows": Param(
+            1,
+            type="integer",
+            minimum=0,
+            title="Minimum rows",
+            description="Rows each raw SQD table and the SQID product set must have.",
+        ),
+        "max_row_loss": Param(
+            0.5,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Maximum row loss",
+            description=(
+                "The largest share of a live table's rows a new load may lose; 1 allows any "
+                "(e.g. a deliberately smaller SQD version)."
+            ),
+        ),
+        "min_title_share": Param(
+            0.5,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Minimum share of titles",
+            description="The least share of SQID products that must have a title.",
+        ),
     },
 )
 def sqid_ingest():
@@ -75,17 +106,18 @@ def sqid_ingest():
             force=params["force_download"],
         )
 
-    @task(pool=DUCKDB_POOL, outlets=[SQD_TABLES])
+    @task(pool=DUCKDB_POOL)
     def load(downloads: list[dict]) -> dict:
         from sqid.ingest import load_downloads
 
         return load_downloads(downloads)
 
-    @task(pool=DUCKDB_POOL)
+    @task(pool=DUCKDB_POOL, outlets=[SQD_TABLES])
     def derive(params=None) -> dict:
-        from sqid.ingest import derive_sets
+        from sqid.ingest import IngestFloors, derive_sets
 
-        return derive_sets(min_supp_judgements=params["min_supp_judgements"])
+        floors = IngestFloors(params["min_rows"], params["max_row_loss"], params["min_title_share"])
+        return derive_sets(min_supp_judgements=params["min_supp_judgements"], floors=floors)
 
     check_examples = SQLCheckOperator(
         task_id="check_sqd_examples",
@@ -147,7 +179,6 @@ def sqid_ingest():
     derived = derive()
     quality = [check_examples, check_product_columns, check_products, check_queries]
     gate = published_counts_expected(downloads)
-    loaded >> check_examples
     loaded >> derived >> quality >> gate >> published_checks
     done = announce(loaded, derived)
     quality >> done

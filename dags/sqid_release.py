@@ -83,10 +83,10 @@ def sqid_release():
         return document_staged(staged, evaluation)
 
     @task(retries=0)  # a failed check is a data problem: retrying cannot fix it
-    def validate(staged: dict) -> dict:
+    def validate(staged: dict, params=None) -> dict:
         from sqid.orchestration import validate_staged
 
-        return validate_staged(staged)
+        return validate_staged(staged, params)
 
     @task.short_circuit
     def publishing(staged: dict, params=None) -> bool:

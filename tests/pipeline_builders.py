@@ -6,14 +6,12 @@ from pathlib import Path
 
 from sqid.embed import ClipEncoder
 from sqid.embed_stage import EmbedConfig, merge, plan, run_image_shard, run_text_shard
-from sqid.ingest import LoadedFile, derive_sets, load_sqd
 from sqid.localserve.cdn import ImageCDN
 from sqid.localserve.site import ProductSite, SiteConfig
 from sqid.scrape import ScrapeConfig, run_shard
 from sqid.scrape_store import merge_run
-from sqid.sqd import FILE_NAMES
 
-from .sqd_builders import write_case
+from .sqd_builders import ingest_case
 
 
 def build_sets(root: Path, n_products: int = 12, n_supp: int = 3) -> tuple[Path, list[str]]:
@@ -28,12 +26,7 @@ def build_sets(root: Path, n_products: int = 12, n_supp: int = 3) -> tuple[Path,
     ]
     examples += [(q, pid, "us", "E", 1, "train") for q in (4, 5) for pid in supp]
     products = [(pid, "us", f"Product {pid} in colour {i % 5}") for i, pid in enumerate(ids + supp)]
-    specs = write_case(root / "sqd", examples, products)
-    files = {n: LoadedFile(root / "sqd" / n, n, specs[n].size, specs[n].sha256) for n in FILE_NAMES}
-    db_path = root / "sqid.duckdb"
-    load_sqd(db_path, files)
-    derive_sets(db_path)
-    return db_path, ids + supp
+    return ingest_case(root, examples, products)[0], ids + supp
 
 
 def scrape(root: Path, db_path: Path, ids: list[str], site_config: SiteConfig, run: str) -> None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+from sqid.ingest import IngestFloors, LoadedFile, derive_sets, load_sqd
 from sqid.sample import EXAMPLES_SCHEMA, PRODUCTS_SCHEMA, write_sqd_files
-from sqid.sqd import FileSpec
+from sqid.sqd import FILE_NAMES, FileSpec
+
+CASE_FLOORS = IngestFloors(min_rows=0, max_row_loss=1.0, min_title_share=0.0)
+"""Hand-written cases test other rules: they may have no product rows or titles."""
 
 
 def example_rows(rows: list[tuple]) -> pa.Table:
@@ -52,3 +56,22 @@ def write_case(
     return write_sqd_files(
         out_dir, example_rows(examples), product_rows(products), [(q, "other") for q in query_ids]
     )
+
+
+def ingest_case(
+    root: Path,
+    examples: list[tuple],
+    products: list[tuple[str, str, str | None]],
+    db_path: Path | None = None,
+    **derive: object,
+) -> tuple[Path, dict[str, object]]:
+    """Write a case's SQD files under ``root/sqd``, load, derive and publish them into a
+    DuckDB file (``root/sqid.duckdb`` by default); return its path and the set counts."""
+    specs = write_case(root / "sqd", examples, products)
+    files = {
+        n: LoadedFile(root / "sqd" / n, f"file://{n}", specs[n].size, specs[n].sha256)
+        for n in FILE_NAMES
+    }
+    db_path = db_path or root / "sqid.duckdb"
+    load_sqd(db_path, files)
+    return db_path, derive_sets(db_path, floors=CASE_FLOORS, **derive)

@@ -5,14 +5,12 @@ import numpy as np
 import pytest
 from sqid.embed import pipelined
 from sqid.embed_stage import EmbedConfig, merge, plan, run_image_shard, run_text_shard
-from sqid.ingest import LoadedFile, derive_sets, load_sqd
 from sqid.localserve.cdn import ImageCDN, synthetic_image
 from sqid.localserve.site import ProductSite, SiteConfig
 from sqid.scrape import ScrapeConfig, run_shard
 from sqid.scrape_store import merge_run
-from sqid.sqd import FILE_NAMES
 
-from .sqd_builders import write_case
+from .sqd_builders import ingest_case
 
 
 def test_loads_through_from_pretrained(encoder, tiny_clip):
@@ -55,13 +53,7 @@ def stage_db(tmp_path):
     ids = [f"B0{i:08d}" for i in range(8)]
     examples = [(1, pid, "us", "E", 1, "test") for pid in ids] + [(2, ids[0], "us", "S", 1, "test")]
     products = [(pid, "us", f"Product number {i}") for i, pid in enumerate(ids)]
-    specs = write_case(tmp_path / "sqd", examples, products)
-    files = {
-        n: LoadedFile(tmp_path / "sqd" / n, n, specs[n].size, specs[n].sha256) for n in FILE_NAMES
-    }
-    db_path = tmp_path / "sqid.duckdb"
-    load_sqd(db_path, files)
-    derive_sets(db_path)
+    db_path, _ = ingest_case(tmp_path, examples, products)
     with ProductSite(SiteConfig(layouts={ids[7]: "placeholder"})) as site:
         config = ScrapeConfig(base_url=site.base_url, requests_per_second=100, concurrency=2)
         run_shard(ids, tmp_path / "scrape", 0, config, "r1")

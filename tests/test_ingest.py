@@ -1,4 +1,4 @@
-"""Loading SQD files into DuckDB: idempotence, atomicity and clear schema errors."""
+"""Loading SQD files into DuckDB: idempotence, atomicity, clear schema errors, the gate."""
 
 import shutil
 
@@ -8,7 +8,15 @@ import pytest
 from sqid.acquire import download_sqd_file, expect_published_counts
 from sqid.config import load_settings
 from sqid.download import ChecksumError
-from sqid.ingest import LoadedFile, SchemaError, derive_sets, load_downloads, load_sqd
+from sqid.ingest import (
+    IngestCheckError,
+    IngestFloors,
+    LoadedFile,
+    SchemaError,
+    derive_sets,
+    load_downloads,
+    load_sqd,
+)
 from sqid.localserve.files import FileServer
 from sqid.sqd import CHECKSUM_MANIFEST, EXAMPLES, FILE_NAMES, PRODUCTS, SOURCES
 
@@ -17,6 +25,13 @@ from .conftest import shared_file
 
 def files_in(directory, specs=None):
     return {n: LoadedFile(directory / n, (directory / n).as_uri(), 0, "") for n in FILE_NAMES}
+
+
+def ingest(db_path, files, floors=None):
+    """Stage, gate and publish, as the DAG's load and derive tasks do."""
+    staged = load_sqd(db_path, files)
+    derive_sets(db_path, floors=floors)
+    return staged
 
 
 def counts(db_path):
@@ -38,8 +53,8 @@ def copy_sample(sample_sqd, tmp_path):
 
 def test_load_matches_the_files_and_rerun_replaces(sample_sqd, tmp_path):
     db_path = tmp_path / "sqid.duckdb"
-    first = load_sqd(db_path, files_in(sample_sqd.out_dir))
-    second = load_sqd(db_path, files_in(sample_sqd.out_dir))
+    first = ingest(db_path, files_in(sample_sqd.out_dir))
+    second = ingest(db_path, files_in(sample_sqd.out_dir))
     assert (
         first
         == second
@@ -58,7 +73,7 @@ def test_load_matches_the_files_and_rerun_replaces(sample_sqd, tmp_path):
 
 def test_declared_types_and_keys(sample_sqd, tmp_path):
     db_path = tmp_path / "sqid.duckdb"
-    load_sqd(db_path, files_in(sample_sqd.out_dir))
+    ingest(db_path, files_in(sample_sqd.out_dir))
     con = duckdb.connect(str(db_path), read_only=True)
     types = dict(
         con.execute(
@@ -102,7 +117,7 @@ def test_not_a_parquet_file(sample_sqd, tmp_path):
 
 def test_failed_load_keeps_previous_tables(sample_sqd, tmp_path):
     db_path = tmp_path / "sqid.duckdb"
-    load_sqd(db_path, files_in(sample_sqd.out_dir))
+    ingest(db_path, files_in(sample_sqd.out_dir))
     before = counts(db_path)
 
     target = copy_sample(sample_sqd, tmp_path)
@@ -116,6 +131,72 @@ def test_failed_load_keeps_previous_tables(sample_sqd, tmp_path):
     with pytest.raises(ValueError, match="violates a key"):
         load_sqd(db_path, files_in(target))
     assert counts(db_path) == before
+
+
+def set_counts(db_path):
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return con.execute(
+            "SELECT (SELECT count(*) FROM sqid_products), (SELECT count(*) FROM sqid_queries),"
+            " (SELECT count(*) FROM sqid_products WHERE title IS NOT NULL)"
+        ).fetchone()
+    finally:
+        con.close()
+
+
+def emptied(target, name):
+    """Keep a file's schema and drop its rows (its checksum manifest would still match)."""
+    path = target / name
+    if name.endswith(".csv"):
+        path.write_text(path.read_text().splitlines()[0] + "\n")
+    else:
+        pq.write_table(pq.read_table(path).slice(0, 0), path)
+
+
+@pytest.mark.parametrize("name", [EXAMPLES, PRODUCTS, SOURCES])
+def test_an_empty_file_fails_the_gate_and_changes_nothing(sample_sqd, tmp_path, name):
+    db_path = tmp_path / "sqid.duckdb"
+    ingest(db_path, files_in(sample_sqd.out_dir))
+    before = (counts(db_path), set_counts(db_path))
+    target = copy_sample(sample_sqd, tmp_path)
+    emptied(target, name)
+    load_sqd(db_path, files_in(target))  # staged: the live tables are untouched
+    assert (counts(db_path), set_counts(db_path)) == before
+    with pytest.raises(IngestCheckError, match="live tables were not changed"):
+        derive_sets(db_path)
+    assert (counts(db_path), set_counts(db_path)) == before
+
+
+def test_floors_catch_a_truncated_file_and_lost_titles(sample_sqd, tmp_path):
+    db_path = tmp_path / "sqid.duckdb"
+    ingest(db_path, files_in(sample_sqd.out_dir))
+    before = (counts(db_path), set_counts(db_path))
+    target = copy_sample(sample_sqd, tmp_path)
+    examples = pq.read_table(target / EXAMPLES)
+    pq.write_table(examples.slice(0, examples.num_rows // 4), target / EXAMPLES)
+    load_sqd(db_path, files_in(target))
+    with pytest.raises(IngestCheckError, match=r"examples: \d+ rows would replace \d+"):
+        derive_sets(db_path)
+    assert (counts(db_path), set_counts(db_path)) == before
+    derive_sets(db_path, floors=IngestFloors(max_row_loss=1.0))  # a deliberate shrink
+    assert counts(db_path)[0] == examples.num_rows // 4
+
+    target = copy_sample(sample_sqd, tmp_path / "titles")
+    products = pq.read_table(target / PRODUCTS)
+    index = products.schema.get_field_index("product_title")
+    products = products.set_column(
+        index, "product_title", pa_concat_nulls(products.num_rows, products.schema.field(index))
+    )
+    pq.write_table(products, target / PRODUCTS)
+    load_sqd(db_path, files_in(target))
+    with pytest.raises(IngestCheckError, match="have a title, fewer than min_title_share"):
+        derive_sets(db_path, floors=IngestFloors(max_row_loss=1.0))
+
+
+def pa_concat_nulls(n, field):
+    import pyarrow as pa
+
+    return pa.nulls(n, type=field.type)
 
 
 def pa_concat(*tables):
@@ -163,7 +244,7 @@ def test_real_sources_csv(sample_sqd, tmp_path):
     real = shared_file("esci", SOURCES)
     files = files_in(sample_sqd.out_dir)
     files[SOURCES] = LoadedFile(real, real.as_uri(), real.stat().st_size, "")
-    loaded = load_sqd(tmp_path / "db.duckdb", files)
+    loaded = ingest(tmp_path / "db.duckdb", files)
     assert loaded["sources"] == 130_652
     con = duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True)
     sources = dict(con.execute("SELECT source, count(*) FROM sqd_sources GROUP BY 1").fetchall())

@@ -2,10 +2,9 @@
 
 import duckdb
 import pytest
-from sqid.ingest import LoadedFile, derive_sets, load_sqd
-from sqid.sqd import FILE_NAMES
+from sqid.ingest import derive_sets
 
-from .sqd_builders import write_case
+from .sqd_builders import CASE_FLOORS, ingest_case
 
 # (query_id, product_id, locale, label, small_version, split)
 EXAMPLES = [
@@ -35,14 +34,7 @@ PRODUCTS = [
 @pytest.fixture(scope="module")
 def case_db(tmp_path_factory):
     root = tmp_path_factory.mktemp("case")
-    specs = write_case(root / "sqd", EXAMPLES, PRODUCTS)
-    files = {
-        n: LoadedFile(root / "sqd" / n, f"file://{n}", specs[n].size, specs[n].sha256)
-        for n in FILE_NAMES
-    }
-    db_path = root / "case.duckdb"
-    load_sqd(db_path, files)
-    counts = derive_sets(db_path)
+    db_path, counts = ingest_case(root, EXAMPLES, PRODUCTS)
     con = duckdb.connect(str(db_path), read_only=True)
     yield con, counts
     con.close()
@@ -90,10 +82,6 @@ def test_queries_are_the_us_task1_test_queries(case_db):
 def test_rule_is_recorded_and_configurable(tmp_path, case_db):
     con, _ = case_db
     assert con.execute("SELECT min_supp_judgements FROM sqid_set_rule").fetchall() == [(2,)]
-    specs = write_case(tmp_path / "sqd", EXAMPLES, PRODUCTS)
-    files = {
-        n: LoadedFile(tmp_path / "sqd" / n, n, specs[n].size, specs[n].sha256) for n in FILE_NAMES
-    }
-    load_sqd(tmp_path / "db.duckdb", files)
-    assert derive_sets(tmp_path / "db.duckdb", min_supp_judgements=1)["supp_products"] == 2
-    assert derive_sets(tmp_path / "db.duckdb", min_supp_judgements=3)["supp_products"] == 0
+    db_path, counts = ingest_case(tmp_path, EXAMPLES, PRODUCTS, min_supp_judgements=1)
+    assert counts["supp_products"] == 2
+    assert derive_sets(db_path, min_supp_judgements=3, floors=CASE_FLOORS)["supp_products"] == 0

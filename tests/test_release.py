@@ -122,17 +122,18 @@ def test_second_release_changelog(first_release, pipeline, tiny_clip, encoder):
     assert "products added: 0" in changelog and "products removed: 0" in changelog
     manifest = json.loads((second / "manifest.json").read_text())
     assert manifest["previous_release"] == "v0.1.0"
-    assert path.exists() and validate_release(path) == []  # the first one is untouched
+    policy = config.validation_policy()
+    assert path.exists() and validate_release(path, policy) == []  # the first one is untouched
 
 
 def tampered(first_release, tmp_path, change, fix_checksums=True):
-    path, _ = first_release
+    path, config = first_release
     copy = tmp_path / "copy"
     shutil.copytree(path, copy)
     change(copy)
     if fix_checksums:
         write_checksums(copy)
-    return validate_release(copy), copy
+    return validate_release(copy, config.validation_policy()), copy
 
 
 def rewrite_parquet(path, fn):

@@ -11,13 +11,11 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from sqid.ingest import LoadedFile, derive_sets, load_sqd
 from sqid.localserve.site import ProductSite, SiteConfig
 from sqid.scrape import CircuitOpen, ScrapeConfig, is_valid_product_id, run_shard
 from sqid.scrape_store import merge_run, plan_shards, scrape_planned_shard, select_products
-from sqid.sqd import FILE_NAMES
 
-from .sqd_builders import write_case
+from .sqd_builders import ingest_case
 
 
 def fast_config(site, **overrides):
@@ -170,14 +168,7 @@ def test_killed_worker_resumes_to_the_same_tables(tmp_path):
 def scraped_db(tmp_path):
     examples = [(1, f"B0{i:08d}", "us", "E", 1, "test") for i in range(12)]
     examples += [(1, "bad id!!", "us", "E", 1, "test")]
-    specs = write_case(tmp_path / "sqd", examples, [])
-    files = {
-        n: LoadedFile(tmp_path / "sqd" / n, n, specs[n].size, specs[n].sha256) for n in FILE_NAMES
-    }
-    db_path = tmp_path / "sqid.duckdb"
-    load_sqd(db_path, files)
-    derive_sets(db_path)
-    return db_path
+    return ingest_case(tmp_path, examples, [])[0]
 
 
 def test_selection_and_planned_shards(scraped_db, tmp_path):

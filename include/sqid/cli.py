@@ -59,11 +59,19 @@ def _cmd_audit_urls(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from sqid.release_docs import validate_croissant
-    from sqid.validate import Problem, report, validate_release
+    from sqid.validate import Problem, ValidationPolicy, report, validate_release
 
     directory = Path(args.release_dir)
-    problems = validate_release(directory)
-    if (directory / "croissant.json").is_file() and not args.skip_croissant:
+    policy = ValidationPolicy(
+        dimension=args.dimension,
+        norm_band=(args.norm_min, args.norm_max),
+        coverage_threshold=args.coverage_threshold,
+        min_image_vector_share=args.min_image_vectors,
+        min_text_vector_share=args.min_text_vectors,
+    )
+    problems = validate_release(directory, policy)
+    croissant = directory / "croissant.json"
+    if croissant.is_file() and not croissant.is_symlink() and not args.skip_croissant:
         problems += [
             Problem("croissant", p) for p in validate_croissant(directory / "croissant.json")
         ]
@@ -72,16 +80,26 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from sqid.release_docs import evaluate_release
+    from sqid.release_docs import ScoresError, evaluate_release
 
-    result = evaluate_release(
-        Path(args.release_dir), Path(args.examples), Path(args.scores) if args.scores else None
-    )
+    for what, path in (("release", args.release_dir), ("examples file", args.examples)):
+        if not Path(path).exists():
+            print(f"sqid evaluate: no such {what}: {path}", file=sys.stderr)
+            return 2
+    try:
+        result = evaluate_release(
+            Path(args.release_dir), Path(args.examples), Path(args.scores) if args.scores else None
+        )
+    except ScoresError as exc:
+        print(f"sqid evaluate: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(result, indent=2))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sqid.validate import ValidationPolicy
+
     parser = argparse.ArgumentParser(prog="sqid", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -123,6 +141,26 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--skip-croissant", action="store_true", help="skip the mlcroissant check"
     )
+    defaults = ValidationPolicy()
+    validate.add_argument(
+        "--dimension", type=int, default=None,
+        help="vector dimension (default: from the model id for known models, e.g. 768 for "
+        "openai/clip-vit-large-patch14; else one dimension throughout)",
+    )  # fmt: skip
+    validate.add_argument("--norm-min", type=float, default=defaults.norm_band[0])
+    validate.add_argument("--norm-max", type=float, default=defaults.norm_band[1])
+    validate.add_argument(
+        "--coverage-threshold", type=float, default=defaults.coverage_threshold,
+        help=f"least share of test products with an image URL (default {defaults.coverage_threshold})",
+    )  # fmt: skip
+    validate.add_argument(
+        "--min-image-vectors", type=float, default=defaults.min_image_vector_share,
+        help="least share of products with an image URL that have an image vector",
+    )  # fmt: skip
+    validate.add_argument(
+        "--min-text-vectors", type=float, default=defaults.min_text_vector_share,
+        help="least share of products that have a title vector",
+    )  # fmt: skip
     validate.set_defaults(func=_cmd_validate)
 
     evaluate = sub.add_parser(

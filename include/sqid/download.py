@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlparse
 
 import requests
 
+from sqid.http import parse_header_int
 from sqid.retry import RetryPolicy, decide
 from sqid.sqd import FileSpec
 
@@ -197,8 +198,8 @@ def _try_once(
                     if have + written > spec.size:
                         # Longer than the expected file: stop reading, verification fails.
                         return resp.status_code, None, None, written
-            expected_len = resp.headers.get("Content-Length")
-            if expected_len is not None and written < int(expected_len):
+            expected_len = parse_header_int(resp.headers.get("Content-Length"))
+            if expected_len is not None and written < expected_len:
                 return resp.status_code, "truncated", None, written
             return resp.status_code, None, None, written
     except requests.Timeout:

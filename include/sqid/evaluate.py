@@ -135,8 +135,13 @@ def evaluate_clip(
 def evaluate_scores(
     judgements: Iterable[Judgement], scores: Mapping[tuple[str, str], float]
 ) -> dict[str, object]:
-    """nDCG of a user's own scores; judged pairs without a score count as tied-last."""
+    """nDCG of a user's own scores; judged pairs without a score count as tied-last.
+
+    The result also counts the scored pairs that match no judgement (other queries or
+    products, or mistyped ids): they cannot count, and a large number signals a mistake.
+    """
     by_query = group(judgements)
+    judged = {(j.query_id, j.product_id) for items in by_query.values() for j in items}
     lists, missing = [], 0
     for query_id, items in by_query.items():
         gains = [GAINS[j.label] for j in items]
@@ -150,4 +155,5 @@ def evaluate_scores(
         lists.append((gains, values))
     result = mean_ndcg(lists)
     return {"ndcg": result.ndcg, "queries": result.queries, "skipped_queries": result.skipped_queries,
-            "unscored_judgements": missing}  # fmt: skip
+            "unscored_judgements": missing,
+            "unknown_pairs": sum(1 for pair in scores if pair not in judged)}  # fmt: skip

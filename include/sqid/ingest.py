@@ -1,9 +1,13 @@
 """Load verified SQD files into DuckDB and derive the SQID product and query sets.
 
-Loading uses DuckDB's native parquet/CSV readers inside one transaction, so a failed
-load leaves the previous tables untouched and a re-run replaces rather than appends.
-Schemas are checked before anything is written: a missing or retyped column fails
-with a message that names it.
+A load goes to the ``staging`` schema with DuckDB's native parquet/CSV readers; the
+live tables change only when the staged data passes the ingest gate. The gate runs the
+same checks as the DAG's check tasks plus sanity floors (rows, rows lost against the
+live tables, share of products with a title), and the swap happens in the gate's own
+transaction. So a file that matches its checksum but holds nothing useful (an empty
+products file, a truncated examples file) fails the run and leaves the previous tables
+as they were. Schemas are checked before anything is written: a missing or retyped
+column fails with a message that names it.
 """
 
 from __future__ import annotations
@@ -61,6 +65,28 @@ EXPECTED_COLUMNS: dict[str, dict[str, str]] = {
 }
 
 DEFAULT_MIN_SUPP_JUDGEMENTS = 2
+GATE_CHECKS = (
+    "checks/sqd_examples_valid",
+    "checks/sqid_products_valid",
+    "checks/sqid_queries_valid",
+)
+"""Check files (one row of booleans each) the staged data must pass before the swap."""
+
+
+@dataclass(frozen=True)
+class IngestFloors:
+    """Sanity floors of the ingest gate: what a new load must at least hold."""
+
+    min_rows: int = 1
+    """Rows each raw SQD table and the SQID product set must have."""
+    max_row_loss: float = 0.5
+    """The largest share of a live table's rows a new load may lose (1.0: no limit)."""
+    min_title_share: float = 0.5
+    """The least share of SQID products with a title."""
+
+
+class IngestCheckError(ValueError):
+    """The staged data failed the ingest gate; the live tables were not changed."""
 
 
 class SchemaError(ValueError):
@@ -109,7 +135,10 @@ class LoadedFile:
 
 
 def load_sqd(db_path: Path, files: dict[str, LoadedFile]) -> dict[str, int]:
-    """Replace the raw SQD tables with the contents of ``files``; return row counts."""
+    """Stage the raw SQD tables from ``files``; return the staged row counts.
+
+    Nothing live changes here: :func:`derive_sets` checks the staged data and swaps it in.
+    """
     missing = set(EXPECTED_COLUMNS) - set(files)
     if missing:
         raise ValueError(f"load_sqd needs all SQD files, missing {sorted(missing)}")
@@ -118,6 +147,8 @@ def load_sqd(db_path: Path, files: dict[str, LoadedFile]) -> dict[str, int]:
         for name, f in files.items():
             check_schema(con, name, f.path)
         with db.transaction(con):
+            db.run_script(con, "ingest/create_staging")
+            db.run_script(con, "ingest/use_staging")
             db.run_script(con, "ingest/create_sqd_tables")
             for name, statement in (
                 (EXAMPLES, "ingest/insert_sqd_examples"),
@@ -139,25 +170,90 @@ def load_sqd(db_path: Path, files: dict[str, LoadedFile]) -> dict[str, int]:
         counts = db.fetch_dict(con, "ingest/count_sqd_tables")
     finally:
         con.close()
-    log.info("loaded SQD tables: %s", counts)
+    log.info("staged SQD tables: %s", counts)
     return counts
 
 
-def derive_sets(
-    db_path: Path | None = None, min_supp_judgements: int = DEFAULT_MIN_SUPP_JUDGEMENTS
-) -> dict[str, Any]:
-    """Rebuild ``sqid_products`` and ``sqid_queries`` from the raw tables; return counts."""
-    con = db.connect(db_path or load_settings().duckdb_path)
+def _live_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int] | None:
+    """Row counts of the live tables, or None before the first successful ingest."""
     try:
+        return db.fetch_dict(con, "checks/ingest_floors")
+    except duckdb.CatalogException:
+        return None
+
+
+def gate_problems(
+    con: duckdb.DuckDBPyConnection, floors: IngestFloors, live: dict[str, Any] | None
+) -> list[str]:
+    """What the data the connection's schema points at fails, in words ([] if nothing)."""
+    problems = []
+    for name in GATE_CHECKS:
+        row = db.fetch_dict(con, name)
+        problems += [
+            f"{name.split('/')[-1]}: {column} is false" for column, ok in row.items() if not ok
+        ]
+    now = db.fetch_dict(con, "checks/ingest_floors")
+    for table in ("examples", "products", "sources", "sqid_products"):
+        if now[table] < floors.min_rows:
+            problems.append(f"{table}: {now[table]} rows, fewer than min_rows={floors.min_rows}")
+        if live and live[table] and now[table] < live[table] * (1 - floors.max_row_loss):
+            problems.append(
+                f"{table}: {now[table]} rows would replace {live[table]}, losing more than "
+                f"max_row_loss={floors.max_row_loss:.0%}"
+            )
+    if now["title_share"] < floors.min_title_share:
+        problems.append(
+            f"sqid_products: {now['title_share']:.1%} have a title, fewer than "
+            f"min_title_share={floors.min_title_share:.0%}"
+        )
+    return problems
+
+
+def derive_sets(
+    db_path: Path | None = None,
+    min_supp_judgements: int = DEFAULT_MIN_SUPP_JUDGEMENTS,
+    floors: IngestFloors | None = None,
+) -> dict[str, Any]:
+    """Derive ``sqid_products`` and ``sqid_queries``, gate them, and publish; return counts.
+
+    With a staged load, the sets are derived in staging and the gate's transaction swaps
+    every staged table in; without one (a re-derive with another rule), they are derived
+    from the live raw tables. Either way the live tables change only if the gate passes;
+    else :class:`IngestCheckError` names every problem.
+    """
+    db_path = db_path or load_settings().duckdb_path
+    floors = floors or IngestFloors()
+    con = db.connect(db_path)
+    try:
+        live = _live_counts(con)
+        staged = bool(db.run(con, "ingest/staging_exists").fetchone()[0])
         with db.transaction(con):
+            if staged:
+                db.run_script(con, "ingest/use_staging")
             db.run_script(con, "derive/create_sqid_sets")
             db.run(con, "derive/insert_sqid_products", {"min_supp_judgements": min_supp_judgements})
             db.run(con, "derive/insert_sqid_queries")
             db.run(con, "derive/insert_sqid_set_rule", {"min_supp_judgements": min_supp_judgements})
+            problems = gate_problems(con, floors, live)
+            if problems:
+                where = (
+                    "the staged load stays in schema 'staging' for inspection; " if staged else ""
+                )
+                raise IngestCheckError(
+                    f"ingest gate: {'; '.join(problems)}. The live tables were not changed ({where}"
+                    f"{db_path})"
+                )
+            if staged:
+                db.run_script(con, "ingest/use_main")
+                db.run_script(con, "ingest/create_sqd_tables")
+                db.run_script(con, "derive/create_sqid_sets")
+                db.run_script(con, "ingest/publish_staging")
+        if staged:
+            db.run_script(con, "ingest/drop_staging")
         counts = db.fetch_dict(con, "derive/count_sqid_sets")
     finally:
         con.close()
-    log.info("derived SQID sets: %s", counts)
+    log.info("derived and published SQID sets: %s", counts)
     return counts
 
 

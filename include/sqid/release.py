@@ -34,7 +34,18 @@ DATA_FILES = (*SQID_CSV, PRODUCT_FEATURES, QUERY_FEATURES, STATUS_FILE)
 MANIFEST = "manifest.json"
 CHECKSUMS = "SHA256SUMS"
 LATEST = "latest"
-_VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+_NUMBER = r"(0|[1-9][0-9]{0,5})"
+_VERSION = re.compile(rf"v{_NUMBER}\.{_NUMBER}\.{_NUMBER}")
+"""ASCII digits without leading zeros, matched whole (``fullmatch``): ``\\d`` would accept
+Arabic-Indic digits, ``$`` a trailing newline and ``01`` a leading zero, each a second
+name for the same version."""
+
+
+def parse_version(name: str) -> tuple[int, int, int] | None:
+    """``(major, minor, patch)`` of a version name like ``v1.2.3``, else None."""
+    match = _VERSION.fullmatch(name) if isinstance(name, str) else None
+    return tuple(int(x) for x in match.groups()) if match else None  # type: ignore[return-value]
+
 
 FEATURE_TYPE = pa.list_(pa.float32())
 PRODUCT_FEATURES_SCHEMA = pa.schema(
@@ -59,25 +70,33 @@ class ReleaseConfig:
     """Version to compare with; default: the newest published one."""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def validation_policy(self):
+        """The gate's policy: this configuration's thresholds, never the manifest's."""
+        from sqid.validate import ValidationPolicy
+
+        return ValidationPolicy(
+            norm_band=self.norm_band, coverage_threshold=self.coverage_threshold
+        )
+
 
 def list_versions(release_dir: Path) -> list[str]:
     if not Path(release_dir).is_dir():
         return []
     versions = [
-        p.name for p in Path(release_dir).iterdir() if p.is_dir() and _VERSION.match(p.name)
+        p.name
+        for p in Path(release_dir).iterdir()
+        if p.is_dir() and not p.is_symlink() and parse_version(p.name)
     ]
-    return sorted(versions, key=lambda v: tuple(int(x) for x in _VERSION.match(v).groups()))
+    return sorted(versions, key=parse_version)
 
 
 def next_version(release_dir: Path, bump: str = "minor", explicit: str | None = None) -> str:
     if explicit:
-        if not _VERSION.match(explicit):
-            raise ValueError(f"version must look like v1.2.3, not {explicit!r}")
+        if not parse_version(explicit):
+            raise ValueError(f"version must look like v1.2.3 (ASCII digits), not {explicit!r}")
         return explicit
     versions = list_versions(release_dir)
-    major, minor, patch = (
-        (int(x) for x in _VERSION.match(versions[-1]).groups()) if versions else (0, 0, 0)
-    )
+    major, minor, patch = parse_version(versions[-1]) if versions else (0, 0, 0)
     if bump == "major":
         return f"v{major + 1}.0.0"
     if bump == "minor":

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 
@@ -72,21 +74,72 @@ def release_judgements(release_dir: Path, examples: Path) -> list[Judgement]:
     ]
 
 
+class ScoresError(ValueError):
+    """A user's scores file cannot be evaluated; the message says why, in words."""
+
+
+SCORE_COLUMNS = ("query_id", "product_id", "score")
+
+
+def read_scores(path: Path) -> dict[tuple[str, str], float]:
+    """``{(query_id, product_id): score}`` from a user's CSV or Parquet scores file.
+
+    Refused with :class:`ScoresError`: a missing file, missing columns, scores that are
+    not numbers or not finite (NaN would silently reorder the valid ones), and pairs
+    scored twice (which one counts would be a guess).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScoresError(f"{path}: no such file")
+    parquet = path.suffix == ".parquet"
+    con = db.connect(":memory:")
+    try:
+        describe = "ingest/describe_parquet" if parquet else "ingest/describe_csv"
+        columns = [row[0] for row in db.run(con, describe, {"path": str(path)}).fetchall()]
+        missing = [c for c in SCORE_COLUMNS if c not in columns]
+        if missing:
+            raise ScoresError(
+                f"{path}: needs the columns {', '.join(SCORE_COLUMNS)}; missing {', '.join(missing)}"
+                f" (found {', '.join(columns) or 'none'})"
+            )
+        rows = db.run(
+            con, "release/scores_parquet" if parquet else "release/scores_csv", {"path": str(path)}
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise ScoresError(
+            f"{path}: cannot read as {'Parquet' if parquet else 'CSV'}: {exc}"
+        ) from exc
+    finally:
+        con.close()
+    scores: dict[tuple[str, str], float] = {}
+    not_numbers, not_finite, twice = [], [], []
+    for query_id, product_id, raw, score in rows:
+        pair = (query_id, product_id)
+        if score is None:
+            not_numbers.append(f"{query_id}/{product_id}={raw!r}")
+        elif not math.isfinite(score):
+            not_finite.append(f"{query_id}/{product_id}")
+        elif pair in scores:
+            twice.append(f"{query_id}/{product_id}")
+        else:
+            scores[pair] = score
+    for problem, found in (
+        ("scores that are not numbers", not_numbers),
+        ("scores that are NaN or infinite", not_finite),
+        ("(query_id, product_id) pairs scored more than once", twice),
+    ):
+        if found:
+            raise ScoresError(f"{path}: {len(found)} {problem}, e.g. {', '.join(found[:5])}")
+    return scores
+
+
 def evaluate_release(
     release_dir: Path, examples: Path, scores: Path | None = None
 ) -> dict[str, Any]:
     judgements = release_judgements(release_dir, examples)
     if scores is None:
         return evaluate_clip(judgements)
-    statement = (
-        "release/scores_parquet" if str(scores).endswith(".parquet") else "release/scores_csv"
-    )
-    con = db.connect(":memory:")
-    try:
-        table = {(q, p): s for q, p, s in db.run(con, statement, {"path": str(scores)}).fetchall()}
-    finally:
-        con.close()
-    return evaluate_scores(judgements, table)
+    return evaluate_scores(judgements, read_scores(scores))
 
 
 def _status(directory: Path) -> dict[str, dict[str, Any]]:
@@ -462,7 +515,7 @@ def build_release(
         staging, version, Path(config.release_dir) / versions[-1] if versions else None, evaluation
     )
     write_checksums(staging)
-    problems = validate_release(staging)
+    problems = validate_release(staging, config.validation_policy())
     problems += [Problem("croissant", p) for p in validate_croissant(staging / "croissant.json")]
     if problems:
         raise ReleaseError(report(problems, staging))

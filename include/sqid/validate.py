@@ -1,23 +1,38 @@
 """File-level validation of a SQID release directory (``sqid validate RELEASE_DIR``).
 
-Works on any release folder, also one downloaded from elsewhere: it needs only the
-files and their manifest. Each failed check names the rows that fail it.
+Works on any release folder, also one downloaded from elsewhere, and trusts none of it:
+what a valid release must satisfy (vector dimension, norm band, coverage, share of
+vectors present) is this module's :class:`ValidationPolicy`, never read from the
+release; the manifest's numbers are claims, each checked against the files; files are
+read only as regular files inside the folder (no symbolic links, no names that leave
+it); a malformed file is a reported problem, not a traceback. Each failed check names
+the rows that fail it.
+
+Vectors are checked in Arrow batches with numpy (lengths, finiteness and norms over
+the flattened values, duplicates by the hash of each vector's bytes), so memory stays
+flat however large the release.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import math
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sqid.defaults import default_reason
-from sqid.imageurl import parse_image_url
+from sqid.imageurl import canonical_image_url
 from sqid.release import (
     CHECKSUMS,
     DATA_FILES,
@@ -28,12 +43,38 @@ from sqid.release import (
     QUERY_FEATURES_SCHEMA,
     SQID_CSV,
     STATUS_FILE,
-    manifest_of,
-    read_checksums,
     sha256_of,
 )
 
 MAX_LISTED = 10
+BATCH_ROWS = 16_384
+KNOWN_DIMENSIONS = {
+    "openai/clip-vit-large-patch14": 768,
+    "openai/clip-vit-large-patch14-336": 768,
+    "openai/clip-vit-base-patch32": 512,
+    "openai/clip-vit-base-patch16": 512,
+}
+"""Embedding dimension of the models a release may name; others need ``--dimension``."""
+PRODUCT_ID = re.compile(r"^(?:[A-Z0-9]{10}|[0-9]{9}[0-9X])$")
+_SUM_LINE = re.compile(r"^([0-9a-f]{64})  ([^/\\\x00-\x1f]+)$")
+STATUS_COLUMNS = {"product_id": pa.string(), "product_set": pa.string(), "status": pa.string(),
+                  "image_url": pa.string()}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ValidationPolicy:
+    """What a valid release must satisfy. The validator's own, never the release's."""
+
+    dimension: int | None = None
+    """Vector dimension; None: from the manifest's model id if it is a known model, else
+    whatever single dimension the release's vectors share."""
+    norm_band: tuple[float, float] = (0.001, 10_000.0)
+    coverage_threshold: float = 0.9
+    """Least share of test products with an image URL."""
+    min_image_vector_share: float = 0.9
+    """Least share of products with an image URL that also have an image vector."""
+    min_text_vector_share: float = 0.9
+    """Least share of products with a title vector."""
 
 
 @dataclass
@@ -44,224 +85,392 @@ class Problem:
 
     def __str__(self) -> str:
         more = (
-            f" (e.g. {', '.join(self.rows[:MAX_LISTED])}{' …' if len(self.rows) > MAX_LISTED else ''})"
+            f" (e.g. {', '.join(map(str, self.rows[:MAX_LISTED]))}"
+            f"{' …' if len(self.rows) > MAX_LISTED else ''})"
             if self.rows
             else ""
         )
         return f"[{self.check}] {self.message}{more}"
 
 
-def _checksums(directory: Path) -> list[Problem]:
-    path = directory / CHECKSUMS
-    if not path.exists():
-        return [Problem("checksums", f"{CHECKSUMS} is missing")]
-    listed = read_checksums(directory)
+class _Release:
+    """The folder being validated, and what has been read of it so far."""
+
+    def __init__(self, directory: Path, policy: ValidationPolicy) -> None:
+        self.directory = directory
+        self.policy = policy
+        self.problems: list[Problem] = []
+        self.manifest: dict[str, Any] = {}
+        self.csv_rows: dict[str, list[tuple[str, str]]] = {}
+        self.dimensions: Counter[int] = Counter()
+
+    def add(self, check: str, message: str, rows: list[Any] | None = None) -> None:
+        self.problems.append(Problem(check, message, [str(r) for r in rows or []]))
+
+    def file(self, name: str) -> Path | None:
+        """``name`` inside the release if it is a regular file (not a link), else None."""
+        path = self.directory / name
+        if path.is_symlink():
+            self.add("files", f"{name} is a symbolic link; a release holds regular files only")
+            return None
+        return path if path.is_file() else None
+
+
+def validate_release(directory: Path, policy: ValidationPolicy | None = None) -> list[Problem]:
+    """Every check; an empty list means the release is valid. Never raises on bad input."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return [Problem("files", f"{directory} is not a directory")]
+    release = _Release(directory, policy or ValidationPolicy())
+    _entries(release)
+    if not _manifest(release):
+        return release.problems
+    _checksums(release)
+    for name in SQID_CSV:
+        _csv(release, name)
+    _status(release)
+    _product_features(release)
+    _query_features(release)
+    _dimension(release)
+    return release.problems
+
+
+def _entries(release: _Release) -> None:
+    links = [p.name for p in release.directory.iterdir() if p.is_symlink()]
+    if links:
+        release.add("files", "symbolic links in the release", links)
+    missing = [n for n in DATA_FILES if not (release.directory / n).is_file()]
+    if missing:
+        release.add("files", "missing files", missing)
+
+
+def _manifest(release: _Release) -> bool:
+    path = release.file(MANIFEST)
+    if path is None:
+        release.add("files", f"{MANIFEST} is missing: not a release directory")
+        return False
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        release.add("manifest", f"{MANIFEST} is not valid JSON: {exc}")
+        return False
+    if not isinstance(manifest, dict):
+        release.add("manifest", f"{MANIFEST} must hold a JSON object")
+        return False
+    for key, kind in (("rows", dict), ("counts", dict), ("model", dict), ("coverage", dict)):
+        if not isinstance(manifest.get(key), kind):
+            release.add("manifest", f"{MANIFEST}: {key!r} is missing or not an object")
+            manifest[key] = {}
+    release.manifest = manifest
+    return True
+
+
+def _checksums(release: _Release) -> None:
+    path = release.file(CHECKSUMS)
+    if path is None:
+        release.add("checksums", f"{CHECKSUMS} is missing")
+        return
+    listed: dict[str, str] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        release.add("checksums", f"{CHECKSUMS} is not UTF-8 text")
+        return
+    malformed = []
+    for number, line in enumerate(lines, 1):
+        match = _SUM_LINE.match(line)
+        if match is None or match.group(2) in (".", ".."):
+            malformed.append(f"line {number}")
+        else:
+            listed[match.group(2)] = match.group(1)
+    if malformed:
+        release.add(
+            "checksums",
+            f"{CHECKSUMS}: lines that are not '<sha256>  <file name in the release>'",
+            malformed,
+        )
     bad = [
         n
-        for n, d in listed.items()
-        if not (directory / n).is_file() or sha256_of(directory / n) != d
+        for n, digest in listed.items()
+        if (p := release.file(n)) is None or sha256_of(p) != digest
     ]
-    unlisted = [
-        p.name
-        for p in directory.iterdir()
-        if p.is_file() and p.name != CHECKSUMS and p.name not in listed
-    ]
-    problems = []
     if bad:
-        problems.append(Problem("checksums", "files missing or not matching SHA256SUMS", bad))
+        release.add("checksums", "files missing or not matching SHA256SUMS", bad)
+    present = {p.name for p in release.directory.iterdir() if p.is_file() and not p.is_symlink()}
+    unlisted = sorted(present - set(listed) - {CHECKSUMS})
     if unlisted:
-        problems.append(Problem("checksums", "files not listed in SHA256SUMS", unlisted))
-    return problems
+        release.add("checksums", "files not listed in SHA256SUMS", unlisted)
 
 
-def _csv(directory: Path, name: str, expected_rows: int | None, threshold: float) -> list[Problem]:
-    problems = []
-    with (directory / name).open(newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header != ["product_id", "image_url"]:
-            return [
-                Problem("schema", f"{name}: header must be product_id,image_url, found {header}")
-            ]
-        rows = list(reader)
-    problems += _ids(name, "product_id", [r[0] if r else "" for r in rows], expected_rows)
-    bad_urls, defaults = [], []
-    for row in rows:
-        if len(row) != 2:
-            bad_urls.append(",".join(row))
-            continue
-        pid, url = row
-        if not url:
-            continue
-        if default_reason(url):
-            defaults.append(pid)
-        elif parse_image_url(url) is None:
-            bad_urls.append(pid)
-    if bad_urls:
-        problems.append(
-            Problem("image_urls", f"{name}: not an allowlisted Amazon product image URL", bad_urls)
-        )
-    if defaults:
-        problems.append(
-            Problem("image_urls", f"{name}: default or placeholder image published", defaults)
-        )
-    covered = sum(1 for r in rows if len(r) == 2 and r[1])
-    coverage = covered / len(rows) if rows else 0.0
-    if coverage < threshold:
-        problems.append(
-            Problem("coverage", f"{name}: image coverage {coverage:.3f} below {threshold}")
-        )
-    return problems
+def _claim(release: _Release, what: str, claimed: Any, actual: Any) -> None:
+    if claimed != actual:
+        check = "row_count" if what.startswith(("rows", "counts")) else "manifest"
+        release.add(check, f"{MANIFEST} claims {what} = {claimed!r}, the files hold {actual!r}")
 
 
-def _ids(name: str, key: str, ids: list[str], expected_rows: int | None) -> list[Problem]:
-    """Unique ids, and as many rows as the manifest says."""
-    problems = []
-    dupes = [i for i, n in _counts(ids).items() if n > 1]
-    if dupes:
-        problems.append(Problem("unique_ids", f"{name}: duplicate {key}", dupes))
-    if expected_rows is not None and len(ids) != expected_rows:
-        problems.append(
-            Problem("row_count", f"{name}: {len(ids)} rows, manifest says {expected_rows}")
-        )
-    return problems
-
-
-def _counts(values):
-    counts: dict[str, int] = defaultdict(int)
-    for v in values:
-        counts[v] += 1
-    return counts
-
-
-def _schema(table: pa.Table, expected: pa.Schema, name: str) -> list[Problem]:
-    found = {f.name: f.type for f in table.schema}
-    wrong = [
-        f"{f.name}: expected {f.type}, found {found.get(f.name, 'nothing')}"
-        for f in expected
-        if f.name not in found or not found[f.name].equals(f.type)
-    ]
-    return [Problem("schema", f"{name}: wrong columns", wrong)] if wrong else []
-
-
-def _vectors(name: str, ids: list[str], column: str, values: list, dim: int | None,
-             band: tuple[float, float], required: bool) -> list[Problem]:  # fmt: skip
-    problems, missing, wrong_dim, not_finite, out_of_band = [], [], [], [], []
-    for key, vector in zip(ids, values, strict=True):
-        if vector is None:
-            missing.append(key)
-            continue
-        if dim is not None and len(vector) != dim:
-            wrong_dim.append(key)
-            continue
-        if not all(math.isfinite(x) for x in vector):
-            not_finite.append(key)
-            continue
-        norm = math.sqrt(sum(x * x for x in vector))
-        if not band[0] <= norm <= band[1]:
-            out_of_band.append(key)
-    if required and missing:
-        problems.append(Problem("embeddings", f"{name}: {column} missing", missing))
-    if wrong_dim:
-        problems.append(
-            Problem("embeddings", f"{name}: {column} not of dimension {dim}", wrong_dim)
-        )
-    if not_finite:
-        problems.append(
-            Problem("embeddings", f"{name}: {column} has NaN or infinite values", not_finite)
-        )
-    if out_of_band:
-        problems.append(Problem("embeddings", f"{name}: {column} norm outside {band}", out_of_band))
-    return problems
-
-
-def validate_release(directory: Path) -> list[Problem]:
-    """Every file-level check; an empty list means the release is valid."""
-    directory = Path(directory)
-    if not (directory / MANIFEST).is_file():
-        return [Problem("files", f"{MANIFEST} is missing: not a release directory")]
-    manifest = manifest_of(directory)
-    missing = [n for n in DATA_FILES if not (directory / n).is_file()]
-    problems = [Problem("files", "missing files", missing)] if missing else []
-    problems += _checksums(directory)
-    rows = manifest.get("rows", {})
-    config = manifest.get("config", {})
-    threshold = float(config.get("coverage_threshold", 0.0))
-    band = tuple(config.get("norm_band", (0.0, math.inf)))
-    dim = manifest.get("model", {}).get("dimension")
-    for name in SQID_CSV:
-        if (directory / name).is_file():
-            problems += _csv(
-                directory, name, rows.get(name), threshold if name == SQID_CSV[0] else 0.0
-            )
-    if table := _table(directory, PRODUCT_FEATURES, PRODUCT_FEATURES_SCHEMA, problems):
-        ids = table.column("product_id").to_pylist()
-        problems += _ids(PRODUCT_FEATURES, "product_id", ids, rows.get(PRODUCT_FEATURES))
-        test_ids = _csv_ids(directory / SQID_CSV[0])
-        if test_ids is not None and set(ids) != test_ids:
-            problems.append(Problem("row_count", f"{PRODUCT_FEATURES}: products differ from {SQID_CSV[0]}",
-                                    sorted(set(ids) ^ test_ids)))  # fmt: skip
-        images = table.column("clip_image_features").to_pylist()
-        problems += _vectors(PRODUCT_FEATURES, ids, "clip_text_features",
-                             table.column("clip_text_features").to_pylist(), dim, band, False)  # fmt: skip
-        problems += _vectors(PRODUCT_FEATURES, ids, "clip_image_features", images, dim, band, False)
-        problems += _shared_vectors(directory, ids, images)
-    if table := _table(directory, QUERY_FEATURES, QUERY_FEATURES_SCHEMA, problems):
-        ids = table.column("query_id").to_pylist()
-        problems += _ids(QUERY_FEATURES, "query_id", ids, rows.get(QUERY_FEATURES))
-        problems += _vectors(QUERY_FEATURES, ids, "clip_text_features",
-                             table.column("clip_text_features").to_pylist(), dim, band, True)  # fmt: skip
-    return problems
-
-
-def _table(
-    directory: Path, name: str, schema: pa.Schema, problems: list[Problem]
-) -> pa.Table | None:
-    """The Parquet file ``name`` when it is present, readable and of ``schema``; else
-    ``None``, with what is wrong added to ``problems`` (a missing file is reported by the
-    file-presence check)."""
-    if not (directory / name).is_file() or (table := _read(directory / name, problems)) is None:
-        return None
-    schema_problems = _schema(table, schema, name)
-    problems += schema_problems
-    return None if schema_problems else table
-
-
-def _read(path: Path, problems: list[Problem]) -> pa.Table | None:
+def _csv(release: _Release, name: str) -> None:
+    path = release.file(name)
+    if path is None:
+        return
     try:
-        return pq.read_table(path)
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh, strict=True)
+            header = next(reader, None)
+            if header != ["product_id", "image_url"]:
+                release.add(
+                    "schema", f"{name}: header must be product_id,image_url, found {header}"
+                )
+                return
+            raw = list(reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        release.add("schema", f"{name}: not a readable UTF-8 CSV file: {exc}")
+        return
+    malformed = [f"line {i + 2}" for i, r in enumerate(raw) if len(r) != 2]
+    if malformed:
+        release.add("schema", f"{name}: rows without exactly two fields", malformed)
+    rows = [(r[0], r[1]) for r in raw if len(r) == 2]
+    release.csv_rows[name] = rows
+    ids = [pid for pid, _ in rows]
+    _ids(release, name, "product_id", ids)
+    bad_ids = [pid for pid in ids if not PRODUCT_ID.match(pid)]
+    if bad_ids:
+        release.add("unique_ids", f"{name}: not a 10-character ASIN or ISBN-10", bad_ids)
+    not_canonical = [pid for pid, url in rows if url and canonical_image_url(url) != url]
+    if not_canonical:
+        release.add(
+            "image_urls",
+            f"{name}: not a canonical Amazon product image URL (https, Amazon image host, no "
+            "credentials, port, query or backslash)",
+            not_canonical,
+        )
+    defaults = [pid for pid, url in rows if url and default_reason(url)]
+    if defaults:
+        release.add("image_urls", f"{name}: default or placeholder image published", defaults)
+    _claim(release, f"rows[{name!r}]", release.manifest["rows"].get(name), len(rows))
+    product_set = "test" if name == SQID_CSV[0] else "supp"
+    _claim(release, f"counts[{product_set + '_products'!r}]",
+           release.manifest["counts"].get(f"{product_set}_products"), len(rows))  # fmt: skip
+    coverage = sum(1 for _, url in rows if url) / len(rows) if rows else 0.0
+    claimed = release.manifest["coverage"].get(product_set)
+    if not isinstance(claimed, int | float) or not math.isclose(claimed, coverage, abs_tol=1e-9):
+        release.add("manifest", f"{MANIFEST} claims coverage[{product_set!r}] = {claimed!r}, "
+                                f"the files hold {coverage!r}")  # fmt: skip
+    if name == SQID_CSV[0] and coverage < release.policy.coverage_threshold:
+        release.add("coverage", f"{name}: image coverage {coverage:.3f} below "
+                                f"{release.policy.coverage_threshold}")  # fmt: skip
+
+
+def _ids(release: _Release, name: str, key: str, ids: list[str]) -> None:
+    dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if dupes:
+        release.add("unique_ids", f"{name}: duplicate {key}", dupes)
+
+
+def _read(release: _Release, name: str, schema: dict[str, pa.DataType]) -> pq.ParquetFile | None:
+    """The Parquet file ``name`` if it is present, readable and has ``schema``'s columns."""
+    path = release.file(name)
+    if path is None:
+        return None
+    try:
+        parquet = pq.ParquetFile(path)
+        found = {f.name: f.type for f in parquet.schema_arrow}
     except (pa.ArrowException, OSError) as exc:
-        problems.append(Problem("files", f"{path.name}: cannot read as Parquet: {exc}"))
+        release.add("files", f"{name}: cannot read as Parquet: {exc}")
         return None
-
-
-def _csv_ids(path: Path) -> set[str] | None:
-    if not path.is_file():
+    wrong = [f"{col}: expected {t}, found {found.get(col, 'nothing')}"
+             for col, t in schema.items() if col not in found or not found[col].equals(t)]  # fmt: skip
+    if wrong:
+        release.add("schema", f"{name}: wrong columns", wrong)
         return None
-    with path.open(newline="") as fh:
-        return {r[0] for r in list(csv.reader(fh))[1:] if r}
+    return parquet
 
 
-def _shared_vectors(directory: Path, ids: list[str], images: list) -> list[Problem]:
-    """No two different images may share an identical vector."""
-    keys = {}
-    if (directory / STATUS_FILE).is_file():
-        status = pq.read_table(
-            directory / STATUS_FILE, columns=["product_id", "image_sha256"]
-        ).to_pylist()
-        keys = {r["product_id"]: r["image_sha256"] for r in status}
-    by_vector: dict[str, set[str]] = defaultdict(set)
-    products: dict[str, list[str]] = defaultdict(list)
-    for pid, vector in zip(ids, images, strict=True):
-        if vector is None:
-            continue
-        digest = hashlib.sha256(repr(vector).encode()).hexdigest()
-        by_vector[digest].add(keys.get(pid) or pid)
-        products[digest].append(pid)
-    clashes = [p for d, owners in by_vector.items() if len(owners) > 1 for p in products[d]]
+def _batches(parquet: pq.ParquetFile, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+
+
+def _status(release: _Release) -> None:
+    parquet = _read(release, STATUS_FILE, STATUS_COLUMNS)
+    if parquet is None:
+        return
+    table = parquet.read(columns=list(STATUS_COLUMNS))
+    rows = table.to_pylist()
+    _ids(release, STATUS_FILE, "product_id", [r["product_id"] for r in rows])
+    expected = {pid: ("test" if name == SQID_CSV[0] else "supp", url)
+                for name, pairs in release.csv_rows.items() for pid, url in pairs}  # fmt: skip
+    by_id = {r["product_id"]: r for r in rows}
+    if release.csv_rows and set(by_id) != set(expected):
+        release.add("row_count", f"{STATUS_FILE}: products differ from the CSV files",
+                    sorted(set(by_id) ^ set(expected)))  # fmt: skip
+    wrong = [pid for pid, (product_set, url) in expected.items() if pid in by_id and (
+        by_id[pid]["product_set"] != product_set
+        or (by_id[pid]["status"] == "ok") != bool(url)
+        or (url and by_id[pid]["image_url"] != url))]  # fmt: skip
+    if wrong:
+        release.add("status", f"{STATUS_FILE}: set, status or image_url disagree with the CSV "
+                              "files (a product has an image_url exactly when its status is ok)",
+                    wrong)  # fmt: skip
+    statuses: dict[str, dict[str, int]] = {}
+    for r in rows:
+        per_set = statuses.setdefault(r["product_set"], {})
+        per_set[r["status"]] = per_set.get(r["status"], 0) + 1
+    _claim(release, "counts['statuses']", release.manifest["counts"].get("statuses"), statuses)
+    _claim(release, f"rows[{STATUS_FILE!r}]", release.manifest["rows"].get(STATUS_FILE), len(rows))
+
+
+@dataclass
+class _VectorStats:
+    rows: int = 0
+    missing: list[str] = field(default_factory=list)
+    wrong_length: list[str] = field(default_factory=list)
+    not_finite: list[str] = field(default_factory=list)
+    out_of_band: list[str] = field(default_factory=list)
+
+
+def _vectors(release: _Release, ids: np.ndarray, column: pa.ListArray, stats: _VectorStats,
+             digests: dict[bytes, set[str]] | None = None) -> None:  # fmt: skip
+    """Check one batch of one vector column; ``digests``: vector hash -> owners."""
+    stats.rows += len(column)
+    present = ~column.is_null().to_numpy(zero_copy_only=False)
+    stats.missing += ids[~present].tolist()
+    lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy().astype(np.int64)
+    for length in np.unique(lengths[present]):
+        release.dimensions[int(length)] += int(((lengths == length) & present).sum())
+    if not present.any():
+        return
+    offsets = column.offsets.to_numpy().astype(np.int64)
+    # A sliced list's child may run past its last offset: keep only this batch's values.
+    values = column.values.to_numpy(zero_copy_only=False)[: offsets[-1]].astype(np.float32)
+    start = offsets[:-1][present]
+    length = lengths[present]
+    keys = ids[present]
+    empty = length == 0
+    stats.wrong_length += keys[empty].tolist()
+    start, length, keys = start[~empty], length[~empty], keys[~empty]
+    if not len(start):
+        return
+    squares = values.astype(np.float64) ** 2
+    bad = ~np.isfinite(values)
+    norms = np.sqrt(np.add.reduceat(squares, start))
+    finite = ~np.logical_or.reduceat(bad, start)
+    if (np.diff(start) != length[:-1]).any():  # rows not back to back: sum each row alone
+        norms = np.array(
+            [math.sqrt(squares[s : s + n].sum()) for s, n in zip(start, length, strict=True)]
+        )
+        finite = np.array([not bad[s : s + n].any() for s, n in zip(start, length, strict=True)])
+    low, high = release.policy.norm_band
+    stats.not_finite += keys[~finite].tolist()
+    stats.out_of_band += keys[finite & ((norms < low) | (norms > high))].tolist()
+    if digests is not None:
+        raw = values.view(np.uint8)
+        for key, s, n in zip(keys, start, length, strict=True):
+            digest = hashlib.blake2b(raw[s * 4 : (s + n) * 4].tobytes(), digest_size=16).digest()
+            digests[digest].add(key)
+
+
+def _report_vectors(release: _Release, name: str, column: str, stats: _VectorStats,
+                    required_share: float) -> None:  # fmt: skip
+    expected = stats.rows
+    have = stats.rows - len(stats.missing)
+    if expected and have / expected < required_share:
+        release.add("embeddings", f"{name}: {column} present for {have} of {expected} rows, "
+                                  f"fewer than {required_share:.0%}", stats.missing)  # fmt: skip
+    for rows, what in ((stats.wrong_length, "empty"), (stats.not_finite, "has NaN or infinite values"),
+                       (stats.out_of_band, f"norm outside {release.policy.norm_band}")):  # fmt: skip
+        if rows:
+            release.add("embeddings", f"{name}: {column} {what}", rows)
+
+
+def _product_features(release: _Release) -> None:
+    schema = {f.name: f.type for f in PRODUCT_FEATURES_SCHEMA}
+    parquet = _read(release, PRODUCT_FEATURES, schema)
+    if parquet is None:
+        return
+    text, image = _VectorStats(), _VectorStats()
+    digests: dict[bytes, set[str]] = defaultdict(set)
+    ids: list[str] = []
+    for batch in _batches(parquet, list(schema)):
+        keys = np.array(batch.column(0).to_pylist(), dtype=object)
+        ids += keys.tolist()
+        _vectors(release, keys, batch.column(1), text)
+        _vectors(release, keys, batch.column(2), image, digests)
+    _ids(release, PRODUCT_FEATURES, "product_id", ids)
+    _claim(
+        release,
+        f"rows[{PRODUCT_FEATURES!r}]",
+        release.manifest["rows"].get(PRODUCT_FEATURES),
+        len(ids),
+    )
+    test = release.csv_rows.get(SQID_CSV[0])
+    if test is not None and set(ids) != {pid for pid, _ in test}:
+        release.add("row_count", f"{PRODUCT_FEATURES}: products differ from {SQID_CSV[0]}",
+                    sorted(set(ids) ^ {pid for pid, _ in test}))  # fmt: skip
+    policy = release.policy
+    _report_vectors(
+        release, PRODUCT_FEATURES, "clip_text_features", text, policy.min_text_vector_share
+    )
+    # Image vectors are expected only for the products published with an image URL.
+    with_url = {pid for pid, url in test or [] if url}
+    image.missing = [pid for pid in image.missing if pid in with_url]
+    image.rows = len(with_url)
+    _report_vectors(
+        release, PRODUCT_FEATURES, "clip_image_features", image, policy.min_image_vector_share
+    )
+    _shared_vectors(release, digests)
+
+
+def _shared_vectors(release: _Release, digests: dict[bytes, set[str]]) -> None:
+    """No two different images may share an identical vector (products sharing one image
+    share its vector legitimately: ``image_sha256`` in the status file says which)."""
+    path = release.file(STATUS_FILE)
+    images: dict[str, str] = {}
+    if path is not None:
+        try:
+            table = pq.read_table(path, columns=["product_id", "image_sha256"])
+            images = dict(
+                zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True)
+            )
+        except (pa.ArrowException, OSError, KeyError):
+            pass
+    clashes = sorted(pid for owners in digests.values() if len({images.get(p) or p for p in owners}) > 1
+                     for pid in owners)  # fmt: skip
     if clashes:
-        return [Problem("embeddings", "different images share an identical image vector", clashes)]
-    return []
+        release.add("embeddings", "different images share an identical image vector", clashes)
+
+
+def _query_features(release: _Release) -> None:
+    schema = {f.name: f.type for f in QUERY_FEATURES_SCHEMA}
+    parquet = _read(release, QUERY_FEATURES, schema)
+    if parquet is None:
+        return
+    text = _VectorStats()
+    ids: list[str] = []
+    for batch in _batches(parquet, list(schema)):
+        keys = np.array(batch.column(0).to_pylist(), dtype=object)
+        ids += keys.tolist()
+        _vectors(release, keys, batch.column(1), text)
+    _ids(release, QUERY_FEATURES, "query_id", ids)
+    _claim(
+        release, f"rows[{QUERY_FEATURES!r}]", release.manifest["rows"].get(QUERY_FEATURES), len(ids)
+    )
+    _claim(release, "counts['queries']", release.manifest["counts"].get("queries"), len(ids))
+    _report_vectors(release, QUERY_FEATURES, "clip_text_features", text, 1.0)
+
+
+def _dimension(release: _Release) -> None:
+    """One dimension for every vector: the policy's, else the named model's."""
+    model = release.manifest["model"]
+    expected = release.policy.dimension or KNOWN_DIMENSIONS.get(str(model.get("model_id")))
+    found = sorted(release.dimensions)
+    if expected is not None:
+        wrong = [d for d in found if d != expected]
+        if wrong:
+            release.add("embeddings", f"vectors of dimension {wrong}, expected {expected} for "
+                                      f"{model.get('model_id')!r}")  # fmt: skip
+    elif len(found) > 1:
+        release.add("embeddings", f"vectors of several dimensions {found}")
+    if found:
+        _claim(release, "model['dimension']", model.get("dimension"), expected or found[0])
 
 
 def report(problems: list[Problem], directory: Path) -> str:

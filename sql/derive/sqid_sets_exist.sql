@@ -1,2 +1,3 @@
--- Whether sqid_ingest has derived the SQID sets in this file yet.
-SELECT count(*) = 2 FROM duckdb_tables() WHERE table_name IN ('sqid_products', 'sqid_queries')
+-- Whether sqid_ingest has published the SQID sets in this file yet.
+SELECT count(*) = 2 FROM duckdb_tables()
+WHERE schema_name = 'main' AND table_name IN ('sqid_products', 'sqid_queries')

@@ -1,3 +1,5 @@
 -- A user's scores file: Parquet with columns query_id, product_id, score.
-SELECT CAST(query_id AS VARCHAR), CAST(product_id AS VARCHAR), CAST(score AS DOUBLE)
+-- Scores are cast leniently (TRY_CAST) so the caller can name the rows that are not numbers.
+SELECT CAST(query_id AS VARCHAR) AS query_id, CAST(product_id AS VARCHAR) AS product_id,
+       CAST(score AS VARCHAR) AS raw_score, TRY_CAST(score AS DOUBLE) AS score
 FROM read_parquet($path)

@@ -311,7 +311,7 @@ def document_staged(staged: dict, evaluation: dict) -> dict:
     return changes
 
 
-def validate_staged(staged: dict) -> dict:
+def validate_staged(staged: dict, params: dict) -> dict:
     """The gate: every file-level check and Croissant; raises with the failing rows."""
     from pathlib import Path
 
@@ -320,7 +320,7 @@ def validate_staged(staged: dict) -> dict:
     from sqid.validate import Problem, report, validate_release
 
     staging = Path(staged["staging"])
-    problems = validate_release(staging)
+    problems = validate_release(staging, release_config(params).validation_policy())
     problems += [Problem("croissant", p) for p in validate_croissant(staging / "croissant.json")]
     if problems:
         raise ReleaseError(report(problems, staging))
