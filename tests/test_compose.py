@@ -23,6 +23,10 @@ def test_services(compose):
     services = compose["services"]
     assert {"postgres", "redis", *AIRFLOW_SERVICES} <= set(services)
     assert services["flower"]["profiles"] == ["flower"]
+    flower_env = services["flower"]["environment"]
+    assert flower_env["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"] == "${FLOWER_BASIC_AUTH:?set in .env}"
+    assert flower_env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"  # the shared env, merged
+    assert services["flower"]["ports"] == ["127.0.0.1:5555:5555"]
 
 
 def test_every_airflow_service_shares_image_build_and_environment(compose):

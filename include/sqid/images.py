@@ -16,7 +16,9 @@ import ipaddress
 import math
 import os
 import socket
+import struct
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,6 +233,56 @@ def _fetch_once(url: str, session: requests.Session, policy: ImagePolicy) -> Fet
     return Fetched(url, FORBIDDEN_HOST, error="too many redirects")
 
 
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
+
+
+def png_data_complete(data: bytes) -> bool:
+    """Whether a PNG's image data holds every row its header claims.
+
+    Pillow decodes a PNG whose (valid) compressed stream ends early as an image with
+    black rows; an image like that must not be embedded. Decompresses no further than
+    the expected size, so a bomb costs no more than a complete image of that size.
+    """
+    pos, idat, header = 8, [], None
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR" and len(body) == 13:
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    if header is None or header[3] not in _PNG_CHANNELS:
+        return False
+    width, height, depth, color, _, _, interlace = header
+    bits = depth * _PNG_CHANNELS[color]
+
+    def size(w: int, h: int) -> int:
+        return h * (1 + (w * bits + 7) // 8) if w and h else 0
+
+    if interlace:
+        expected = sum(size((width - x + dx - 1) // dx, (height - y + dy - 1) // dy)
+                       for x, y, dx, dy in _ADAM7)  # fmt: skip
+    else:
+        expected = size(width, height)
+    try:
+        inflated = zlib.decompressobj().decompress(b"".join(idat), expected)
+    except zlib.error:
+        return False
+    return len(inflated) >= expected
+
+
 def decode_rgb(
     data: bytes,
     max_pixels: int = ImagePolicy.max_pixels,
@@ -252,6 +304,8 @@ def decode_rgb(
                 return TOO_LARGE, None, f"{width}x{height} pixels"
             if min(width, height) < min_side:
                 return TOO_SMALL, None, f"{width}x{height} pixels"
+            if probe.format == "PNG" and not png_data_complete(data):
+                return DECODE_ERROR, None, "PNG image data holds fewer rows than its header"
             keep = 2 * reduce_to if reduce_to else None
             if keep and probe.format == "JPEG" and min(width, height) > keep:
                 scale = keep / min(width, height)

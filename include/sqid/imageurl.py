@@ -131,6 +131,8 @@ def split_url(url: object) -> UrlParts | str:
     if "@" in parts.netloc:
         return "credentials in the URL"
     host = (parts.hostname or "").lower()
+    if ":" in host:
+        return f"IP literal [{host}] not allowed"
     if not host or not _HOST.match(host):
         return "no host, or a malformed one"
     if parts.fragment or url.endswith("#"):

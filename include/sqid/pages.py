@@ -350,9 +350,10 @@ def _parse_color_images(script: str) -> list[tuple[str, str]] | None:
     try:
         initial, _ = json.JSONDecoder().raw_decode(rest)
     except (ValueError, RecursionError):
-        # Broken JSON: take the first hiRes/large URLs a regex can still see.
+        # Broken JSON: take the first hiRes/large URLs a regex can still see. None when
+        # there are none: only a literal null declares that a product has no image.
         found = _JSON_URL_FIELD.findall(rest[:20_000])[:2]
-        return sorted(found, key=lambda kv: kv[0] != "hiRes")
+        return sorted(found, key=lambda kv: kv[0] != "hiRes") or None
     entry = initial[0] if isinstance(initial, list) and initial else None
     if not isinstance(entry, dict):
         return []
@@ -361,12 +362,22 @@ def _parse_color_images(script: str) -> list[tuple[str, str]] | None:
 
 # --- the fast reader: search the bytes, parse only the enclosing tag --------------------------
 
-_TAG = re.compile(rb"""<([A-Za-z][^\s/>]*+)((?:[^>=]++|=\s*+(?:"[^"]*+"|'[^']*+'|[^\s>]*+))*+)>""")
-_ATTR = re.compile(rb"""([^\s/>=][^\s/>=]*+)(?:\s*+=\s*+(?:"([^"]*+)"|'([^']*+)'|([^\s>]*+)))?""")
-_RAW_TEXT = ((b"<script", b"</script"), (b"<style", b"</style"), (b"<!--", b"-->"))
+_TAG = re.compile(
+    rb"""<([A-Za-z][^\s/>]*+)((?:[^>=]++|=\s*+(?:"[^"]*+"|'[^']*+'|(?!["'])[^\s>]*+))*+)>"""
+)
+_ATTR = re.compile(
+    rb"""([^\s/>=][^\s/>=]*+)(?:\s*+=\s*+(?:"([^"]*+)"|'([^']*+)'|(?!["'])([^\s>]*+)))?"""
+)
+_RAW_TEXT = ((b"<script", b"</script", 7), (b"<style", b"</style", 6), (b"<!--", b"-->", 2))
+"""(opener, closer, where the closer may start): ``<!-->`` and ``<!--->`` are whole,
+empty comments, their closer overlapping the opener."""
 _VALUE_START = frozenset({b"", b'"', b"'", b"=", b" ", b"\t", b"\n", b"\r", b"\f"})
 """Bytes that may come just before a whole attribute value (b"": the page's start)."""
 _VALUE_END = frozenset({b"", b'"', b"'", b" ", b"\t", b"\n", b"\r", b"\f", b">"})
+_TAG_OPENERS = frozenset(
+    bytes([c]) for c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ/!"
+)
+"""What follows a ``<`` that opens markup; ``a < b`` in text opens nothing."""
 _MAX_LOOKBACK_TAGS = 4
 """How many ``<`` a hit may look back through (a ``<`` inside an attribute value)."""
 _CHARREF = re.compile(r"&(#[0-9]{1,8};?|#[xX][0-9a-fA-F]{1,8};?|[A-Za-z][A-Za-z0-9]{0,31};?)")
@@ -428,11 +439,33 @@ class _ScanReader:
     def mentions(self, text: str) -> bool:
         return text.encode() in self.page
 
-    def _in_raw_text(self, pos: int) -> bool:
+    def _in_raw_text(self, pos: int, depth: int = 0) -> bool:
+        """Whether ``pos`` lies in a script, a style sheet or a comment.
+
+        The context is set by the last opener before ``pos`` that really opens one: a
+        ``<script`` inside a comment (or a ``<!--`` inside a script) is text and is
+        passed over. The look-back is bounded, as hostile pages can nest these freely.
+        """
+        page, limit = self.page, pos
+        for _ in range(_MAX_LOOKBACK_TAGS):
+            start, closer, skip = max(
+                (page.rfind(opener, 0, limit), closer, skip) for opener, closer, skip in _RAW_TEXT
+            )
+            if start < 0:
+                return False
+            if depth >= _MAX_LOOKBACK_TAGS or not self._in_raw_text(start, depth + 1):
+                return page.find(closer, start + skip, pos) < 0
+            limit = start
+        return True
+
+    def _inside_a_tag(self, start: int) -> bool:
+        """Whether the ``<`` at ``start`` sits inside another, unclosed tag (a tag name or
+        an attribute value, as in ``<div title="<img id=x>">``) rather than opening one."""
         page = self.page
-        for opener, closer in _RAW_TEXT:
-            start = page.rfind(opener, 0, pos)
-            if start >= 0 and page.find(closer, start + len(opener), pos) < 0:
+        closed = page.rfind(b">", 0, start)
+        pos = start
+        while (pos := page.rfind(b"<", closed + 1, pos)) >= 0:
+            if page[pos + 1 : pos + 2] in _TAG_OPENERS:
                 return True
         return False
 
@@ -445,7 +478,7 @@ class _ScanReader:
             if start < 0:
                 return None
             match = _TAG.match(page, start)
-            if match and match.end() > pos:
+            if match and match.end() > pos and not self._inside_a_tag(start):
                 if match.start(2) > pos:
                     return None  # the hit is the tag's name, not an attribute
                 return start, match.end(), _decode(match.group(1)).lower(), match.group(2)
@@ -497,7 +530,12 @@ class _ScanReader:
                 if page.count(closer, end, pos) > page.count(opener, end, pos):
                     return None  # the container closed before this img
                 match = _TAG.match(page, pos)
-                if match and match.group(1).lower() == b"img" and not self._in_raw_text(pos):
+                if (
+                    match
+                    and match.group(1).lower() == b"img"
+                    and not self._inside_a_tag(pos)
+                    and not self._in_raw_text(pos)
+                ):
                     return _parse_attrs(match.group(2))
                 pos = page.find(b"<img", pos + 4)
             return None
@@ -507,27 +545,49 @@ class _ScanReader:
         page, marker = self.page, text.encode()
         pos = page.find(marker)
         while pos >= 0:
-            start = page.rfind(b"<script", 0, pos)
-            opening = _TAG.match(page, start) if start >= 0 else None
-            if (
-                opening is not None
-                and opening.end() <= pos
-                and page.find(b"</script", opening.end(), pos) < 0
-                and not self._in_raw_text(start)
-            ):
-                close = page.find(b"</script", pos)
-                end = close if close >= 0 else len(page)
-                yield _decode(page[opening.end() : end])
-                pos = page.find(marker, end)
-            else:
+            opening = self._script_around(pos)
+            if opening is None:
                 pos = page.find(marker, pos + 1)
+                continue
+            close = page.find(b"</script", pos)
+            end = close if close >= 0 else len(page)
+            yield _decode(page[opening:end])
+            pos = page.find(marker, end)
+
+    def _script_around(self, pos: int) -> int | None:
+        """Where the text of the script holding ``pos`` starts, or None if none does.
+
+        A ``<script`` inside a script's text opens nothing: look back past it.
+        """
+        page, start = self.page, pos
+        for _ in range(_MAX_LOOKBACK_TAGS):
+            start = page.rfind(b"<script", 0, start)
+            if start < 0:
+                return None
+            opening = _TAG.match(page, start)
+            if (
+                opening is None
+                or opening.end() > pos
+                or page.find(b"</script", opening.end(), pos) >= 0
+            ):
+                return None
+            if self._inside_a_tag(start):
+                return None
+            if not self._in_raw_text(start):
+                return opening.end()
+        return None
 
     def title(self) -> str:
         page = self.page
         pos = page.find(b"<title")
         while pos >= 0:
             match = _TAG.match(page, pos)
-            if match and match.group(1).lower() == b"title" and not self._in_raw_text(pos):
+            if (
+                match
+                and match.group(1).lower() == b"title"
+                and not self._inside_a_tag(pos)
+                and not self._in_raw_text(pos)
+            ):
                 close = page.find(b"</title", match.end())
                 return html.unescape(_decode(page[match.end() : close if close >= 0 else None]))
             pos = page.find(b"<title", pos + 1)
@@ -535,6 +595,15 @@ class _ScanReader:
 
 
 # --- the reference reader: a full lxml parse ------------------------------------------------
+
+
+def _attributes(element) -> Attrs:
+    """An element's attributes; ``items()`` reads names such as ``{`` that ``attrib``
+    would take for lxml's ``{namespace}`` syntax and refuse."""
+    attrs: Attrs = {}
+    for name, value in element.items():
+        attrs.setdefault(name, value)
+    return attrs
 
 
 class _TreeReader:
@@ -564,12 +633,12 @@ class _TreeReader:
     def tag(self, name: str, attr: str, value: str, *, exact: bool) -> Attrs | None:
         test = f"@{attr}=$v" if exact else f"contains(@{attr}, $v)"
         element = self._first(f"(//{name}[{test}])[1]", v=value)
-        return dict(element.attrib) if element is not None else None
+        return _attributes(element) if element is not None else None
 
     def img_within(self, container_id: str) -> Attrs | None:
         container = self._first("(//*[@id=$v])[1]", v=container_id)
         images = container.xpath(".//img") if container is not None else []
-        return dict(images[0].attrib) if images else None
+        return _attributes(images[0]) if images else None
 
     def scripts_with(self, text: str) -> Iterator[str]:
         if self.root is None:
