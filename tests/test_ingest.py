@@ -34,15 +34,21 @@ def ingest(db_path, files, floors=None):
     return staged
 
 
-def counts(db_path):
+def first_row(db_path, sql):
     con = duckdb.connect(str(db_path), read_only=True)
     try:
-        return con.execute(
-            "SELECT (SELECT count(*) FROM sqd_examples), (SELECT count(*) FROM sqd_products),"
-            " (SELECT count(*) FROM sqd_sources)"
-        ).fetchone()
+        return con.execute(sql).fetchone()
     finally:
         con.close()
+
+
+def counts(db_path):
+    """Rows of the live raw tables."""
+    return first_row(
+        db_path,
+        "SELECT (SELECT count(*) FROM sqd_examples), (SELECT count(*) FROM sqd_products),"
+        " (SELECT count(*) FROM sqd_sources)",
+    )
 
 
 def copy_sample(sample_sqd, tmp_path):
@@ -134,14 +140,12 @@ def test_failed_load_keeps_previous_tables(sample_sqd, tmp_path):
 
 
 def set_counts(db_path):
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return con.execute(
-            "SELECT (SELECT count(*) FROM sqid_products), (SELECT count(*) FROM sqid_queries),"
-            " (SELECT count(*) FROM sqid_products WHERE title IS NOT NULL)"
-        ).fetchone()
-    finally:
-        con.close()
+    """Rows of the live SQID sets, and how many products have a title."""
+    return first_row(
+        db_path,
+        "SELECT (SELECT count(*) FROM sqid_products), (SELECT count(*) FROM sqid_queries),"
+        " (SELECT count(*) FROM sqid_products WHERE title IS NOT NULL)",
+    )
 
 
 def emptied(target, name):

@@ -219,16 +219,18 @@ def test_corrupt_parquet_is_a_problem_not_a_crash(first_release, tmp_path):
     assert any(p.check == "files" and "product_features.parquet" in p.message for p in problems)
 
 
+def evaluate_cli(release, examples, scores, check=False):
+    """``sqid evaluate RELEASE --examples EXAMPLES --scores SCORES`` in a fresh process."""
+    command = [sys.executable, "-m", "sqid.cli", "evaluate", str(release), "--examples",
+               str(examples), "--scores", str(scores)]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, check=check)
+
+
 def test_user_scores_evaluation(first_release, pipeline, tmp_path):
     path, _ = first_release
     root, _, _ = pipeline
     scores = tmp_path / "scores.csv"
     scores.write_text("query_id,product_id,score\n1,B000000000,0.9\n")
-    out = subprocess.run(
-        [sys.executable, "-m", "sqid.cli", "evaluate", str(path), "--examples",
-         str(root / "sqd" / EXAMPLES), "--scores", str(scores)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    result = json.loads(out.stdout)
+    result = json.loads(evaluate_cli(path, root / "sqd" / EXAMPLES, scores, check=True).stdout)
     assert result["queries"] == 3 and result["unscored_judgements"] == 35
     assert os.path.exists(path / "SHA256SUMS")

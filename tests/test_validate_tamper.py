@@ -15,7 +15,7 @@ from sqid.release_docs import ScoresError, read_scores
 from sqid.sqd import EXAMPLES
 from sqid.validate import ValidationPolicy, validate_release
 
-from .test_release import first_release, pipeline  # noqa: F401  (module fixtures)
+from .test_release import evaluate_cli, first_release, pipeline  # noqa: F401  (fixtures)
 
 
 def tamper(first_release, tmp_path, change, fix_checksums=True):  # noqa: F811
@@ -217,20 +217,11 @@ def test_score_files_are_refused_with_a_reason(tmp_path, content, expected):
 
 def test_evaluate_cli_gives_one_line_errors(first_release, pipeline, tmp_path):  # noqa: F811
     path, _ = first_release
-    root, _, _ = pipeline
+    examples = pipeline[0] / "sqd" / EXAMPLES
     scores = tmp_path / "scores.csv"
     scores.write_text("query_id,product_id,score\n1,B000000000,nan\n")
-    out = subprocess.run(
-        [sys.executable, "-m", "sqid.cli", "evaluate", str(path), "--examples",
-         str(root / "sqd" / EXAMPLES), "--scores", str(scores)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+    out = evaluate_cli(path, examples, scores)
     assert out.returncode == 2 and "NaN or infinite" in out.stderr
     assert "Traceback" not in out.stderr
     scores.write_text("query_id,product_id,score\n1,B000000000,0.5\n999,B999999999,0.1\n")
-    out = subprocess.run(
-        [sys.executable, "-m", "sqid.cli", "evaluate", str(path), "--examples",
-         str(root / "sqd" / EXAMPLES), "--scores", str(scores)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    assert json.loads(out.stdout)["unknown_pairs"] == 1
+    assert json.loads(evaluate_cli(path, examples, scores, check=True).stdout)["unknown_pairs"] == 1

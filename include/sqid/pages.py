@@ -458,6 +458,13 @@ class _ScanReader:
             limit = start
         return True
 
+    def _start_tag(self, pos: int, name: bytes) -> re.Match[bytes] | None:
+        """The start tag of a ``name`` element at ``pos``, if the ``<`` there opens one."""
+        match = _TAG.match(self.page, pos)
+        if match and match.group(1).lower() == name and not self._inside_a_tag(pos):
+            return None if self._in_raw_text(pos) else match
+        return None
+
     def _inside_a_tag(self, start: int) -> bool:
         """Whether the ``<`` at ``start`` sits inside another, unclosed tag (a tag name or
         an attribute value, as in ``<div title="<img id=x>">``) rather than opening one."""
@@ -529,13 +536,8 @@ class _ScanReader:
             while pos >= 0:
                 if page.count(closer, end, pos) > page.count(opener, end, pos):
                     return None  # the container closed before this img
-                match = _TAG.match(page, pos)
-                if (
-                    match
-                    and match.group(1).lower() == b"img"
-                    and not self._inside_a_tag(pos)
-                    and not self._in_raw_text(pos)
-                ):
+                match = self._start_tag(pos, b"img")
+                if match:
                     return _parse_attrs(match.group(2))
                 pos = page.find(b"<img", pos + 4)
             return None
@@ -581,13 +583,8 @@ class _ScanReader:
         page = self.page
         pos = page.find(b"<title")
         while pos >= 0:
-            match = _TAG.match(page, pos)
-            if (
-                match
-                and match.group(1).lower() == b"title"
-                and not self._inside_a_tag(pos)
-                and not self._in_raw_text(pos)
-            ):
+            match = self._start_tag(pos, b"title")
+            if match:
                 close = page.find(b"</title", match.end())
                 return html.unescape(_decode(page[match.end() : close if close >= 0 else None]))
             pos = page.find(b"<title", pos + 1)
