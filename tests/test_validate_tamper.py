@@ -10,7 +10,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from sqid.release import list_versions, next_version, parse_version, write_checksums
+from sqid.release import (
+    list_versions,
+    next_version,
+    parse_version,
+    published_url,
+    write_checksums,
+)
 from sqid.release_docs import ScoresError, read_scores
 from sqid.sqd import EXAMPLES
 from sqid.validate import ValidationPolicy, validate_release
@@ -225,3 +231,15 @@ def test_evaluate_cli_gives_one_line_errors(first_release, pipeline, tmp_path): 
     assert "Traceback" not in out.stderr
     scores.write_text("query_id,product_id,score\n1,B000000000,0.5\n999,B999999999,0.1\n")
     assert json.loads(evaluate_cli(path, examples, scores, check=True).stdout)["unknown_pairs"] == 1
+
+
+def test_stored_urls_are_published_in_canonical_form():
+    # Rows scraped by earlier versions may hold http:// or protocol-relative URLs.
+    canonical = "https://m.media-amazon.com/images/I/71abcdefghL._AC_SX425_.jpg"
+    assert (
+        published_url("http://M.media-amazon.com/images/I/71abcdefghL._AC_SX425_.jpg") == canonical
+    )
+    assert published_url("//m.media-amazon.com/images/I/71abcdefghL._AC_SX425_.jpg") == canonical
+    # One that fails the gate stays as stored, for the validation gate to refuse and name.
+    smuggled = "https://u@m.media-amazon.com/images/I/71abcdefghL.jpg"
+    assert published_url(smuggled) == smuggled and published_url("") == ""

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sqid import db
+from sqid.imageurl import canonical_image_url
 
 SQID_CSV = ("product_image_urls.csv", "supp_product_image_urls.csv")
 PRODUCT_FEATURES = "product_features.parquet"
@@ -145,11 +146,27 @@ def new_staging(release_dir: Path, version: str) -> Path:
     return staging
 
 
+def published_url(url: str | None) -> str | None:
+    """A stored image URL as a release publishes it: in the canonical form of
+    :func:`sqid.imageurl.parse_image_url` (rows scraped by earlier versions may hold
+    ``http://`` or ``//`` URLs). A URL that fails the gate is kept as stored, so that
+    the validation gate refuses the release and names the product."""
+    return (canonical_image_url(url) or url) if url else url
+
+
 def _write_csv(rows: list[tuple[str, str]], path: Path) -> None:
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["product_id", "image_url"])
-        writer.writerows(rows)
+        writer.writerows((pid, published_url(url)) for pid, url in rows)
+
+
+def _published_urls(table: pa.Table) -> pa.Table:
+    index = table.schema.get_field_index("image_url")
+    if index < 0:
+        return table
+    urls = [published_url(u) for u in table.column(index).to_pylist()]
+    return table.set_column(index, table.schema.field(index), pa.array(urls, pa.string()))
 
 
 def _write_parquet(
@@ -161,7 +178,7 @@ def _write_parquet(
     writer = None
     try:
         for batch in reader:
-            table = pa.Table.from_batches([batch])
+            table = _published_urls(pa.Table.from_batches([batch]))
             table = table.cast(schema) if schema is not None else table
             if writer is None:
                 writer = pq.ParquetWriter(path, table.schema)
