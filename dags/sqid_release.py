@@ -18,6 +18,8 @@ Runs when `sqid_embed` updates `sqid.embeddings`.
 - `publish_unchanged`: publish even when the data files equal the latest release's
   (by default such a run publishes nothing).
 - `coverage_threshold`: minimum share of test products with an image URL (0.9).
+- `min_vector_share`: minimum share of products with a title vector, and of products
+  with an image URL that have an image vector (0.9).
 - `model_id`, `revision`: which vectors to release (default: the most used).
 """
 
@@ -52,6 +54,17 @@ from sqid.orchestration import (
         "dry_run": Param(False, type="boolean"),
         "publish_unchanged": Param(False, type="boolean"),
         "coverage_threshold": Param(0.9, type="number", minimum=0, maximum=1),
+        "min_vector_share": Param(
+            0.9,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Minimum share of vectors",
+            description=(
+                "The least share of products with a title vector, and of products with an "
+                "image URL that have an image vector (lower it only to publish a partial release)."
+            ),
+        ),
         "model_id": Param("", type="string"),
         "revision": Param("", type="string"),
     },

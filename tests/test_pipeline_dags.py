@@ -128,30 +128,39 @@ def test_embed_dag(airflow_ready, tmp_path_factory):
 
 def test_release_dag(airflow_ready):
     from sqid.airflow_local import task_states, test_dag
-    from sqid.validate import validate_release
+    from sqid.validate import ValidationPolicy, validate_release
 
     release_dir = airflow_ready.release_dir
-    dry = test_dag("sqid_release", {"coverage_threshold": 0.0, "dry_run": True})
+    dry = test_dag(
+        "sqid_release", {"coverage_threshold": 0.0, "min_vector_share": 0.0, "dry_run": True}
+    )
     states = task_states(dry)
     assert str(dry.state) == "success", states
     assert states["validate"] == "success" and states["publish"] == "skipped"
     assert not (release_dir / "latest").exists()
 
-    run = test_dag("sqid_release", {"coverage_threshold": 0.0, "version": "v1.0.0"})
+    run = test_dag(
+        "sqid_release", {"coverage_threshold": 0.0, "min_vector_share": 0.0, "version": "v1.0.0"}
+    )
     states = task_states(run)
     assert str(run.state) == "success", states
     latest = (release_dir / "latest").resolve()
-    assert latest.name == "v1.0.0" and validate_release(latest) == []
+    # The embed above stopped at its limit: this release is partial, on purpose.
+    partial = ValidationPolicy(coverage_threshold=0.0, min_image_vector_share=0.0)
+    assert latest.name == "v1.0.0" and validate_release(latest, partial) == []
     evaluation = (latest / "evaluation.json").read_text()
     assert '"clip_image"' in evaluation
 
     # Nothing changed since v1.0.0: a run publishes nothing, unless told to.
-    again = test_dag("sqid_release", {"coverage_threshold": 0.0})
+    again = test_dag("sqid_release", {"coverage_threshold": 0.0, "min_vector_share": 0.0})
     states = task_states(again)
     assert str(again.state) == "success", states
     assert states["publishing"] == "success" and states["publish"] == "skipped"
     assert (release_dir / "latest").resolve().name == "v1.0.0"
-    forced = test_dag("sqid_release", {"coverage_threshold": 0.0, "publish_unchanged": True})
+    forced = test_dag(
+        "sqid_release",
+        {"coverage_threshold": 0.0, "min_vector_share": 0.0, "publish_unchanged": True},
+    )
     assert str(forced.state) == "success"
     assert (release_dir / "latest").resolve().name == "v1.1.0"
 

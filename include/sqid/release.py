@@ -64,6 +64,8 @@ class ReleaseError(RuntimeError):
 class ReleaseConfig:
     release_dir: Path
     coverage_threshold: float = 0.9
+    min_vector_share: float = 0.9
+    """Least share of title vectors, and of image vectors among products with an image URL."""
     norm_band: tuple[float, float] = (0.001, 10_000.0)
     model_id: str | None = None
     revision: str | None = None
@@ -76,7 +78,10 @@ class ReleaseConfig:
         from sqid.validate import ValidationPolicy
 
         return ValidationPolicy(
-            norm_band=self.norm_band, coverage_threshold=self.coverage_threshold
+            norm_band=self.norm_band,
+            coverage_threshold=self.coverage_threshold,
+            min_image_vector_share=self.min_vector_share,
+            min_text_vector_share=self.min_vector_share,
         )
 
 
@@ -267,6 +272,7 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
         "pipeline": {"package_version": package_version(), "git_commit": git_commit()},
         "config": {
             "coverage_threshold": config.coverage_threshold,
+            "min_vector_share": config.min_vector_share,
             "norm_band": list(config.norm_band),
             "min_supp_judgements": rule[0] if rule else None,
             "image_url": "the page's display rendition of the main image (see product_image_status.parquet for hires_url)",
