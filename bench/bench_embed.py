@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import requests
-from sqid.embed import ClipEncoder, batched
-from sqid.embed_stage import EmbedConfig, run_image_shard
-from sqid.images import decode_rgb
+from sqid.embed.clip import ClipEncoder, batched
+from sqid.embed.images import decode_rgb
+from sqid.embed.stage import EmbedConfig, run_image_shard
 from sqid.localserve.cdn import ImageCDN, render_rendition, synthetic_image
-from sqid.scrape import write_parquet_atomic
+from sqid.scrape.shard import write_parquet_atomic
 
 RENDITIONS = ["", "_SL500_", "_AC_SX425_", "_SX300_", "_SX224_"]
 
@@ -107,7 +107,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = args.model
         if model_dir is None:
-            from sqid.tinyclip import build
+            from sqid.embed.tinyclip import build
 
             model_dir = str(build(Path(tmp) / "vit-b", size="vit-b"))
         encoder = ClipEncoder(model_dir)

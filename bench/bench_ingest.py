@@ -18,12 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqid.sample import FULL_SCALE_QUERIES
-from sqid.sqd import CHECKSUM_MANIFEST, EXAMPLES, FILE_NAMES, PRODUCTS, SOURCES
+from sqid.ingest.sample import FULL_SCALE_QUERIES
+from sqid.ingest.sqd import CHECKSUM_MANIFEST, EXAMPLES, FILE_NAMES, PRODUCTS, SOURCES
 
 
 def load_native(sample_dir: Path, db_path: Path) -> int:
-    from sqid.ingest import LoadedFile, load_sqd
+    from sqid.ingest.load import LoadedFile, load_sqd
 
     files = {n: LoadedFile(sample_dir / n, n, 0, "") for n in FILE_NAMES}
     return sum(load_sqd(db_path, files).values())
@@ -90,7 +90,7 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="sqid-bench-"))
     sample_dir = workdir / f"sqd-{args.queries}"
     if not (sample_dir / CHECKSUM_MANIFEST).exists():
-        from sqid.sample import generate
+        from sqid.ingest.sample import generate
 
         t = time.perf_counter()
         summary = generate(sample_dir, n_queries=args.queries, seed=0)

@@ -23,8 +23,8 @@ from bs4 import BeautifulSoup
 from sqid.localserve import corpus
 from sqid.localserve.pages import LAYOUTS, render
 from sqid.localserve.site import ProductSite, SiteConfig
-from sqid.pages import analyse_page
-from sqid.scrape import ScrapeConfig, run_shard
+from sqid.scrape.pages import analyse_page
+from sqid.scrape.shard import ScrapeConfig, run_shard
 
 
 def best_of(fn, repeat: int) -> float:

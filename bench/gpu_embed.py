@@ -19,10 +19,10 @@ import threading
 import time
 from pathlib import Path
 
-from sqid.embed import ClipEncoder, batched, prefetch_map
-from sqid.images import decode_rgb
+from sqid.embed.clip import ClipEncoder, batched, prefetch_map
+from sqid.embed.images import decode_rgb
+from sqid.embed.tinyclip import build
 from sqid.localserve.cdn import synthetic_image
-from sqid.tinyclip import build
 
 
 def gpu_utilisation(stop: threading.Event, samples: list[float]) -> None:

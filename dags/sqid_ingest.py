@@ -32,6 +32,12 @@ from airflow.providers.common.sql.operators.sql import (
     SQLValueCheckOperator,
 )
 from airflow.sdk import Param, dag, task
+from sqid.ingest.sqd import (
+    FILE_NAMES,
+    PUBLISHED_SUPP_PRODUCTS,
+    PUBLISHED_TEST_PRODUCTS,
+    PUBLISHED_TEST_QUERIES,
+)
 from sqid.orchestration import (
     DEFAULT_ARGS,
     DUCKDB_CONN_ID,
@@ -39,12 +45,6 @@ from sqid.orchestration import (
     SQD_TABLES,
     SQID_SETS,
     TEMPLATE_SEARCHPATH,
-)
-from sqid.sqd import (
-    FILE_NAMES,
-    PUBLISHED_SUPP_PRODUCTS,
-    PUBLISHED_TEST_PRODUCTS,
-    PUBLISHED_TEST_QUERIES,
 )
 
 ZERO = {"equal_to": 0}
@@ -97,7 +97,7 @@ ZERO = {"equal_to": 0}
 def sqid_ingest():
     @task(retries=3)
     def download(name: str, params=None) -> dict:
-        from sqid.acquire import download_sqd_file
+        from sqid.ingest.sources import download_sqd_file
 
         return download_sqd_file(
             name,
@@ -108,13 +108,13 @@ def sqid_ingest():
 
     @task(pool=DUCKDB_POOL)
     def load(downloads: list[dict]) -> dict:
-        from sqid.ingest import load_downloads
+        from sqid.ingest.load import load_downloads
 
         return load_downloads(downloads)
 
     @task(pool=DUCKDB_POOL, outlets=[SQD_TABLES])
     def derive(params=None) -> dict:
-        from sqid.ingest import IngestFloors, derive_sets
+        from sqid.ingest.load import IngestFloors, derive_sets
 
         floors = IngestFloors(params["min_rows"], params["max_row_loss"], params["min_title_share"])
         return derive_sets(min_supp_judgements=params["min_supp_judgements"], floors=floors)
@@ -150,7 +150,7 @@ def sqid_ingest():
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def published_counts_expected(downloads: list[dict], params=None) -> bool:
-        from sqid.acquire import expect_published_counts
+        from sqid.ingest.sources import expect_published_counts
 
         return expect_published_counts(params["check_published_counts"], downloads)
 

@@ -91,7 +91,7 @@ def sqid_scrape():
     )
     def scrape_shard(shard: dict, params=None, run_id=None) -> dict:
         from sqid.orchestration import scrape_config
-        from sqid.scrape_store import scrape_planned_shard
+        from sqid.scrape.store import scrape_planned_shard
 
         return scrape_planned_shard(shard, scrape_config(params), run_id)
 

@@ -32,7 +32,7 @@ def shared_file(*parts: str) -> Path:
 @pytest.fixture(scope="session")
 def sample_sqd(tmp_path_factory: pytest.TempPathFactory):
     """A small generated SQD (1,500 queries), shared read-only by the tests."""
-    from sqid.sample import generate
+    from sqid.ingest.sample import generate
 
     return generate(tmp_path_factory.mktemp("sqd-sample"), n_queries=1_500, seed=11)
 
@@ -40,13 +40,13 @@ def sample_sqd(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory):
     """A tiny random-weight CLIP saved in the Hugging Face layout."""
-    from sqid.tinyclip import build
+    from sqid.embed.tinyclip import build
 
     return build(tmp_path_factory.mktemp("tiny-clip"))
 
 
 @pytest.fixture(scope="session")
 def encoder(tiny_clip):
-    from sqid.embed import ClipEncoder
+    from sqid.embed.clip import ClipEncoder
 
     return ClipEncoder(str(tiny_clip), device="cpu")

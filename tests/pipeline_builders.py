@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqid.embed import ClipEncoder
-from sqid.embed_stage import EmbedConfig, merge, plan, run_image_shard, run_text_shard
+from sqid.embed.clip import ClipEncoder
+from sqid.embed.stage import EmbedConfig, merge, plan, run_image_shard, run_text_shard
 from sqid.localserve.cdn import ImageCDN
 from sqid.localserve.site import ProductSite, SiteConfig
-from sqid.scrape import ScrapeConfig, run_shard
-from sqid.scrape_store import merge_run
+from sqid.scrape.shard import ScrapeConfig, run_shard
+from sqid.scrape.store import merge_run
 
 from .sqd_builders import ingest_case
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-from sqid.ingest import IngestFloors, LoadedFile, derive_sets, load_sqd
-from sqid.sample import EXAMPLES_SCHEMA, PRODUCTS_SCHEMA, write_sqd_files
-from sqid.sqd import FILE_NAMES, FileSpec
+from sqid.ingest.load import IngestFloors, LoadedFile, derive_sets, load_sqd
+from sqid.ingest.sample import EXAMPLES_SCHEMA, PRODUCTS_SCHEMA, write_sqd_files
+from sqid.ingest.sqd import FILE_NAMES, FileSpec
 
 CASE_FLOORS = IngestFloors(min_rows=0, max_row_loss=1.0, min_title_share=0.0)
 """Hand-written cases test other rules: they may have no product rows or titles."""

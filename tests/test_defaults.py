@@ -1,6 +1,6 @@
 import csv
 
-from sqid.defaults import (
+from sqid.scrape.defaults import (
     SharedImageRule,
     audit_image_urls,
     default_reason,

@@ -3,11 +3,11 @@
 from pathlib import Path
 
 import pytest
-from sqid.download import ChecksumError, DownloadError, fetch_file, is_verified
+from sqid.ingest.download import ChecksumError, DownloadError, fetch_file, is_verified
+from sqid.ingest.sample import spec_of
+from sqid.ingest.sqd import PRODUCTS
 from sqid.localserve.files import FileServer
 from sqid.retry import RetryPolicy
-from sqid.sample import spec_of
-from sqid.sqd import PRODUCTS
 
 FAST = RetryPolicy(max_attempts=4, backoff_base=0.001, jitter=0.0)
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from sqid.drift import DriftBaseline, DriftGuard, DriftLimits, suspect_class
 from sqid.localserve.site import ProductSite, SiteConfig
-from sqid.pages import analyse_page
-from sqid.scrape import LayoutDrift, run_shard
-from sqid.scrape_store import drift_baseline, merge_run, summarise_shards
+from sqid.scrape.drift import DriftBaseline, DriftGuard, DriftLimits, suspect_class
+from sqid.scrape.pages import analyse_page
+from sqid.scrape.shard import LayoutDrift, run_shard
+from sqid.scrape.store import drift_baseline, merge_run, summarise_shards
 
 from .test_scrape import fast_config, outcomes
 

@@ -3,12 +3,12 @@
 import duckdb
 import numpy as np
 import pytest
-from sqid.embed import pipelined
-from sqid.embed_stage import EmbedConfig, merge, plan, run_image_shard, run_text_shard
+from sqid.embed.clip import pipelined
+from sqid.embed.stage import EmbedConfig, merge, plan, run_image_shard, run_text_shard
 from sqid.localserve.cdn import ImageCDN, synthetic_image
 from sqid.localserve.site import ProductSite, SiteConfig
-from sqid.scrape import ScrapeConfig, run_shard
-from sqid.scrape_store import merge_run
+from sqid.scrape.shard import ScrapeConfig, run_shard
+from sqid.scrape.store import merge_run
 
 from .sqd_builders import ingest_case
 

@@ -4,7 +4,15 @@ import math
 import random
 
 import pytest
-from sqid.evaluate import GAINS, Judgement, dcg, evaluate_clip, evaluate_scores, mean_ndcg, ndcg
+from sqid.release.evaluate import (
+    GAINS,
+    Judgement,
+    dcg,
+    evaluate_clip,
+    evaluate_scores,
+    mean_ndcg,
+    ndcg,
+)
 
 
 def test_hand_computed():

@@ -1,5 +1,5 @@
-from sqid.fetch import AdaptiveThrottle, PageFetcher, TokenBucket
 from sqid.localserve.site import ProductSite, SiteConfig
+from sqid.scrape.fetch import AdaptiveThrottle, PageFetcher, TokenBucket
 
 
 class FakeClock:

@@ -13,13 +13,13 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 from PIL import Image
-from sqid.download import DownloadError, fetch_file
-from sqid.images import ImagePolicy, decode_rgb, fetch_image
+from sqid.embed.images import ImagePolicy, decode_rgb, fetch_image
+from sqid.ingest.download import DownloadError, fetch_file
+from sqid.ingest.sqd import FileSpec
 from sqid.localserve import LoopbackServer, QuietHandler
-from sqid.pages import analyse_page
 from sqid.retry import RetryPolicy
-from sqid.scrape import RateLimited, run_shard
-from sqid.sqd import FileSpec
+from sqid.scrape.pages import analyse_page
+from sqid.scrape.shard import RateLimited, run_shard
 
 from .test_scrape import fast_config, outcomes
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 import requests
 from PIL import Image
-from sqid.images import ContentCache, ImagePolicy, check_url, decode_rgb, fetch_image, sniff
+from sqid.embed.images import ContentCache, ImagePolicy, check_url, decode_rgb, fetch_image, sniff
 from sqid.localserve.cdn import ImageCDN, send
 from sqid.retry import RetryPolicy
 

@@ -5,10 +5,9 @@ import shutil
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from sqid.acquire import download_sqd_file, expect_published_counts
 from sqid.config import load_settings
-from sqid.download import ChecksumError
-from sqid.ingest import (
+from sqid.ingest.download import ChecksumError
+from sqid.ingest.load import (
     IngestCheckError,
     IngestFloors,
     LoadedFile,
@@ -17,8 +16,9 @@ from sqid.ingest import (
     load_downloads,
     load_sqd,
 )
+from sqid.ingest.sources import download_sqd_file, expect_published_counts
+from sqid.ingest.sqd import CHECKSUM_MANIFEST, EXAMPLES, FILE_NAMES, PRODUCTS, SOURCES
 from sqid.localserve.files import FileServer
-from sqid.sqd import CHECKSUM_MANIFEST, EXAMPLES, FILE_NAMES, PRODUCTS, SOURCES
 
 from .conftest import shared_file
 

@@ -3,7 +3,7 @@
 import pytest
 from airflow.sdk.exceptions import AirflowSkipException
 from sqid.orchestration import merge_scrape, plan_scrape, scrape_summary
-from sqid.scrape_store import sqid_sets_exist
+from sqid.scrape.store import sqid_sets_exist
 
 from .pipeline_builders import build_sets
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 from sqid.localserve import corpus
 from sqid.localserve.pages import LAYOUT_STATUS, LAYOUTS, image_id_for, render
-from sqid.pages import _ScanReader, _TreeReader, analyse_page
+from sqid.scrape.pages import _ScanReader, _TreeReader, analyse_page
 
 PID = "B07XYZ1234"
 IID = image_id_for(PID)

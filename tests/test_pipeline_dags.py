@@ -4,7 +4,7 @@ import os
 
 import duckdb
 import pytest
-from sqid.sqd import CHECKSUM_MANIFEST
+from sqid.ingest.sqd import CHECKSUM_MANIFEST
 
 pytestmark = pytest.mark.slow
 
@@ -102,8 +102,8 @@ def test_scrape_dag_with_faults(airflow_ready):
 
 def test_embed_dag(airflow_ready, tmp_path_factory):
     from sqid.airflow_local import task_states, test_dag
+    from sqid.embed.tinyclip import build
     from sqid.localserve.cdn import ImageCDN
-    from sqid.tinyclip import build
 
     model = build(tmp_path_factory.mktemp("tiny-clip"))
     db_path = airflow_ready.duckdb_path
@@ -128,7 +128,7 @@ def test_embed_dag(airflow_ready, tmp_path_factory):
 
 def test_release_dag(airflow_ready):
     from sqid.airflow_local import task_states, test_dag
-    from sqid.validate import ValidationPolicy, validate_release
+    from sqid.release.validate import ValidationPolicy, validate_release
 
     release_dir = airflow_ready.release_dir
     dry = test_dag(

@@ -2,7 +2,7 @@
 
 import duckdb
 import pytest
-from sqid.ingest import derive_sets
+from sqid.ingest.load import derive_sets
 
 from .sqd_builders import CASE_FLOORS, ingest_case
 

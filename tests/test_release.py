@@ -10,8 +10,9 @@ import sys
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sqid.ingest.sqd import EXAMPLES
 from sqid.localserve.site import SiteConfig
-from sqid.release import (
+from sqid.release.assemble import (
     PRODUCT_FEATURES_SCHEMA,
     ReleaseConfig,
     ReleaseError,
@@ -19,9 +20,8 @@ from sqid.release import (
     same_data,
     write_checksums,
 )
-from sqid.release_docs import build_release
-from sqid.sqd import EXAMPLES
-from sqid.validate import validate_release
+from sqid.release.documents import build_release
+from sqid.release.validate import validate_release
 
 from .pipeline_builders import build_sets, embed, scrape
 
@@ -97,7 +97,7 @@ def test_crash_before_rename_leaves_no_release(pipeline, monkeypatch, tmp_path):
     def crash(*args):
         raise OSError("power cut")
 
-    monkeypatch.setattr("sqid.release.os.rename", crash)
+    monkeypatch.setattr("sqid.release.assemble.os.rename", crash)
     with pytest.raises(OSError, match="power cut"):
         build_release(db_path, config)
     assert list_versions(config.release_dir) == []

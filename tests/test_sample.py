@@ -4,9 +4,9 @@ import re
 
 import duckdb
 import pyarrow.parquet as pq
-from sqid.ingest import EXPECTED_COLUMNS
-from sqid.sample import EXAMPLES_SCHEMA, PRODUCTS_SCHEMA, generate
-from sqid.sqd import EXAMPLES, PRODUCTS, SOURCES
+from sqid.ingest.load import EXPECTED_COLUMNS
+from sqid.ingest.sample import EXAMPLES_SCHEMA, PRODUCTS_SCHEMA, generate
+from sqid.ingest.sqd import EXAMPLES, PRODUCTS, SOURCES
 
 ASIN = re.compile(r"^B0[0-9A-Z]{8}$")
 ISBN10 = re.compile(r"^[0-9]{9}[0-9X]$")

@@ -12,8 +12,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 from sqid.localserve.site import ProductSite, SiteConfig
-from sqid.scrape import CircuitOpen, ScrapeConfig, is_valid_product_id, run_shard
-from sqid.scrape_store import merge_run, plan_shards, scrape_planned_shard, select_products
+from sqid.scrape.shard import CircuitOpen, ScrapeConfig, is_valid_product_id, run_shard
+from sqid.scrape.store import merge_run, plan_shards, scrape_planned_shard, select_products
 
 from .sqd_builders import ingest_case
 
@@ -115,7 +115,7 @@ KILLABLE = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from sqid.scrape import ScrapeConfig, run_shard
+    from sqid.scrape.shard import ScrapeConfig, run_shard
     ids = [f"B0{i:08d}" for i in range(120)]
     config = ScrapeConfig(base_url=sys.argv[1], requests_per_second=40, concurrency=2,
                           checkpoint_every=5, backoff_base=0.01)

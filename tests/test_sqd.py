@@ -1,8 +1,8 @@
 import json
 
 import pytest
-from sqid.acquire import read_manifest, resolve_specs
-from sqid.sqd import (
+from sqid.ingest.sources import read_manifest, resolve_specs
+from sqid.ingest.sqd import (
     EXAMPLES,
     PRODUCTS,
     PUBLISHED_SPECS,

@@ -12,12 +12,12 @@ import pytest
 import requests
 from sqid.airflow_local import airflow_env
 from sqid.config import load_settings
+from sqid.ingest.sample import generate
+from sqid.ingest.sqd import CHECKSUM_MANIFEST
 from sqid.localserve.cdn import ImageCDN
 from sqid.localserve.files import FileServer
 from sqid.localserve.site import ProductSite, SiteConfig
 from sqid.orchestration import POOLS
-from sqid.sample import generate
-from sqid.sqd import CHECKSUM_MANIFEST
 
 from .airflow_api import PASSWORD_FILE, Api, free_port, wait_for
 from .cluster import Processes

@@ -10,16 +10,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from sqid.release import (
+from sqid.ingest.sqd import EXAMPLES
+from sqid.release.assemble import (
     list_versions,
     next_version,
     parse_version,
     published_url,
     write_checksums,
 )
-from sqid.release_docs import ScoresError, read_scores
-from sqid.sqd import EXAMPLES
-from sqid.validate import ValidationPolicy, validate_release
+from sqid.release.documents import ScoresError, read_scores
+from sqid.release.validate import ValidationPolicy, validate_release
 
 from .test_release import evaluate_cli, first_release, pipeline  # noqa: F401  (fixtures)
 

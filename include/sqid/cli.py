@@ -7,11 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from sqid.sample import FULL_SCALE_QUERIES
+from sqid.ingest.sample import FULL_SCALE_QUERIES
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from sqid.sample import generate
+    from sqid.ingest.sample import generate
 
     n_queries = FULL_SCALE_QUERIES if args.full else args.queries
     summary = generate(Path(args.out), n_queries=n_queries, seed=args.seed)
@@ -33,7 +33,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_parse_page(args: argparse.Namespace) -> int:
-    from sqid.pages import analyse_page
+    from sqid.scrape.pages import analyse_page
 
     try:
         data = sys.stdin.buffer.read() if args.path == "-" else Path(args.path).read_bytes()
@@ -48,7 +48,7 @@ def _cmd_parse_page(args: argparse.Namespace) -> int:
 def _cmd_audit_urls(args: argparse.Namespace) -> int:
     import csv
 
-    from sqid.defaults import SharedImageRule, audit_image_urls
+    from sqid.scrape.defaults import SharedImageRule, audit_image_urls
 
     with open(args.csv, newline="") as fh:
         rows = [(r["product_id"], r["image_url"]) for r in csv.DictReader(fh)]
@@ -58,8 +58,8 @@ def _cmd_audit_urls(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from sqid.release_docs import validate_croissant
-    from sqid.validate import Problem, ValidationPolicy, report, validate_release
+    from sqid.release.documents import validate_croissant
+    from sqid.release.validate import Problem, ValidationPolicy, report, validate_release
 
     directory = Path(args.release_dir)
     policy = ValidationPolicy(
@@ -80,7 +80,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from sqid.release_docs import ScoresError, evaluate_release
+    from sqid.release.documents import ScoresError, evaluate_release
 
     for what, path in (("release", args.release_dir), ("examples file", args.examples)):
         if not Path(path).exists():
@@ -98,7 +98,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sqid.validate import ValidationPolicy
+    from sqid.release.validate import ValidationPolicy
 
     parser = argparse.ArgumentParser(prog="sqid", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

@@ -16,12 +16,12 @@ from typing import Any
 
 from sqid import db
 from sqid.airflow_local import prepare, test_dag
+from sqid.ingest.sample import generate
+from sqid.ingest.sqd import CHECKSUM_MANIFEST
 from sqid.localserve.cdn import ImageCDN
 from sqid.localserve.files import FileServer
 from sqid.localserve.pages import PRODUCT_LAYOUTS
 from sqid.localserve.site import ProductSite, SiteConfig
-from sqid.sample import generate
-from sqid.sqd import CHECKSUM_MANIFEST
 
 DEMO_QUERIES = 1_000
 DEMO_SEED = 7
@@ -50,7 +50,7 @@ def demo_model(directory):
     if configured:
         return configured
     if not (Path(directory) / "config.json").exists():
-        from sqid.tinyclip import build
+        from sqid.embed.tinyclip import build
 
         build(Path(directory))
     return directory

@@ -80,7 +80,7 @@ class ImageCDN(LoopbackServer):
 
     def policy(self, **overrides: object):
         """An image download policy that lets the embed stage fetch from this server."""
-        from sqid.images import ImagePolicy
+        from sqid.embed.images import ImagePolicy
 
         return ImagePolicy.with_mirror(self.base_url, **overrides)
 

@@ -3,7 +3,7 @@
 The corpus (gzipped pages plus ``labels.csv``) is not part of the project: it sits in
 ``../shared/data/amazon_pages`` beside a development checkout, or wherever
 ``SQID_PAGE_CORPUS`` points. Each label says what a reader of the markup saw; this
-module maps it onto the page kinds of :mod:`sqid.pages` and judges an analysis.
+module maps it onto the page kinds of :mod:`sqid.scrape.pages` and judges an analysis.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqid.pages import DEGRADED, PRODUCT, SERVICE_ERROR, PageAnalysis
+from sqid.scrape.pages import DEGRADED, PRODUCT, SERVICE_ERROR, PageAnalysis
 
 CORPUS_ENV = "SQID_PAGE_CORPUS"
 _BESIDE_CHECKOUT = Path(__file__).resolve().parents[3].parent / "shared/data/amazon_pages"

@@ -16,7 +16,7 @@ from sqid.config import DUCKDB_CONN_ID as DUCKDB_CONN_ID
 from sqid.config import SQL_DIR
 
 if TYPE_CHECKING:
-    from sqid.scrape import ScrapeConfig
+    from sqid.scrape.shard import ScrapeConfig
 
 OWNER = "sqid"
 DUCKDB_POOL = "sqid_duckdb"
@@ -69,7 +69,7 @@ def _optional_connection(conn_id: str):
 
 def scrape_config(params: dict) -> ScrapeConfig:
     """ScrapeConfig from the ``sqid_amazon``/``sqid_proxy`` connections and run Params."""
-    from sqid.scrape import ScrapeConfig
+    from sqid.scrape.shard import ScrapeConfig
 
     base_url = os.environ.get("SQID_PRODUCT_BASE_URL", "https://www.amazon.com")
     extra: dict = {}
@@ -114,7 +114,7 @@ def plan_scrape(params: dict, run_id: str) -> list[dict]:
     from airflow.sdk.exceptions import AirflowSkipException
 
     from sqid.config import load_settings
-    from sqid.scrape_store import (
+    from sqid.scrape.store import (
         WORKLIST,
         plan_shards,
         select_products,
@@ -146,7 +146,7 @@ def merge_scrape(run_id: str) -> dict:
     from airflow.sdk.exceptions import AirflowSkipException
 
     from sqid.config import load_settings
-    from sqid.scrape_store import WORKLIST, merge_run
+    from sqid.scrape.store import WORKLIST, merge_run
 
     run_dir = Path(run_dir_for("scrape", run_id))
     if not (run_dir / WORKLIST).exists():
@@ -168,7 +168,7 @@ def flag_defaults(run_id: str) -> dict:
     from pathlib import Path
 
     from sqid.config import load_settings
-    from sqid.scrape_store import detect_shared_defaults
+    from sqid.scrape.store import detect_shared_defaults
 
     run_dir = Path(run_dir_for("scrape", run_id))
     return detect_shared_defaults(load_settings().duckdb_path, run_dir / "shared_images.json")
@@ -184,9 +184,9 @@ EMBEDDINGS = Asset(name="sqid.embeddings", uri="sqid://duckdb/embeddings", group
 
 def embed_config(params: dict):
     """EmbedConfig from run Params and the environment (model default, image mirror)."""
-    from sqid.embed import DEFAULT_MODEL_ID, DEFAULT_REVISION
-    from sqid.embed_stage import EmbedConfig
-    from sqid.images import ImagePolicy
+    from sqid.embed.clip import DEFAULT_MODEL_ID, DEFAULT_REVISION
+    from sqid.embed.images import ImagePolicy
+    from sqid.embed.stage import EmbedConfig
     from sqid.imageurl import AMAZON_IMAGE_HOSTS, UrlParts, split_url
 
     extra_hosts = {h for h in os.environ.get("SQID_IMAGE_EXTRA_HOSTS", "").split(",") if h}
@@ -215,7 +215,7 @@ def plan_embed(params: dict, run_id: str) -> list[dict]:
     from pathlib import Path
 
     from sqid.config import load_settings
-    from sqid.embed_stage import plan
+    from sqid.embed.stage import plan
 
     result = plan(
         load_settings().duckdb_path,
@@ -229,7 +229,7 @@ def plan_embed(params: dict, run_id: str) -> list[dict]:
 
 
 def embed_shard(shard: dict, params: dict) -> dict:
-    from sqid.embed_stage import cache_dir_default, run_image_shard, run_text_shard
+    from sqid.embed.stage import cache_dir_default, run_image_shard, run_text_shard
 
     config = embed_config(params)
     if shard["kind"] == "image":
@@ -241,7 +241,7 @@ def merge_embed(run_id: str) -> dict:
     from pathlib import Path
 
     from sqid.config import load_settings
-    from sqid.embed_stage import merge
+    from sqid.embed.stage import merge
 
     return merge(Path(run_dir_for("embed", run_id)), load_settings().duckdb_path)
 
@@ -252,7 +252,7 @@ RELEASE = Asset(name="sqid.release", uri="sqid://releases/latest", group="sqid")
 
 def release_config(params: dict):
     from sqid.config import load_settings
-    from sqid.release import ReleaseConfig
+    from sqid.release.assemble import ReleaseConfig
 
     return ReleaseConfig(
         release_dir=load_settings().release_dir,
@@ -264,7 +264,7 @@ def release_config(params: dict):
 
 
 def release_version(params: dict) -> str:
-    from sqid.release import next_version
+    from sqid.release.assemble import next_version
 
     config = release_config(params)
     return next_version(config.release_dir, params["bump"], params.get("version") or None)
@@ -273,7 +273,7 @@ def release_version(params: dict) -> str:
 def assemble_release(params: dict) -> dict:
     """Stage a release: data files and manifest in a hidden folder; its path via XCom."""
     from sqid.config import load_settings
-    from sqid.release import assemble, new_staging
+    from sqid.release.assemble import assemble, new_staging
 
     config = release_config(params)
     version = release_version(params)
@@ -287,8 +287,8 @@ def evaluate_staged(staged: dict) -> dict:
     from pathlib import Path
 
     from sqid.config import load_settings
-    from sqid.release_docs import evaluate_release
-    from sqid.sqd import EXAMPLES
+    from sqid.ingest.sqd import EXAMPLES
+    from sqid.release.documents import evaluate_release
 
     examples = load_settings().download_dir / EXAMPLES
     if not examples.exists():
@@ -300,8 +300,8 @@ def document_staged(staged: dict, evaluation: dict) -> dict:
     """Changelog, report, card, Croissant; then SHA256SUMS over everything."""
     from pathlib import Path
 
-    from sqid.release import list_versions, write_checksums
-    from sqid.release_docs import write_docs
+    from sqid.release.assemble import list_versions, write_checksums
+    from sqid.release.documents import write_docs
 
     staging = Path(staged["staging"])
     release_dir = staging.parent
@@ -316,9 +316,9 @@ def validate_staged(staged: dict, params: dict) -> dict:
     """The gate: every file-level check and Croissant; raises with the failing rows."""
     from pathlib import Path
 
-    from sqid.release import ReleaseError
-    from sqid.release_docs import validate_croissant
-    from sqid.validate import Problem, report, validate_release
+    from sqid.release.assemble import ReleaseError
+    from sqid.release.documents import validate_croissant
+    from sqid.release.validate import Problem, report, validate_release
 
     staging = Path(staged["staging"])
     problems = validate_release(staging, release_config(params).validation_policy())
@@ -334,7 +334,7 @@ def should_publish(staged: dict, params: dict) -> bool:
     import logging
     from pathlib import Path
 
-    from sqid.release import LATEST, same_data
+    from sqid.release.assemble import LATEST, same_data
 
     log = logging.getLogger(__name__)
     if params["dry_run"]:
@@ -351,7 +351,7 @@ def should_publish(staged: dict, params: dict) -> bool:
 def publish_staged(staged: dict) -> str:
     from pathlib import Path
 
-    from sqid.release import publish
+    from sqid.release.assemble import publish
 
     staging = Path(staged["staging"])
     return str(publish(staging, staging.parent, staged["version"]))
@@ -360,7 +360,7 @@ def publish_staged(staged: dict) -> str:
 def point_latest(published: str, staged: dict, outlet_events) -> dict:
     from pathlib import Path
 
-    from sqid.release import update_latest
+    from sqid.release.assemble import update_latest
 
     update_latest(Path(published).parent, staged["version"])
     summary = {"version": staged["version"], "path": published, **staged["counts"],

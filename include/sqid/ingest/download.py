@@ -22,8 +22,8 @@ from urllib.parse import unquote, urlparse
 import requests
 
 from sqid.http import parse_header_int
+from sqid.ingest.sqd import FileSpec
 from sqid.retry import RetryPolicy, decide
-from sqid.sqd import FileSpec
 
 log = logging.getLogger(__name__)
 

@@ -31,9 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sqid.defaults import default_reason
 from sqid.imageurl import canonical_image_url
-from sqid.release import (
+from sqid.release.assemble import (
     CHECKSUMS,
     DATA_FILES,
     MANIFEST,
@@ -45,6 +44,7 @@ from sqid.release import (
     STATUS_FILE,
     sha256_of,
 )
+from sqid.scrape.defaults import default_reason
 
 MAX_LISTED = 10
 BATCH_ROWS = 16_384

@@ -3,7 +3,7 @@
 CLIP weights cannot be downloaded everywhere (CI, air-gapped clusters), yet the real
 loading path (``CLIPModel.from_pretrained`` on a directory) must be exercised. These
 builders write a complete model directory (config, weights, tokenizer files, image
-processor config) that :class:`sqid.embed.ClipEncoder` loads like the real one.
+processor config) that :class:`sqid.embed.clip.ClipEncoder` loads like the real one.
 ``tiny`` is for tests and the demo; ``vit-b`` has ViT-B/32's shape for benchmarks;
 ``vit-l`` has ViT-L/14's shape (the real model's speed, random weights).
 """

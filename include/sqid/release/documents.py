@@ -14,8 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from sqid import db
-from sqid.evaluate import Judgement, evaluate_clip, evaluate_scores
-from sqid.release import (
+from sqid.release.assemble import (
     PRODUCT_FEATURES,
     QUERY_FEATURES,
     SQID_CSV,
@@ -23,6 +22,7 @@ from sqid.release import (
     manifest_of,
     sha256_of,
 )
+from sqid.release.evaluate import Judgement, evaluate_clip, evaluate_scores
 
 CHANGELOG_LISTED = 20
 
@@ -492,7 +492,7 @@ def build_release(
 ) -> Path:
     """Assemble, evaluate, document, validate and publish a release in one call
     (the CLI and tests; the DAG runs the same steps as separate tasks)."""
-    from sqid.release import (
+    from sqid.release.assemble import (
         ReleaseError,
         assemble,
         list_versions,
@@ -502,7 +502,7 @@ def build_release(
         update_latest,
         write_checksums,
     )
-    from sqid.validate import Problem, report, validate_release
+    from sqid.release.validate import Problem, report, validate_release
 
     version = next_version(config.release_dir, bump, version)
     if (Path(config.release_dir) / version).exists():

@@ -26,9 +26,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sqid.drift import DriftBaseline, DriftGuard, DriftLimits
-from sqid.fetch import REDIRECT_ERRORS, AdaptiveThrottle, FetchOutcome, HostLimiter, PageFetcher
-from sqid.pages import (
+from sqid.retry import RetryPolicy, decide
+from sqid.scrape.drift import DriftBaseline, DriftGuard, DriftLimits
+from sqid.scrape.fetch import (
+    REDIRECT_ERRORS,
+    AdaptiveThrottle,
+    FetchOutcome,
+    HostLimiter,
+    PageFetcher,
+)
+from sqid.scrape.pages import (
     CAPTCHA,
     DEGRADED,
     IMAGE_FIELDS,
@@ -39,7 +46,6 @@ from sqid.pages import (
     UNRECOGNISED,
     analyse_page,
 )
-from sqid.retry import RetryPolicy, decide
 
 log = logging.getLogger(__name__)
 

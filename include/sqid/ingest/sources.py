@@ -9,9 +9,9 @@ from urllib.parse import unquote, urlparse
 import requests
 
 from sqid.config import Settings, load_settings
-from sqid.download import fetch_file
+from sqid.ingest.download import fetch_file
+from sqid.ingest.sqd import FILE_NAMES, PUBLISHED_SPECS, FileSpec, parse_manifest, source_url
 from sqid.retry import RetryPolicy
-from sqid.sqd import FILE_NAMES, PUBLISHED_SPECS, FileSpec, parse_manifest, source_url
 
 PUBLISHED = "published"
 

@@ -75,7 +75,7 @@ class ReleaseConfig:
 
     def validation_policy(self):
         """The gate's policy: this configuration's thresholds, never the manifest's."""
-        from sqid.validate import ValidationPolicy
+        from sqid.release.validate import ValidationPolicy
 
         return ValidationPolicy(
             norm_band=self.norm_band,

@@ -25,7 +25,7 @@ import requests
 import requests.adapters
 
 from sqid import db
-from sqid.embed import (
+from sqid.embed.clip import (
     DEFAULT_MODEL_ID,
     DEFAULT_REVISION,
     ClipEncoder,
@@ -33,9 +33,9 @@ from sqid.embed import (
     embed_texts,
     prefetch_map,
 )
-from sqid.images import OK, ContentCache, ImagePolicy, decode_rgb, fetch_image
+from sqid.embed.images import OK, ContentCache, ImagePolicy, decode_rgb, fetch_image
 from sqid.imageurl import CANONICAL_HOST, parse_image_url, rendition_url
-from sqid.scrape import write_parquet_atomic
+from sqid.scrape.shard import write_parquet_atomic
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sqid import db
-from sqid.defaults import SharedImageRule, find_shared_images
-from sqid.drift import ANALYSED_KINDS, DriftBaseline
-from sqid.pages import NO_IMAGE, UNRECOGNISED
-from sqid.scrape import RETRYABLE_STATUSES, ScrapeConfig, run_shard, write_parquet_atomic
+from sqid.scrape.defaults import SharedImageRule, find_shared_images
+from sqid.scrape.drift import ANALYSED_KINDS, DriftBaseline
+from sqid.scrape.pages import NO_IMAGE, UNRECOGNISED
+from sqid.scrape.shard import RETRYABLE_STATUSES, ScrapeConfig, run_shard, write_parquet_atomic
 
 log = logging.getLogger(__name__)
 

@@ -40,8 +40,8 @@ from dataclasses import asdict, dataclass, field
 from html.entities import html5 as _HTML5_ENTITIES
 from typing import Any, Protocol
 
-from sqid.defaults import FINAL_DEFAULT_REASONS, default_reason
 from sqid.imageurl import ImageRef, parse_image_url
+from sqid.scrape.defaults import FINAL_DEFAULT_REASONS, default_reason
 
 PRODUCT = "product"
 NO_IMAGE = "no_image"

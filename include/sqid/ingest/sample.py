@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sqid.sqd import CHECKSUM_MANIFEST, EXAMPLES, PRODUCTS, SOURCES, FileSpec, manifest_text
+from sqid.ingest.sqd import CHECKSUM_MANIFEST, EXAMPLES, PRODUCTS, SOURCES, FileSpec, manifest_text
 
 FULL_SCALE_QUERIES = 130_652
 """Number of queries in the real SQD; ``--queries`` at this value gives about 2.6M examples."""

@@ -21,7 +21,7 @@ import duckdb
 
 from sqid import db
 from sqid.config import load_settings
-from sqid.sqd import EXAMPLES, PRODUCTS, SOURCES
+from sqid.ingest.sqd import EXAMPLES, PRODUCTS, SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +258,7 @@ def derive_sets(
 
 
 def load_downloads(downloads: list[dict[str, Any]], db_path: Path | None = None) -> dict[str, int]:
-    """Load the files described by :func:`sqid.acquire.download_sqd_file` results."""
+    """Load the files described by :func:`sqid.ingest.sources.download_sqd_file` results."""
     files = {
         d["name"]: LoadedFile(Path(d["path"]), d["url"], int(d["size"]), d["sha256"])
         for d in downloads
