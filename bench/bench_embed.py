@@ -25,8 +25,8 @@ import requests
 from sqid.embed.clip import ClipEncoder, batched
 from sqid.embed.images import decode_rgb
 from sqid.embed.stage import EmbedConfig, run_image_shard
+from sqid.files import write_parquet_atomic
 from sqid.localserve.cdn import ImageCDN, render_rendition, synthetic_image
-from sqid.scrape.shard import write_parquet_atomic
 
 RENDITIONS = ["", "_SL500_", "_AC_SX425_", "_SX300_", "_SX224_"]
 

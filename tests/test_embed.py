@@ -123,3 +123,17 @@ def test_same_bytes_are_embedded_once(tmp_path, encoder, tiny_clip, stage_db):
         config = EmbedConfig(model_id=str(tiny_clip), image_cdn=cdn.base_url, policy=policy)
         planned, merged = run_stage(stage_db, tmp_path / "run", config, encoder, tmp_path / "cache")
     assert planned["images"] == 6 and merged["image_embeddings"] == 6
+
+
+def test_one_revision_rule_for_embed_and_release(tmp_path, tiny_clip):
+    from sqid.embed.clip import DEFAULT_MODEL_ID, DEFAULT_REVISION, model_revision
+    from sqid.release.assemble import ReleaseConfig, resolve_model
+
+    assert model_revision(DEFAULT_MODEL_ID) == DEFAULT_REVISION  # the pinned commit
+    assert model_revision("openai/clip-vit-base-patch32") == "main"  # not CLIP-L's commit
+    assert model_revision(DEFAULT_MODEL_ID, "abc123") == "abc123"
+    assert model_revision(str(tiny_clip), "abc123") == "local"
+    # A release asked for the default model finds the vectors embed stored for it.
+    assert EmbedConfig().model_revision() == DEFAULT_REVISION
+    config = ReleaseConfig(release_dir=tmp_path, model_id=DEFAULT_MODEL_ID)
+    assert resolve_model(None, config) == (DEFAULT_MODEL_ID, DEFAULT_REVISION)

@@ -12,10 +12,16 @@ from sqid.ingest.sqd import (
     source_url,
 )
 
+# The published files' sizes and sha256, as the SQD repository lists them.
+REFERENCE = {
+    EXAMPLES: (51_286_808, "4a735b693b4a424a6fc67f5be6e4c811495c488bbf66d02a602d308b2744263a"),
+    PRODUCTS: (1_108_857_465, "25124442d064d64b26f74082d6fa09438d679efc0c183cf28d19064a2b65a265"),
+    SOURCES: (1_682_802, "a5fed8ecc016443de40bf3c63098f0e3f23bbe4daa4236f1c38b8c3184778c50"),
+}
+
 
 def test_published_specs_match_the_reference_values():
-    assert PUBLISHED_SPECS[PRODUCTS].size == 1_108_857_465
-    assert PUBLISHED_SPECS[EXAMPLES].sha256.startswith("4a735b69")
+    assert {n: (s.size, s.sha256) for n, s in PUBLISHED_SPECS.items()} == REFERENCE
     assert resolve_specs("published") == PUBLISHED_SPECS
 
 

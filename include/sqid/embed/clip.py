@@ -25,6 +25,21 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL_ID = "openai/clip-vit-large-patch14"
 DEFAULT_REVISION = "32bd64288804d66eefd0ccbe215aa642df71cc41"
 """The Hugging Face commit of ``openai/clip-vit-large-patch14`` the pipeline pins."""
+
+
+def model_revision(model_id: str, revision: str | None = None) -> str:
+    """The revision a model's vectors are made and stored under, for embed and release alike.
+
+    ``local`` for a model folder; else the revision asked for; else the pinned commit for
+    the default model and ``main`` for any other (the pinned commit is that repository's).
+    """
+    if Path(model_id).is_dir():
+        return "local"
+    if revision:
+        return revision
+    return DEFAULT_REVISION if model_id == DEFAULT_MODEL_ID else "main"
+
+
 MAX_TEXT_TOKENS = 77
 
 
@@ -47,7 +62,7 @@ class ClipEncoder:
     def __init__(
         self,
         model_id: str = DEFAULT_MODEL_ID,
-        revision: str | None = DEFAULT_REVISION,
+        revision: str | None = None,
         device: str = "auto",
     ) -> None:
         import torch
@@ -55,8 +70,8 @@ class ClipEncoder:
 
         self.model_id = model_id
         local = Path(model_id).is_dir()
-        self.revision = "local" if local else (revision or "main")
-        kwargs = {} if local else {"revision": revision}
+        self.revision = model_revision(model_id, revision)
+        kwargs = {} if local else {"revision": self.revision}
         self.device = resolve_device(device)
         self.model = CLIPModel.from_pretrained(model_id, **kwargs).eval().to(self.device)
         self.processor = CLIPProcessor.from_pretrained(model_id, **kwargs)

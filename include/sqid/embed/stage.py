@@ -27,15 +27,16 @@ import requests.adapters
 from sqid import db
 from sqid.embed.clip import (
     DEFAULT_MODEL_ID,
-    DEFAULT_REVISION,
     ClipEncoder,
     batched,
     embed_texts,
+    model_revision,
     prefetch_map,
 )
 from sqid.embed.images import OK, ContentCache, ImagePolicy, decode_rgb, fetch_image
+from sqid.files import write_parquet_atomic
 from sqid.imageurl import CANONICAL_HOST, parse_image_url, rendition_url
-from sqid.scrape.shard import write_parquet_atomic
+from sqid.runs import MAX_SHARDS, done_keys, offset_shards, read_slice
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ TEXT_VECTOR_SCHEMA = pa.schema(
 @dataclass(frozen=True)
 class EmbedConfig:
     model_id: str = DEFAULT_MODEL_ID
-    revision: str = DEFAULT_REVISION
+    revision: str | None = None
+    """None: the rule of :func:`sqid.embed.clip.model_revision`."""
     device: str = "auto"
     batch_size: int = 64
     text_batch_size: int = 256
@@ -75,7 +77,7 @@ class EmbedConfig:
     policy: ImagePolicy = field(default_factory=ImagePolicy)
 
     def model_revision(self) -> str:
-        return "local" if Path(self.model_id).is_dir() else self.revision
+        return model_revision(self.model_id, self.revision)
 
     def fetch_url(self, image_url: str) -> str:
         """The URL of the rendition to embed (what ``image_fetches.url`` records)."""
@@ -159,22 +161,11 @@ def plan(
         )
     n_images = pq.read_metadata(images_list).num_rows
     n_texts = pq.read_metadata(texts_list).num_rows
-    shards = [{"run_dir": str(run_dir), "kind": "image", "shard": i, "offset": off,
-               "count": min(shard_size, n_images - off)}
-              for i, off in enumerate(range(0, n_images, shard_size))]  # fmt: skip
-    shards += [{"run_dir": str(run_dir), "kind": "text", "shard": i, "offset": off,
-                "count": min(shard_size * 10, n_texts - off)}
-               for i, off in enumerate(range(0, n_texts, shard_size * 10))]  # fmt: skip
+    # Image and text shards share one mapped task: half of the map's room each.
+    half = MAX_SHARDS // 2
+    shards = offset_shards(run_dir, n_images, shard_size, half, kind="image")
+    shards += offset_shards(run_dir, n_texts, shard_size * 10, half, kind="text")
     return {"images": n_images, "texts": n_texts, "shards": shards}
-
-
-def _slice(path: Path, column: str, offset: int, count: int) -> list[Any]:
-    return pq.read_table(path, columns=[column]).column(0).to_pylist()[offset : offset + count]
-
-
-def _done(directory: Path, pattern: str, column: str) -> set[str]:
-    files = sorted(directory.glob(pattern))
-    return set(pq.read_table(files, columns=[column]).column(0).to_pylist()) if files else set()
 
 
 def _prepare(encoder: ClipEncoder, policy: ImagePolicy, cache: ContentCache, shas: list[str]):
@@ -203,16 +194,18 @@ def run_image_shard(shard: dict[str, Any], config: EmbedConfig, cache_dir: Path,
     run_dir = Path(shard["run_dir"])
     directory = run_dir / f"image-{shard['shard']:05d}"
     directory.mkdir(parents=True, exist_ok=True)
-    urls = _slice(run_dir / "image_work.parquet", "url", shard["offset"], shard["count"])
+    urls = read_slice(run_dir / "image_work.parquet", "url", shard["offset"], shard["count"])
     image_urls = dict(
         zip(
             urls,
-            _slice(run_dir / "image_work.parquet", "image_url", shard["offset"], shard["count"]),
+            read_slice(
+                run_dir / "image_work.parquet", "image_url", shard["offset"], shard["count"]
+            ),
             strict=True,
         )
     )
-    done_urls = _done(directory, "fetches-*.parquet", "url")
-    skip = _done(run_dir, "embedded.parquet", "sha256") | _done(
+    done_urls = done_keys(directory, "fetches-*.parquet", "url")
+    skip = done_keys(run_dir, "embedded.parquet", "sha256") | done_keys(
         directory, "vectors-*.parquet", "sha256"
     )
     cache = ContentCache(cache_dir)
@@ -294,7 +287,7 @@ def run_text_shard(shard: dict[str, Any], config: EmbedConfig,
     directory = run_dir / f"text-{shard['shard']:05d}"
     directory.mkdir(parents=True, exist_ok=True)
     table = pq.read_table(run_dir / "text_work.parquet").slice(shard["offset"], shard["count"])
-    done = _done(directory, "vectors-*.parquet", "text_sha256")
+    done = done_keys(directory, "vectors-*.parquet", "text_sha256")
     pairs = [(s, t) for s, t in zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True)
              if s not in done]  # fmt: skip
     encoder = encoder or ClipEncoder(config.model_id, config.revision, config.device)

@@ -8,7 +8,6 @@ remembers a verified file so it is neither fetched nor re-hashed again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -21,6 +20,7 @@ from urllib.parse import unquote, urlparse
 
 import requests
 
+from sqid.files import sha256_file
 from sqid.http import parse_header_int
 from sqid.ingest.sqd import FileSpec
 from sqid.retry import RetryPolicy, decide
@@ -48,14 +48,6 @@ class DownloadResult:
     """True when a previously verified file was reused and nothing was fetched."""
     bytes_fetched: int
     attempts: int
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _sidecar(path: Path) -> Path:

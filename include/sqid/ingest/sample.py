@@ -9,7 +9,6 @@ exercised end to end without the 1.1 GB originals.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sqid.files import sha256_file
 from sqid.ingest.sqd import CHECKSUM_MANIFEST, EXAMPLES, PRODUCTS, SOURCES, FileSpec, manifest_text
 
 FULL_SCALE_QUERIES = 130_652
@@ -349,8 +349,4 @@ def write_sqd_files(
 
 
 def spec_of(path: Path) -> FileSpec:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return FileSpec(path.name, path.stat().st_size, digest.hexdigest())
+    return FileSpec(path.name, path.stat().st_size, sha256_file(path))

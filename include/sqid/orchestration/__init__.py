@@ -184,7 +184,7 @@ EMBEDDINGS = Asset(name="sqid.embeddings", uri="sqid://duckdb/embeddings", group
 
 def embed_config(params: dict):
     """EmbedConfig from run Params and the environment (model default, image mirror)."""
-    from sqid.embed.clip import DEFAULT_MODEL_ID, DEFAULT_REVISION
+    from sqid.embed.clip import DEFAULT_MODEL_ID
     from sqid.embed.images import ImagePolicy
     from sqid.embed.stage import EmbedConfig
     from sqid.imageurl import AMAZON_IMAGE_HOSTS, UrlParts, split_url
@@ -202,7 +202,7 @@ def embed_config(params: dict):
     )
     return EmbedConfig(
         model_id=params.get("model_id") or os.environ.get("SQID_EMBED_MODEL", DEFAULT_MODEL_ID),
-        revision=params.get("revision") or os.environ.get("SQID_EMBED_REVISION", DEFAULT_REVISION),
+        revision=params.get("revision") or os.environ.get("SQID_EMBED_REVISION") or None,
         device=params.get("device") or "auto",
         batch_size=params.get("batch_size") or 64,
         rendition=params.get("rendition") or "as_scraped",

@@ -9,7 +9,6 @@ version is never overwritten. ``latest`` is a symbolic link, switched last.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import re
@@ -25,6 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sqid import db
+from sqid.embed.clip import model_revision
+from sqid.files import sha256_file
 from sqid.imageurl import canonical_image_url
 
 SQID_CSV = ("product_image_urls.csv", "supp_product_image_urls.csv")
@@ -112,14 +113,6 @@ def next_version(release_dir: Path, bump: str = "minor", explicit: str | None = 
     raise ValueError(f"bump must be major, minor or patch, not {bump!r}")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def git_commit() -> str:
     try:
         out = subprocess.run(
@@ -200,7 +193,7 @@ def _write_parquet(
 
 def resolve_model(con, config: ReleaseConfig) -> tuple[str, str]:
     if config.model_id:
-        return config.model_id, config.revision or "main"
+        return config.model_id, model_revision(config.model_id, config.revision)
     row = db.run(con, "release/default_model").fetchone()
     if row is None:
         raise ReleaseError("no image embeddings in the database: run sqid_embed first")
@@ -296,7 +289,7 @@ def _dimension(path: Path) -> int | None:
 def write_checksums(directory: Path) -> dict[str, str]:
     """``SHA256SUMS`` over every file of the release (checkable with ``sha256sum -c``)."""
     sums = {
-        p.name: sha256_of(p)
+        p.name: sha256_file(p)
         for p in sorted(Path(directory).iterdir())
         if p.is_file() and p.name != CHECKSUMS
     }

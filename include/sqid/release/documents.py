@@ -14,13 +14,13 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from sqid import db
+from sqid.files import sha256_file
 from sqid.release.assemble import (
     PRODUCT_FEATURES,
     QUERY_FEATURES,
     SQID_CSV,
     STATUS_FILE,
     manifest_of,
-    sha256_of,
 )
 from sqid.release.evaluate import Judgement, evaluate_clip, evaluate_scores
 
@@ -364,7 +364,7 @@ def croissant(directory: Path) -> dict[str, Any]:
     for rs, (file_name, fmt, fields) in _TABLES.items():
         distribution.append({
             "@type": "cr:FileObject", "@id": file_name, "name": file_name,
-            "contentUrl": file_name, "encodingFormat": fmt, "sha256": sha256_of(directory / file_name),
+            "contentUrl": file_name, "encodingFormat": fmt, "sha256": sha256_file(directory / file_name),
         })  # fmt: skip
         record_sets.append({
             "@type": "cr:RecordSet", "@id": rs, "name": rs,

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from sqid.files import sha256_file
 from sqid.imageurl import canonical_image_url
 from sqid.release.assemble import (
     CHECKSUMS,
@@ -42,7 +43,6 @@ from sqid.release.assemble import (
     QUERY_FEATURES_SCHEMA,
     SQID_CSV,
     STATUS_FILE,
-    sha256_of,
 )
 from sqid.scrape.defaults import default_reason
 
@@ -192,7 +192,7 @@ def _checksums(release: _Release) -> None:
     bad = [
         n
         for n, digest in listed.items()
-        if (p := release.file(n)) is None or sha256_of(p) != digest
+        if (p := release.file(n)) is None or sha256_file(p) != digest
     ]
     if bad:
         release.add("checksums", "files missing or not matching SHA256SUMS", bad)

@@ -19,14 +19,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from sqid.files import write_parquet_atomic
 from sqid.retry import RetryPolicy, decide
+from sqid.runs import done_keys
 from sqid.scrape.drift import DriftBaseline, DriftGuard, DriftLimits
 from sqid.scrape.fetch import (
     REDIRECT_ERRORS,
@@ -363,38 +364,13 @@ def store_raw_page(root: Path, product_id: str, fetched_at: datetime, body: byte
     return path
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def _column(values: list[Any], field: pa.Field) -> pa.Array:
-    # Times travel as int64 microseconds since the epoch (UTC); the merge SQL turns them
-    # back into TIMESTAMPTZ. (Python datetimes with a tzinfo would need pytz here.)
-    if pa.types.is_int64(field.type):
-        values = [(v - _EPOCH) // _MICROSECOND if isinstance(v, datetime) else v for v in values]
-    return pa.array(values, type=field.type)
-
-
-def write_parquet_atomic(rows: list[dict[str, Any]], schema: pa.Schema, path: Path) -> None:
-    """Write ``rows`` to ``path`` via a temp file and a rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    columns = [_column([row[f.name] for row in rows], f) for f in schema]
-    pq.write_table(pa.Table.from_arrays(columns, schema=schema), tmp)
-    os.replace(tmp, path)
-
-
 def shard_dir(run_dir: Path, shard: int) -> Path:
     return Path(run_dir) / f"shard-{shard:05d}"
 
 
 def done_products(directory: Path) -> set[str]:
     """Products with an outcome already checkpointed in ``directory``."""
-    files = sorted(directory.glob("outcomes-*.parquet"))
-    done: set[str] = set()
-    for f in files:
-        done.update(pq.read_table(f, columns=["product_id"]).column(0).to_pylist())
-    return done
+    return done_keys(directory, "outcomes-*.parquet", "product_id")
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,15 +17,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sqid import db
+from sqid.files import write_parquet_atomic
+from sqid.runs import offset_shards, read_slice
 from sqid.scrape.defaults import SharedImageRule, find_shared_images
 from sqid.scrape.drift import ANALYSED_KINDS, DriftBaseline
 from sqid.scrape.pages import NO_IMAGE, UNRECOGNISED
-from sqid.scrape.shard import RETRYABLE_STATUSES, ScrapeConfig, run_shard, write_parquet_atomic
+from sqid.scrape.shard import RETRYABLE_STATUSES, ScrapeConfig, run_shard
 
 log = logging.getLogger(__name__)
 
-MAX_SHARDS = 512
-"""Kept under Airflow's default ``max_map_length`` (1024)."""
 WORKLIST = "worklist.parquet"
 DRIFT_BASELINE = "drift_baseline.json"
 
@@ -77,7 +76,7 @@ def select_products(
 
 
 def plan_shards(
-    run_dir: Path, product_ids: list[str], shard_size: int = 500, max_shards: int = MAX_SHARDS
+    run_dir: Path, product_ids: list[str], shard_size: int = 500
 ) -> list[dict[str, Any]]:
     """Write the work list once and describe shards by offset (paths, not data, in XCom)."""
     run_dir = Path(run_dir)
@@ -88,14 +87,7 @@ def plan_shards(
             pa.schema([("product_id", pa.string())]),
             worklist,
         )
-    ids = pq.read_table(worklist).column(0).to_pylist()
-    if not ids:
-        return []
-    size = max(shard_size, math.ceil(len(ids) / max_shards))
-    return [
-        {"run_dir": str(run_dir), "shard": i, "offset": off, "count": min(size, len(ids) - off)}
-        for i, off in enumerate(range(0, len(ids), size))
-    ]
+    return offset_shards(run_dir, pq.read_metadata(worklist).num_rows, shard_size)
 
 
 def drift_baseline(db_path: Path) -> DriftBaseline:
@@ -136,8 +128,7 @@ def scrape_planned_shard(
     shard: dict[str, Any], config: ScrapeConfig, run_id: str
 ) -> dict[str, Any]:
     run_dir = Path(shard["run_dir"])
-    ids = pq.read_table(run_dir / WORKLIST).column(0).to_pylist()
-    chunk = ids[shard["offset"] : shard["offset"] + shard["count"]]
+    chunk = read_slice(run_dir / WORKLIST, "product_id", shard["offset"], shard["count"])
     baseline = read_drift_baseline(run_dir)
     return run_shard(chunk, run_dir, shard["shard"], config, run_id, baseline=baseline).to_dict()
 
