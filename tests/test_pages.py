@@ -7,7 +7,8 @@ import sys
 import pytest
 from sqid.localserve import corpus
 from sqid.localserve.pages import LAYOUT_STATUS, LAYOUTS, image_id_for, render
-from sqid.scrape.pages import _ScanReader, _TreeReader, analyse_page
+from sqid.scrape.pages import analyse_page
+from sqid.scrape.readers import ScanReader, TreeReader
 
 PID = "B07XYZ1234"
 IID = image_id_for(PID)
@@ -256,8 +257,8 @@ def test_bad_dynamic_map_keeps_the_good_hires_attribute():
 def test_attribute_entities_decode_as_an_html5_parser_does():
     page = b'<img id="landingImage" alt="a=1&copy=2&amp;b&#x3D;3 &copy &nbsp;x &bogus;">'
     expected = "a=1&copy=2&b=3 \u00a9 \u00a0x &bogus;"
-    assert _ScanReader(page).tag("img", "id", "landingImage", exact=True)["alt"] == expected
-    assert _TreeReader(page).tag("img", "id", "landingImage", exact=True)["alt"] == expected
+    assert ScanReader(page).tag("img", "id", "landingImage", exact=True)["alt"] == expected
+    assert TreeReader(page).tag("img", "id", "landingImage", exact=True)["alt"] == expected
 
 
 CORPUS_PAGES = corpus.load() if corpus.available() else []

@@ -1,0 +1,330 @@
+"""The two readers of a page, answering the questions :mod:`sqid.scrape.pages` asks.
+
+:class:`ScanReader` searches the raw bytes for each question's marker and parses only
+the tag around each hit: a few milliseconds on a 2-3 MB page. It follows the HTML5
+tokenizer where that matters (quoted attribute values, character references in
+attributes, scripts, style sheets and comments, a ``<`` inside another tag), with no
+look-back limit, so a 33 kB ``data:`` URI before an ``id`` does not hide it.
+:class:`TreeReader` answers with XPath over a full lxml parse; it is the reference the
+tests hold the scan reader to.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from html.entities import html5 as _HTML5_ENTITIES
+from typing import Protocol
+
+Attrs = dict[str, str]
+
+
+class Reader(Protocol):
+    """The questions the decision asks of a page; both readers answer them alike."""
+
+    def tag(self, name: str, attr: str, value: str, *, exact: bool) -> Attrs | None:
+        """Attributes of the first ``<name>`` whose ``attr`` equals (or contains) ``value``."""
+
+    def img_within(self, container_id: str) -> Attrs | None:
+        """Attributes of the first ``img`` inside the element with id ``container_id``."""
+
+    def scripts_with(self, text: str) -> Iterator[str]:
+        """The text of each ``script`` that contains ``text``, in document order."""
+
+    def title(self) -> str:
+        """The text of the page's ``title``, or ''."""
+
+    def mentions(self, text: str) -> bool:
+        """Whether the page's bytes contain ``text`` anywhere."""
+
+
+# --- the fast reader: search the bytes, parse only the enclosing tag --------------------------
+
+_TAG = re.compile(
+    rb"""<([A-Za-z][^\s/>]*+)((?:[^>=]++|=\s*+(?:"[^"]*+"|'[^']*+'|(?!["'])[^\s>]*+))*+)>"""
+)
+_ATTR = re.compile(
+    rb"""([^\s/>=][^\s/>=]*+)(?:\s*+=\s*+(?:"([^"]*+)"|'([^']*+)'|(?!["'])([^\s>]*+)))?"""
+)
+_RAW_TEXT = ((b"<script", b"</script", 7), (b"<style", b"</style", 6), (b"<!--", b"-->", 2))
+"""(opener, closer, where the closer may start): ``<!-->`` and ``<!--->`` are whole,
+empty comments, their closer overlapping the opener."""
+_VALUE_START = frozenset({b"", b'"', b"'", b"=", b" ", b"\t", b"\n", b"\r", b"\f"})
+"""Bytes that may come just before a whole attribute value (b"": the page's start)."""
+_VALUE_END = frozenset({b"", b'"', b"'", b" ", b"\t", b"\n", b"\r", b"\f", b">"})
+_TAG_OPENERS = frozenset(
+    bytes([c]) for c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ/!"
+)
+"""What follows a ``<`` that opens markup; ``a < b`` in text opens nothing."""
+_MAX_LOOKBACK_TAGS = 4
+"""How many ``<`` a hit may look back through (a ``<`` inside an attribute value)."""
+_CHARREF = re.compile(r"&(#[0-9]{1,8};?|#[xX][0-9a-fA-F]{1,8};?|[A-Za-z][A-Za-z0-9]{0,31};?)")
+
+
+def _unescape_attr(value: str) -> str:
+    """Character references in an attribute value, decoded as an HTML5 parser does.
+
+    A legacy reference without ``;`` (``&copy``) is decoded unless it runs into ``=`` or
+    an alphanumeric, so URLs such as ``?a=1&copy=2`` survive as written.
+    """
+    if "&" not in value:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        ref = match.group(1)
+        if ref.endswith(";") or ref.startswith("#"):
+            return html.unescape(match.group(0))
+        following = value[match.end() : match.end() + 1]
+        if ref in _HTML5_ENTITIES and following != "=":
+            return _HTML5_ENTITIES[ref]
+        return match.group(0)
+
+    return _CHARREF.sub(replace, value)
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
+def _raw_attrs(raw: bytes) -> dict[str, bytes]:
+    attrs: dict[str, bytes] = {}
+    for m in _ATTR.finditer(raw):
+        name = _decode(m.group(1)).lower()
+        if name not in attrs:  # the first of duplicate attributes wins
+            attrs[name] = next((g for g in m.group(2, 3, 4) if g is not None), b"")
+    return attrs
+
+
+def _attr_value(raw: bytes) -> str:
+    return _unescape_attr(_decode(raw))
+
+
+def _parse_attrs(raw: bytes) -> Attrs:
+    return {name: _attr_value(value) for name, value in _raw_attrs(raw).items()}
+
+
+class ScanReader:
+    """Answers by finding a question's marker bytes and parsing the tag around each hit.
+
+    Hits inside scripts, style sheets and comments are not elements and are skipped; a
+    tag is found by looking back to its ``<`` with no bound, so a 33 kB ``data:`` URI
+    before the ``id`` is no obstacle.
+    """
+
+    def __init__(self, page: bytes) -> None:
+        self.page = page
+
+    def mentions(self, text: str) -> bool:
+        return text.encode() in self.page
+
+    def _in_raw_text(self, pos: int, depth: int = 0) -> bool:
+        """Whether ``pos`` lies in a script, a style sheet or a comment.
+
+        The context is set by the last opener before ``pos`` that really opens one: a
+        ``<script`` inside a comment (or a ``<!--`` inside a script) is text and is
+        passed over. The look-back is bounded, as hostile pages can nest these freely.
+        """
+        page, limit = self.page, pos
+        for _ in range(_MAX_LOOKBACK_TAGS):
+            start, closer, skip = max(
+                (page.rfind(opener, 0, limit), closer, skip) for opener, closer, skip in _RAW_TEXT
+            )
+            if start < 0:
+                return False
+            if depth >= _MAX_LOOKBACK_TAGS or not self._in_raw_text(start, depth + 1):
+                return page.find(closer, start + skip, pos) < 0
+            limit = start
+        return True
+
+    def _start_tag(self, pos: int, name: bytes) -> re.Match[bytes] | None:
+        """The start tag of a ``name`` element at ``pos``, if the ``<`` there opens one."""
+        match = _TAG.match(self.page, pos)
+        if match and match.group(1).lower() == name and not self._inside_a_tag(pos):
+            return None if self._in_raw_text(pos) else match
+        return None
+
+    def _inside_a_tag(self, start: int) -> bool:
+        """Whether the ``<`` at ``start`` sits inside another, unclosed tag (a tag name or
+        an attribute value, as in ``<div title="<img id=x>">``) rather than opening one."""
+        page = self.page
+        closed = page.rfind(b">", 0, start)
+        pos = start
+        while (pos := page.rfind(b"<", closed + 1, pos)) >= 0:
+            if page[pos + 1 : pos + 2] in _TAG_OPENERS:
+                return True
+        return False
+
+    def _tag_at(self, pos: int) -> tuple[int, int, str, bytes] | None:
+        """(start, end, name, raw attributes) of the tag whose markup spans ``pos``."""
+        page = self.page
+        start = pos
+        for _ in range(_MAX_LOOKBACK_TAGS):
+            start = page.rfind(b"<", 0, start)
+            if start < 0:
+                return None
+            match = _TAG.match(page, start)
+            if match and match.end() > pos and not self._inside_a_tag(start):
+                if match.start(2) > pos:
+                    return None  # the hit is the tag's name, not an attribute
+                return start, match.end(), _decode(match.group(1)).lower(), match.group(2)
+        return None
+
+    def _tags_with(
+        self, marker: bytes, *, whole_value: bool = False
+    ) -> Iterator[tuple[int, int, str, dict[str, bytes]]]:
+        """Tags (start, end, name, raw attributes) whose markup holds ``marker``.
+
+        Hits in scripts, style sheets and comments are not filtered here: callers check
+        :meth:`_in_raw_text` only for the tags they want, which is most of the work saved.
+        ``whole_value`` skips hits that cannot be a whole attribute value.
+        """
+        page = self.page
+        pos = page.find(marker)
+        while pos >= 0:
+            if whole_value and not (
+                page[pos - 1 : pos] in _VALUE_START
+                and page[pos + len(marker) : pos + len(marker) + 1] in _VALUE_END
+            ):
+                pos = page.find(marker, pos + 1)
+                continue
+            found = self._tag_at(pos)
+            if found is None:
+                pos = page.find(marker, pos + 1)
+                continue
+            start, end, name, raw = found
+            yield start, end, name, _raw_attrs(raw)
+            pos = page.find(marker, end)
+
+    def tag(self, name: str, attr: str, value: str, *, exact: bool) -> Attrs | None:
+        for start, _, tag_name, raw in self._tags_with(value.encode(), whole_value=exact):
+            if name not in ("*", tag_name) or attr not in raw:
+                continue
+            found = _attr_value(raw[attr])
+            if (found == value if exact else value in found) and not self._in_raw_text(start):
+                return {key: _attr_value(v) for key, v in raw.items()}
+        return None
+
+    def img_within(self, container_id: str) -> Attrs | None:
+        page = self.page
+        for start, end, name, raw in self._tags_with(container_id.encode(), whole_value=True):
+            if _attr_value(raw.get("id", b"")) != container_id or self._in_raw_text(start):
+                continue
+            opener, closer = f"<{name}".encode(), f"</{name}".encode()
+            pos = page.find(b"<img", end)
+            while pos >= 0:
+                if page.count(closer, end, pos) > page.count(opener, end, pos):
+                    return None  # the container closed before this img
+                match = self._start_tag(pos, b"img")
+                if match:
+                    return _parse_attrs(match.group(2))
+                pos = page.find(b"<img", pos + 4)
+            return None
+        return None
+
+    def scripts_with(self, text: str) -> Iterator[str]:
+        page, marker = self.page, text.encode()
+        pos = page.find(marker)
+        while pos >= 0:
+            opening = self._script_around(pos)
+            if opening is None:
+                pos = page.find(marker, pos + 1)
+                continue
+            close = page.find(b"</script", pos)
+            end = close if close >= 0 else len(page)
+            yield _decode(page[opening:end])
+            pos = page.find(marker, end)
+
+    def _script_around(self, pos: int) -> int | None:
+        """Where the text of the script holding ``pos`` starts, or None if none does.
+
+        A ``<script`` inside a script's text opens nothing: look back past it.
+        """
+        page, start = self.page, pos
+        for _ in range(_MAX_LOOKBACK_TAGS):
+            start = page.rfind(b"<script", 0, start)
+            if start < 0:
+                return None
+            opening = _TAG.match(page, start)
+            if (
+                opening is None
+                or opening.end() > pos
+                or page.find(b"</script", opening.end(), pos) >= 0
+            ):
+                return None
+            if self._inside_a_tag(start):
+                return None
+            if not self._in_raw_text(start):
+                return opening.end()
+        return None
+
+    def title(self) -> str:
+        page = self.page
+        pos = page.find(b"<title")
+        while pos >= 0:
+            match = self._start_tag(pos, b"title")
+            if match:
+                close = page.find(b"</title", match.end())
+                return html.unescape(_decode(page[match.end() : close if close >= 0 else None]))
+            pos = page.find(b"<title", pos + 1)
+        return ""
+
+
+# --- the reference reader: a full lxml parse ------------------------------------------------
+
+
+def _attributes(element) -> Attrs:
+    """An element's attributes; ``items()`` reads names such as ``{`` that ``attrib``
+    would take for lxml's ``{namespace}`` syntax and refuse."""
+    attrs: Attrs = {}
+    for name, value in element.items():
+        attrs.setdefault(name, value)
+    return attrs
+
+
+class TreeReader:
+    """Answers with XPath over the whole page parsed by lxml (libxml2's HTML5 tokenizer).
+
+    libxml2 stops building the tree below 2,048 levels of nesting; the scan reader has no
+    such limit, so only on pages nested deeper than that can the two differ.
+    """
+
+    def __init__(self, page: bytes) -> None:
+        import lxml.etree
+        import lxml.html
+
+        self.page = page
+        parser = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True)
+        try:
+            self.root = lxml.html.document_fromstring(page, parser=parser)
+        except (lxml.etree.ParserError, ValueError):
+            self.root = None  # an empty or unparseable document has no elements
+
+    def _first(self, query: str, **variables: str):
+        if self.root is None:
+            return None
+        found = self.root.xpath(query, **variables)
+        return found[0] if found else None
+
+    def tag(self, name: str, attr: str, value: str, *, exact: bool) -> Attrs | None:
+        test = f"@{attr}=$v" if exact else f"contains(@{attr}, $v)"
+        element = self._first(f"(//{name}[{test}])[1]", v=value)
+        return _attributes(element) if element is not None else None
+
+    def img_within(self, container_id: str) -> Attrs | None:
+        container = self._first("(//*[@id=$v])[1]", v=container_id)
+        images = container.xpath(".//img") if container is not None else []
+        return _attributes(images[0]) if images else None
+
+    def scripts_with(self, text: str) -> Iterator[str]:
+        if self.root is None:
+            return
+        for script in self.root.xpath("//script[contains(., $v)]", v=text):
+            yield script.text or ""
+
+    def title(self) -> str:
+        element = self._first("(//title)[1]")
+        return element.text_content() if element is not None else ""
+
+    def mentions(self, text: str) -> bool:
+        return text.encode() in self.page
