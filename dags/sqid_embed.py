@@ -61,19 +61,19 @@ from sqid.orchestration import (
 def sqid_embed():
     @task(pool=DUCKDB_POOL)
     def plan(params=None, run_id=None) -> list[dict]:
-        from sqid.orchestration import plan_embed
+        from sqid.orchestration.embed import plan_embed
 
         return plan_embed(params, run_id)
 
     @task(queue=EMBED_QUEUE, pool=EMBED_POOL)
     def embed_shard(shard: dict, params=None) -> dict:
-        from sqid.orchestration import embed_shard as run
+        from sqid.orchestration.embed import embed_shard as run
 
         return run(shard, params)
 
     @task(pool=DUCKDB_POOL, trigger_rule="all_done")
     def merge(run_id=None) -> dict:
-        from sqid.orchestration import merge_embed
+        from sqid.orchestration.embed import merge_embed
 
         return merge_embed(run_id)
 

@@ -97,27 +97,21 @@ ZERO = {"equal_to": 0}
 def sqid_ingest():
     @task(retries=3)
     def download(name: str, params=None) -> dict:
-        from sqid.ingest.sources import download_sqd_file
+        from sqid.orchestration.ingest import download
 
-        return download_sqd_file(
-            name,
-            source=params["source"],
-            checksums=params["checksums"],
-            force=params["force_download"],
-        )
+        return download(name, params)
 
     @task(pool=DUCKDB_POOL)
     def load(downloads: list[dict]) -> dict:
-        from sqid.ingest.load import load_downloads
+        from sqid.orchestration.ingest import load
 
-        return load_downloads(downloads)
+        return load(downloads)
 
     @task(pool=DUCKDB_POOL, outlets=[SQD_TABLES])
     def derive(params=None) -> dict:
-        from sqid.ingest.load import IngestFloors, derive_sets
+        from sqid.orchestration.ingest import derive
 
-        floors = IngestFloors(params["min_rows"], params["max_row_loss"], params["min_title_share"])
-        return derive_sets(min_supp_judgements=params["min_supp_judgements"], floors=floors)
+        return derive(params)
 
     check_examples = SQLCheckOperator(
         task_id="check_sqd_examples",
@@ -150,9 +144,9 @@ def sqid_ingest():
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def published_counts_expected(downloads: list[dict], params=None) -> bool:
-        from sqid.ingest.sources import expect_published_counts
+        from sqid.orchestration.ingest import published_counts_expected
 
-        return expect_published_counts(params["check_published_counts"], downloads)
+        return published_counts_expected(downloads, params)
 
     published_checks = [
         SQLValueCheckOperator(

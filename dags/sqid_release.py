@@ -79,43 +79,43 @@ def sqid_release():
 
     @task(pool=DUCKDB_POOL)
     def assemble(params=None) -> dict:
-        from sqid.orchestration import assemble_release
+        from sqid.orchestration.release import assemble_release
 
         return assemble_release(params)
 
     @task
     def evaluate(staged: dict) -> dict:
-        from sqid.orchestration import evaluate_staged
+        from sqid.orchestration.release import evaluate_staged
 
         return evaluate_staged(staged)
 
     @task
     def document(staged: dict, evaluation: dict) -> dict:
-        from sqid.orchestration import document_staged
+        from sqid.orchestration.release import document_staged
 
         return document_staged(staged, evaluation)
 
     @task(retries=0)  # a failed check is a data problem: retrying cannot fix it
     def validate(staged: dict, params=None) -> dict:
-        from sqid.orchestration import validate_staged
+        from sqid.orchestration.release import validate_staged
 
         return validate_staged(staged, params)
 
     @task.short_circuit
     def publishing(staged: dict, params=None) -> bool:
-        from sqid.orchestration import should_publish
+        from sqid.orchestration.release import should_publish
 
         return should_publish(staged, params)
 
     @task(retries=0)
     def publish(staged: dict) -> str:
-        from sqid.orchestration import publish_staged
+        from sqid.orchestration.release import publish_staged
 
         return publish_staged(staged)
 
     @task(outlets=[RELEASE])
     def update_latest(published: str, staged: dict, *, outlet_events=None) -> dict:
-        from sqid.orchestration import point_latest
+        from sqid.orchestration.release import point_latest
 
         return point_latest(published, staged, outlet_events)
 

@@ -79,7 +79,7 @@ from sqid.orchestration import (
 def sqid_scrape():
     @task(pool=DUCKDB_POOL)
     def plan(params=None, run_id=None) -> list[dict]:
-        from sqid.orchestration import plan_scrape
+        from sqid.orchestration.scrape import plan_scrape
 
         return plan_scrape(params, run_id)
 
@@ -90,26 +90,25 @@ def sqid_scrape():
         max_active_tis_per_dagrun=8,
     )
     def scrape_shard(shard: dict, params=None, run_id=None) -> dict:
-        from sqid.orchestration import scrape_config
-        from sqid.scrape.store import scrape_planned_shard
+        from sqid.orchestration.scrape import scrape_shard as run
 
-        return scrape_planned_shard(shard, scrape_config(params), run_id)
+        return run(shard, params, run_id)
 
     @task(pool=DUCKDB_POOL, trigger_rule="all_done")
     def merge(run_id=None) -> dict:
-        from sqid.orchestration import merge_scrape
+        from sqid.orchestration.scrape import merge_scrape
 
         return merge_scrape(run_id)
 
     @task(pool=DUCKDB_POOL)
     def flag_shared_defaults(run_id=None) -> dict:
-        from sqid.orchestration import flag_defaults
+        from sqid.orchestration.scrape import flag_defaults
 
         return flag_defaults(run_id)
 
     @task(outlets=[PRODUCT_IMAGES])
     def announce(merged: dict, defaults: dict, *, outlet_events=None) -> dict:
-        from sqid.orchestration import scrape_summary
+        from sqid.orchestration.scrape import scrape_summary
 
         summary = scrape_summary(merged, defaults)
         outlet_events[PRODUCT_IMAGES].extra = summary

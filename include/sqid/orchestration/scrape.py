@@ -1,0 +1,115 @@
+"""The tasks of ``sqid_scrape``: one function per task."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from sqid.orchestration import AMAZON_CONN_ID, PROXY_CONN_ID, optional_connection, run_dir_for
+
+if TYPE_CHECKING:
+    from sqid.scrape.shard import ScrapeConfig
+
+
+def scrape_config(params: dict) -> ScrapeConfig:
+    """ScrapeConfig from the ``sqid_amazon``/``sqid_proxy`` connections and run Params."""
+    from sqid.scrape.shard import ScrapeConfig
+
+    base_url = os.environ.get("SQID_PRODUCT_BASE_URL", "https://www.amazon.com")
+    extra: dict = {}
+    conn = optional_connection(AMAZON_CONN_ID)
+    if conn is not None and conn.host:
+        scheme = conn.schema or "https"
+        port = f":{conn.port}" if conn.port else ""
+        base_url = f"{scheme}://{conn.host}{port}"
+        extra = conn.extra_dejson
+    proxies = None
+    proxy = optional_connection(PROXY_CONN_ID)
+    if proxy is not None and proxy.host:
+        auth = f"{proxy.login}:{proxy.password}@" if proxy.login else ""
+        url = f"http://{auth}{proxy.host}:{proxy.port or 80}"
+        proxies = {"http": url, "https": url}
+    fields = {f for f in ScrapeConfig.__dataclass_fields__}
+    overrides = {k: v for k, v in extra.items() if k in fields}
+    for key in ("requests_per_second", "concurrency"):
+        if params.get(key):
+            overrides[key] = params[key]
+    if params.get("drift_tolerance") is not None:
+        overrides["drift_tolerance"] = params["drift_tolerance"]
+    if os.environ.get("SQID_RAW_PAGE_DIR"):
+        overrides.setdefault("raw_page_dir", os.environ["SQID_RAW_PAGE_DIR"])
+    return ScrapeConfig(base_url=base_url, proxies=proxies, **overrides)
+
+
+def plan_scrape(params: dict, run_id: str) -> list[dict]:
+    """Select the products of this run and describe its shards."""
+    from pathlib import Path
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from sqid.config import load_settings
+    from sqid.scrape.store import (
+        WORKLIST,
+        plan_shards,
+        select_products,
+        sqid_sets_exist,
+        write_drift_baseline,
+    )
+
+    run_dir = Path(run_dir_for("scrape", run_id))
+    db_path = load_settings().duckdb_path
+    ids = []
+    if not (run_dir / WORKLIST).exists():
+        if not sqid_sets_exist(db_path):
+            raise AirflowSkipException("no SQID product set yet: sqid_ingest has not run")
+        ids = select_products(
+            db_path,
+            product_ids=params["product_ids"],
+            statuses=params["statuses"],
+            force=params["force"],
+            limit=params["limit"],
+            retry_age_hours=params["retry_age_hours"],
+        )
+        write_drift_baseline(run_dir, db_path)
+    return plan_shards(run_dir, ids, shard_size=params["shard_size"])
+
+
+def scrape_shard(shard: dict, params: dict, run_id: str) -> dict:
+    """One mapped shard, paced by the connection and this run's Params."""
+    from sqid.scrape.store import scrape_planned_shard
+
+    return scrape_planned_shard(shard, scrape_config(params), run_id)
+
+
+def merge_scrape(run_id: str) -> dict:
+    from pathlib import Path
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from sqid.config import load_settings
+    from sqid.scrape.store import WORKLIST, merge_run
+
+    run_dir = Path(run_dir_for("scrape", run_id))
+    if not (run_dir / WORKLIST).exists():
+        raise AirflowSkipException("this run planned no work")
+    return merge_run(run_dir, load_settings().duckdb_path)
+
+
+def scrape_summary(merged: dict, defaults: dict) -> dict:
+    """The ``sqid.product_images`` event of a run; a run that scraped nothing emits none,
+    so the daily retry pass does not start embed and release runs when it found no work."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    if not merged["run"]["products"]:
+        raise AirflowSkipException("no product was scraped in this run: nothing to announce")
+    return {**merged["run"], "statuses_now": merged["statuses"], **defaults}
+
+
+def flag_defaults(run_id: str) -> dict:
+    from pathlib import Path
+
+    from sqid.config import load_settings
+    from sqid.scrape.store import detect_shared_defaults
+
+    run_dir = Path(run_dir_for("scrape", run_id))
+    return detect_shared_defaults(load_settings().duckdb_path, run_dir / "shared_images.json")
