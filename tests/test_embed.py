@@ -137,3 +137,18 @@ def test_one_revision_rule_for_embed_and_release(tmp_path, tiny_clip):
     assert EmbedConfig().model_revision() == DEFAULT_REVISION
     config = ReleaseConfig(release_dir=tmp_path, model_id=DEFAULT_MODEL_ID)
     assert resolve_model(None, config) == (DEFAULT_MODEL_ID, DEFAULT_REVISION)
+
+
+def test_embed_config_sources(tmp_path):
+    env = {"SQID_EMBED_MODEL": "openai/clip-vit-base-patch32",
+           "SQID_IMAGE_CDN": "http://localhost:8123", "SQID_IMAGE_EXTRA_HOSTS": "localhost",
+           "SQID_IMAGE_ALLOW_HTTP": "1", "SQID_IMAGE_ALLOW_PRIVATE": "1"}  # fmt: skip
+    config = EmbedConfig.resolve({"batch_size": 0, "rendition": ""}, env)
+    assert config.model_id == "openai/clip-vit-base-patch32" and config.model_revision() == "main"
+    assert config.batch_size == EmbedConfig.batch_size and config.rendition == "as_scraped"
+    assert (
+        config.policy.allowed_ports == frozenset({8123})
+        and "localhost" in config.policy.allowed_hosts
+    )
+    assert EmbedConfig.resolve({"model_id": "x/y", "batch_size": 8}, {}).batch_size == 8
+    assert EmbedConfig.resolve({}, {}).policy.allowed_ports == frozenset()

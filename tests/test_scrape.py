@@ -190,3 +190,25 @@ def test_selection_and_planned_shards(scraped_db, tmp_path):
     assert select_products(scraped_db, statuses=["not_found"]) == ["B000000004"]
     assert select_products(scraped_db, product_ids=["B000000001"]) == ["B000000001"]
     assert len(select_products(scraped_db, force=True, limit=4)) == 4
+
+
+def test_config_sources_and_their_precedence():
+    from types import SimpleNamespace
+
+    site = SimpleNamespace(
+        host="shop.example", schema="http", port=8080,
+        extra_dejson={"requests_per_second": 3.0, "concurrency": 5, "not_a_field": 1},
+    )  # fmt: skip
+    proxy = SimpleNamespace(host="proxy.example", port=3128, login="u", password="p")
+    env = {"SQID_PRODUCT_BASE_URL": "https://ignored.example", "SQID_RAW_PAGE_DIR": "/raw"}
+    config = ScrapeConfig.resolve({"requests_per_second": 0, "concurrency": 2}, site, proxy, env)
+    assert config.base_url == "http://shop.example:8080"  # the connection over the environment
+    assert config.requests_per_second == 3.0  # Param 0: keep the connection's pacing
+    assert config.concurrency == 2  # a Param that is set wins
+    assert config.proxies["https"] == "http://u:p@proxy.example:3128"
+    assert config.raw_page_dir == "/raw"
+    default = ScrapeConfig.resolve({}, env={})
+    assert (default.base_url, default.proxies, default.drift_tolerance) == (
+        "https://www.amazon.com", None, 0.2,
+    )  # fmt: skip
+    assert ScrapeConfig.resolve({"drift_tolerance": 0.0}, env={}).drift_tolerance == 0.0

@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,7 +36,14 @@ from sqid.embed.clip import (
 )
 from sqid.embed.images import OK, ContentCache, ImagePolicy, decode_rgb, fetch_image
 from sqid.files import write_parquet_atomic
-from sqid.imageurl import CANONICAL_HOST, parse_image_url, rendition_url
+from sqid.imageurl import (
+    AMAZON_IMAGE_HOSTS,
+    CANONICAL_HOST,
+    UrlParts,
+    parse_image_url,
+    rendition_url,
+    split_url,
+)
 from sqid.runs import MAX_SHARDS, done_keys, offset_shards, read_slice
 
 log = logging.getLogger(__name__)
@@ -75,6 +83,33 @@ class EmbedConfig:
     """Fetch from this base URL instead of the Amazon CDN (a mirror; tests and the demo)."""
     checkpoint_every: int = 512
     policy: ImagePolicy = field(default_factory=ImagePolicy)
+
+    @classmethod
+    def resolve(cls, params: Mapping[str, Any], env: Mapping[str, str] = os.environ) -> EmbedConfig:
+        """The configuration of a run, every source in one place: these defaults; the
+        environment (``SQID_EMBED_MODEL``, ``SQID_EMBED_REVISION``, the image mirror
+        ``SQID_IMAGE_CDN`` and the download policy's exceptions); the run's Params where
+        they are set. The revision follows :func:`sqid.embed.clip.model_revision`."""
+        extra_hosts = {h for h in env.get("SQID_IMAGE_EXTRA_HOSTS", "").split(",") if h}
+        mirror = split_url(env.get("SQID_IMAGE_CDN") or "")
+        policy = ImagePolicy(
+            allowed_hosts=AMAZON_IMAGE_HOSTS | extra_hosts,
+            allow_http=env.get("SQID_IMAGE_ALLOW_HTTP", "") == "1",
+            allow_private_addresses=env.get("SQID_IMAGE_ALLOW_PRIVATE", "") == "1",
+            # Only the mirror's own port, if it names one: Amazon's URLs name none.
+            allowed_ports=frozenset({mirror.port})
+            if isinstance(mirror, UrlParts) and mirror.port
+            else frozenset(),
+        )
+        return cls(
+            model_id=params.get("model_id") or env.get("SQID_EMBED_MODEL", cls.model_id),
+            revision=params.get("revision") or env.get("SQID_EMBED_REVISION") or None,
+            device=params.get("device") or cls.device,
+            batch_size=params.get("batch_size") or cls.batch_size,
+            rendition=params.get("rendition") or cls.rendition,
+            image_cdn=env.get("SQID_IMAGE_CDN") or None,
+            policy=policy,
+        )
 
     def model_revision(self) -> str:
         return model_revision(self.model_id, self.revision)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from sqid.orchestration import AMAZON_CONN_ID, PROXY_CONN_ID, optional_connection, run_dir_for
@@ -15,30 +14,9 @@ def scrape_config(params: dict) -> ScrapeConfig:
     """ScrapeConfig from the ``sqid_amazon``/``sqid_proxy`` connections and run Params."""
     from sqid.scrape.shard import ScrapeConfig
 
-    base_url = os.environ.get("SQID_PRODUCT_BASE_URL", "https://www.amazon.com")
-    extra: dict = {}
-    conn = optional_connection(AMAZON_CONN_ID)
-    if conn is not None and conn.host:
-        scheme = conn.schema or "https"
-        port = f":{conn.port}" if conn.port else ""
-        base_url = f"{scheme}://{conn.host}{port}"
-        extra = conn.extra_dejson
-    proxies = None
-    proxy = optional_connection(PROXY_CONN_ID)
-    if proxy is not None and proxy.host:
-        auth = f"{proxy.login}:{proxy.password}@" if proxy.login else ""
-        url = f"http://{auth}{proxy.host}:{proxy.port or 80}"
-        proxies = {"http": url, "https": url}
-    fields = {f for f in ScrapeConfig.__dataclass_fields__}
-    overrides = {k: v for k, v in extra.items() if k in fields}
-    for key in ("requests_per_second", "concurrency"):
-        if params.get(key):
-            overrides[key] = params[key]
-    if params.get("drift_tolerance") is not None:
-        overrides["drift_tolerance"] = params["drift_tolerance"]
-    if os.environ.get("SQID_RAW_PAGE_DIR"):
-        overrides.setdefault("raw_page_dir", os.environ["SQID_RAW_PAGE_DIR"])
-    return ScrapeConfig(base_url=base_url, proxies=proxies, **overrides)
+    return ScrapeConfig.resolve(
+        params, optional_connection(AMAZON_CONN_ID), optional_connection(PROXY_CONN_ID)
+    )
 
 
 def plan_scrape(params: dict, run_id: str) -> list[dict]:

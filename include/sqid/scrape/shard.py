@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -108,6 +108,41 @@ class ScrapeConfig:
     pages (or of no-image pages no placeholder explains) may rise before the shard stops."""
     drift_window: int = DriftLimits.window
     drift_min_pages: int = DriftLimits.min_pages
+
+    @classmethod
+    def resolve(
+        cls,
+        params: Mapping[str, Any],
+        site: Any = None,
+        proxy: Any = None,
+        env: Mapping[str, str] = os.environ,
+    ) -> ScrapeConfig:
+        """The configuration of a run, every source in one place, later ones winning:
+        these defaults; ``SQID_PRODUCT_BASE_URL`` and ``SQID_RAW_PAGE_DIR``; the site
+        connection (``schema``, ``host``, ``port``; any field of this class in its
+        extra); the proxy connection (``host``, ``port``, ``login``, ``password``); the
+        run's Params (``requests_per_second``, ``concurrency``, ``drift_tolerance``).
+        Connections are any objects with those attributes (Airflow's ``Connection``)."""
+        values: dict[str, Any] = {
+            "base_url": env.get("SQID_PRODUCT_BASE_URL", cls.base_url),
+            "raw_page_dir": env.get("SQID_RAW_PAGE_DIR") or None,
+        }
+        if site is not None and site.host:
+            port = f":{site.port}" if site.port else ""
+            values["base_url"] = f"{site.schema or 'https'}://{site.host}{port}"
+            values.update(
+                {k: v for k, v in site.extra_dejson.items() if k in cls.__dataclass_fields__}
+            )
+        if proxy is not None and proxy.host:
+            auth = f"{proxy.login}:{proxy.password}@" if proxy.login else ""
+            url = f"http://{auth}{proxy.host}:{proxy.port or 80}"
+            values["proxies"] = {"http": url, "https": url}
+        for key in ("requests_per_second", "concurrency"):
+            if params.get(key):  # 0: keep the connection's pacing
+                values[key] = params[key]
+        if params.get("drift_tolerance") is not None:
+            values["drift_tolerance"] = params["drift_tolerance"]
+        return cls(**values)
 
     def product_url(self, product_id: str) -> str:
         return f"{self.base_url.rstrip('/')}/dp/{product_id}"
