@@ -67,3 +67,11 @@ def test_every_field_survives_the_merge(tmp_path):
                 assert got == value, (query, name)
     finally:
         con.close()
+
+
+def test_a_page_analysis_hands_every_image_field_to_the_outcome():
+    from sqid.scrape.pages import IMAGE_FIELDS, PageAnalysis
+
+    analysis = {f.name for f in fields(PageAnalysis)} - {"page_kind", "signals"}
+    assert set(IMAGE_FIELDS) == analysis
+    assert set(IMAGE_FIELDS) <= {f.name for f in fields(ProductOutcome)}
