@@ -1,4 +1,8 @@
-"""The DAGs through Airflow itself (dag.test), chained as in production, on loopback servers."""
+"""The DAGs through Airflow itself (dag.test), chained as in production, on loopback servers.
+
+Each stage's run is a module fixture that asks for the stage before it, so any test runs
+alone (setting up what it needs) and the module runs each upstream DAG once.
+"""
 
 import os
 
@@ -16,6 +20,54 @@ def airflow_ready():
     return prepare()
 
 
+@pytest.fixture(scope="module")
+def ingested(airflow_ready, sample_sqd):
+    from sqid.airflow_local import test_dag
+    from sqid.localserve.files import FileServer
+
+    with FileServer(sample_sqd.out_dir) as srv:
+        return test_dag(
+            "sqid_ingest", {"source": srv.base_url, "checksums": srv.url(CHECKSUM_MANIFEST)}
+        )
+
+
+@pytest.fixture(scope="module")
+def product_site(ingested):
+    """The local product site, with faults, as the scraper's connection for the module."""
+    from sqid.localserve.site import ProductSite, SiteConfig
+
+    site_config = SiteConfig(
+        rates={"503": 0.05, "429": 0.02, "reset": 0.02, "captcha": 0.01, "404": 0.01},
+        retry_after="0",
+        page_size=50_000,
+    )
+    with ProductSite(site_config) as site:
+        os.environ.update(
+            site.connection_env(requests_per_second=200, concurrency=4, captcha_pause=0.1,
+                                backoff_base=0.05, throttle_error_delay=0.01)
+        )  # fmt: skip
+        yield site
+
+
+@pytest.fixture(scope="module")
+def scraped(product_site):
+    from sqid.airflow_local import test_dag
+
+    return test_dag("sqid_scrape", {"shard_size": 200, "limit": 600})
+
+
+@pytest.fixture(scope="module")
+def embedded(scraped, tmp_path_factory):
+    from sqid.airflow_local import test_dag
+    from sqid.embed.tinyclip import build
+    from sqid.localserve.cdn import ImageCDN
+
+    model = build(tmp_path_factory.mktemp("tiny-clip"))
+    with ImageCDN() as cdn:
+        os.environ.update(cdn.mirror_env())
+        return test_dag("sqid_embed", {"model_id": str(model), "shard_size": 300, "limit": 400})
+
+
 def _scalar(db_path, sql):
     con = duckdb.connect(str(db_path), read_only=True)
     try:
@@ -24,16 +76,12 @@ def _scalar(db_path, sql):
         con.close()
 
 
-def test_ingest_dag(airflow_ready, sample_sqd):
+def test_ingest_dag(airflow_ready, sample_sqd, ingested):
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
-    from sqid.airflow_local import task_states, test_dag
-    from sqid.localserve.files import FileServer
+    from sqid.airflow_local import task_states
 
-    with FileServer(sample_sqd.out_dir) as srv:
-        run = test_dag(
-            "sqid_ingest", {"source": srv.base_url, "checksums": srv.url(CHECKSUM_MANIFEST)}
-        )
+    run = ingested
     states = task_states(run)
     assert str(run.state) == "success", states
     assert states["check_published_test_products"] == "skipped"
@@ -52,46 +100,36 @@ def test_ingest_dag(airflow_ready, sample_sqd):
     assert extras and extras[-1]["test_products"] == test_products
 
 
-def test_scrape_dag_with_faults(airflow_ready):
+def test_scrape_dag_with_faults(airflow_ready, scraped):
     from sqid.airflow_local import task_states, test_dag
-    from sqid.localserve.site import ProductSite, SiteConfig
 
-    site_config = SiteConfig(
-        rates={"503": 0.05, "429": 0.02, "reset": 0.02, "captcha": 0.01, "404": 0.01},
-        retry_after="0",
-        page_size=50_000,
-    )
     db_path = airflow_ready.duckdb_path
-    with ProductSite(site_config) as site:
-        os.environ.update(
-            site.connection_env(requests_per_second=200, concurrency=4, captcha_pause=0.1,
-                                backoff_base=0.05, throttle_error_delay=0.01)
-        )  # fmt: skip
-        run = test_dag("sqid_scrape", {"shard_size": 200, "limit": 600})
-        states = task_states(run)
-        assert str(run.state) == "success", states
-        assert states["announce"] == "success"
-        assert sum(1 for k in states if k.startswith("scrape_shard[")) == 3
+    run = scraped
+    # The product site stays up for the whole module: later runs meet the same faults.
+    states = task_states(run)
+    assert str(run.state) == "success", states
+    assert states["announce"] == "success"
+    assert sum(1 for k in states if k.startswith("scrape_shard[")) == 3
 
-        [(selected,)] = _scalar(db_path, "SELECT count(*) FROM product_images")
-        assert selected == 600  # every selected product ends with a status
-        [(dupes,)] = _scalar(
-            db_path, "SELECT count(*) - count(DISTINCT attempt_id) FROM scrape_attempts"
-        )
-        assert dupes == 0
-        statuses = dict(_scalar(db_path, "SELECT status, count(*) FROM product_images GROUP BY 1"))
-        assert statuses.get("ok", 0) > 500
+    [(selected,)] = _scalar(db_path, "SELECT count(*) FROM product_images")
+    assert selected == 600  # every selected product ends with a status
+    [(dupes,)] = _scalar(
+        db_path, "SELECT count(*) - count(DISTINCT attempt_id) FROM scrape_attempts"
+    )
+    assert dupes == 0
+    statuses = dict(_scalar(db_path, "SELECT status, count(*) FROM product_images GROUP BY 1"))
+    assert statuses.get("ok", 0) > 500
 
-        # A second run picks up only what is new or retryable-and-stale: here, nothing
-        # but the remaining products, so nothing scraped before is duplicated.
-        run = test_dag("sqid_scrape", {"shard_size": 500, "limit": 100})
-        assert str(run.state) == "success"
+    # A second run picks up only what is new or retryable-and-stale: here, nothing
+    # but the remaining products, so nothing scraped before is duplicated.
+    run = test_dag("sqid_scrape", {"shard_size": 500, "limit": 100})
+    assert str(run.state) == "success"
 
-        # A run with no work emits no Asset event, so it starts no embed or release run.
-        idle = test_dag("sqid_scrape", {"product_ids": ["B0NOSUCHID"]})
-        states = task_states(idle)
-        assert str(idle.state) == "success", states
-        assert states["merge"] == "success" and states["announce"] == "skipped"
+    # A run with no work emits no Asset event, so it starts no embed or release run.
+    idle = test_dag("sqid_scrape", {"product_ids": ["B0NOSUCHID"]})
+    states = task_states(idle)
+    assert str(idle.state) == "success", states
+    assert states["merge"] == "success" and states["announce"] == "skipped"
     [(after,)] = _scalar(db_path, "SELECT count(*) FROM product_images")
     assert after == 700
     [(dupes,)] = _scalar(
@@ -100,16 +138,11 @@ def test_scrape_dag_with_faults(airflow_ready):
     assert dupes == 0
 
 
-def test_embed_dag(airflow_ready, tmp_path_factory):
-    from sqid.airflow_local import task_states, test_dag
-    from sqid.embed.tinyclip import build
-    from sqid.localserve.cdn import ImageCDN
+def test_embed_dag(airflow_ready, embedded):
+    from sqid.airflow_local import task_states
 
-    model = build(tmp_path_factory.mktemp("tiny-clip"))
     db_path = airflow_ready.duckdb_path
-    with ImageCDN() as cdn:
-        os.environ.update(cdn.mirror_env())
-        run = test_dag("sqid_embed", {"model_id": str(model), "shard_size": 300, "limit": 400})
+    run = embedded
     states = task_states(run)
     assert str(run.state) == "success", states
     assert states["announce"] == "success"
@@ -126,7 +159,7 @@ def test_embed_dag(airflow_ready, tmp_path_factory):
     assert texts > 0 and queries_missing == 0
 
 
-def test_release_dag(airflow_ready):
+def test_release_dag(airflow_ready, embedded):
     from sqid.airflow_local import task_states, test_dag
     from sqid.release.validate import ValidationPolicy, validate_release
 
