@@ -11,7 +11,8 @@ from sqid.embed.images import ImagePolicy, check_url
 from sqid.http import parse_header_int
 from sqid.imageurl import AMAZON_IMAGE_HOSTS, UrlParts, canonical_image_url, split_url
 from sqid.retry import RETRY_HTTP_STATUSES, RetryPolicy, decide, parse_retry_after
-from sqid.scrape.pages import PAGE_KINDS, analyse_page
+from sqid.scrape.pages import analyse_page
+from sqid.scrape.records import PAGE_KINDS
 from urllib3.util import parse_url
 
 EXAMPLES = int(os.environ.get("SQID_HYPOTHESIS_EXAMPLES", "300"))

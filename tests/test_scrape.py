@@ -12,7 +12,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 from sqid.localserve.site import ProductSite, SiteConfig
-from sqid.scrape.shard import CircuitOpen, ScrapeConfig, is_valid_product_id, run_shard
+from sqid.scrape.records import is_valid_product_id
+from sqid.scrape.shard import CircuitOpen, ScrapeConfig, run_shard
 from sqid.scrape.store import merge_run, plan_shards, scrape_planned_shard, select_products
 
 from .sqd_builders import ingest_case

@@ -14,7 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqid.scrape.pages import DEGRADED, PRODUCT, SERVICE_ERROR, PageAnalysis
+from sqid.scrape.pages import PageAnalysis
+from sqid.scrape.records import DEGRADED, PRODUCT, SERVICE_ERROR
 
 CORPUS_ENV = "SQID_PAGE_CORPUS"
 _BESIDE_CHECKOUT = Path(__file__).resolve().parents[3].parent / "shared/data/amazon_pages"

@@ -45,6 +45,7 @@ from sqid.release.assemble import (
     STATUS_FILE,
 )
 from sqid.scrape.defaults import default_reason
+from sqid.scrape.records import is_valid_product_id
 
 MAX_LISTED = 10
 BATCH_ROWS = 16_384
@@ -55,7 +56,6 @@ KNOWN_DIMENSIONS = {
     "openai/clip-vit-base-patch16": 512,
 }
 """Embedding dimension of the models a release may name; others need ``--dimension``."""
-PRODUCT_ID = re.compile(r"^(?:[A-Z0-9]{10}|[0-9]{9}[0-9X])$")
 _SUM_LINE = re.compile(r"^([0-9a-f]{64})  ([^/\\\x00-\x1f]+)$")
 STATUS_COLUMNS = {"product_id": pa.string(), "product_set": pa.string(), "status": pa.string(),
                   "image_url": pa.string()}  # fmt: skip
@@ -232,7 +232,7 @@ def _csv(release: _Release, name: str) -> None:
     release.csv_rows[name] = rows
     ids = [pid for pid, _ in rows]
     _ids(release, name, "product_id", ids)
-    bad_ids = [pid for pid in ids if not PRODUCT_ID.match(pid)]
+    bad_ids = [pid for pid in ids if not is_valid_product_id(pid)]
     if bad_ids:
         release.add("unique_ids", f"{name}: not a 10-character ASIN or ISBN-10", bad_ids)
     not_canonical = [pid for pid, url in rows if url and canonical_image_url(url) != url]

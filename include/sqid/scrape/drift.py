@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqid.scrape.pages import DEGRADED, NO_IMAGE, NOT_FOUND, PRODUCT, UNRECOGNISED
+from sqid.scrape.records import DEGRADED, NO_IMAGE, NOT_FOUND, PRODUCT, UNRECOGNISED
 
 ANALYSED_KINDS = frozenset({PRODUCT, NO_IMAGE, NOT_FOUND, DEGRADED, UNRECOGNISED})
 """Page kinds of fetched and analysed pages: the guard's denominator. Captchas, error

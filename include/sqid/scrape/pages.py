@@ -41,15 +41,15 @@ from typing import Any
 from sqid.imageurl import ImageRef, parse_image_url
 from sqid.scrape.defaults import FINAL_DEFAULT_REASONS, default_reason
 from sqid.scrape.readers import Attrs, Reader, ScanReader, TreeReader
-
-PRODUCT = "product"
-NO_IMAGE = "no_image"
-CAPTCHA = "captcha"
-NOT_FOUND = "not_found"
-SERVICE_ERROR = "service_error"
-DEGRADED = "degraded"
-UNRECOGNISED = "unrecognised"
-PAGE_KINDS = (PRODUCT, NO_IMAGE, CAPTCHA, NOT_FOUND, SERVICE_ERROR, DEGRADED, UNRECOGNISED)
+from sqid.scrape.records import (
+    CAPTCHA,
+    DEGRADED,
+    NO_IMAGE,
+    NOT_FOUND,
+    PRODUCT,
+    SERVICE_ERROR,
+    UNRECOGNISED,
+)
 
 MAX_PAGE_BYTES = 8_000_000
 """Pages beyond this are analysed on their first part only (the main image comes early)."""

@@ -1,0 +1,102 @@
+"""The scrape stage's records and its one vocabulary.
+
+A page has a kind (what :mod:`sqid.scrape.pages` read it as); a product ends with a
+status (``product_images.status``), which is its last page's kind or a fetch failure;
+every request is an attempt (``scrape_attempts``). Each record is written here once,
+as a dataclass and the Arrow schema of its shard files; ``sql/scrape/`` holds its table,
+and ``tests/test_records.py`` proves the four agree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow as pa
+
+# What a page is (PageAnalysis.page_kind).
+PRODUCT = "product"
+NO_IMAGE = "no_image"
+CAPTCHA = "captcha"
+NOT_FOUND = "not_found"
+SERVICE_ERROR = "service_error"
+DEGRADED = "degraded"
+UNRECOGNISED = "unrecognised"
+PAGE_KINDS = (PRODUCT, NO_IMAGE, CAPTCHA, NOT_FOUND, SERVICE_ERROR, DEGRADED, UNRECOGNISED)
+
+# Final status of a product (product_images.status).
+OK = "ok"
+INVALID_ID = "invalid_id"
+HTTP_ERROR = "http_error"
+NETWORK_ERROR = "network_error"
+TOO_LARGE = "too_large"
+STATUSES = (
+    OK, NO_IMAGE, NOT_FOUND, INVALID_ID, TOO_LARGE,
+    CAPTCHA, SERVICE_ERROR, DEGRADED, UNRECOGNISED, HTTP_ERROR, NETWORK_ERROR,
+)  # fmt: skip
+TERMINAL_STATUSES = frozenset({OK, NO_IMAGE, NOT_FOUND, INVALID_ID, TOO_LARGE})
+RETRYABLE_STATUSES = frozenset(STATUSES) - TERMINAL_STATUSES
+
+_ASIN = re.compile(r"^[A-Z0-9]{10}$")
+_ISBN10 = re.compile(r"^[0-9]{9}[0-9X]$")
+
+
+def is_valid_product_id(product_id: object) -> bool:
+    """A 10-character ASIN (upper-case letters and digits) or an ISBN-10."""
+    return isinstance(product_id, str) and bool(
+        _ASIN.match(product_id) or _ISBN10.match(product_id)
+    )
+
+
+@dataclass
+class ProductOutcome:
+    product_id: str
+    status: str
+    scraped_at: datetime
+    run_id: str
+    attempts: int = 0
+    page_kind: str | None = None
+    image_id: str | None = None
+    image_key: str | None = None
+    image_url: str | None = None
+    hires_url: str | None = None
+    original_url: str | None = None
+    source: str | None = None
+    default_reason: str | None = None
+    http_status: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class Attempt:
+    attempt_id: str
+    product_id: str
+    attempt: int
+    fetched_at: datetime
+    http_status: int | None
+    page_kind: str | None
+    latency_ms: float
+    bytes: int
+    error: str | None
+    run_id: str
+    final_url: str | None = None
+
+
+OUTCOME_SCHEMA = pa.schema(
+    [
+        ("product_id", pa.string()), ("status", pa.string()), ("page_kind", pa.string()),
+        ("image_id", pa.string()), ("image_key", pa.string()), ("image_url", pa.string()), ("hires_url", pa.string()),
+        ("original_url", pa.string()), ("source", pa.string()), ("default_reason", pa.string()),
+        ("http_status", pa.int32()), ("attempts", pa.int32()), ("error", pa.string()),
+        ("scraped_at", pa.int64()), ("run_id", pa.string()),
+    ]
+)  # fmt: skip
+ATTEMPT_SCHEMA = pa.schema(
+    [
+        ("attempt_id", pa.string()), ("product_id", pa.string()), ("attempt", pa.int32()),
+        ("fetched_at", pa.int64()), ("http_status", pa.int32()),
+        ("page_kind", pa.string()), ("latency_ms", pa.float64()), ("bytes", pa.int64()),
+        ("error", pa.string()), ("run_id", pa.string()), ("final_url", pa.string()),
+    ]
+)  # fmt: skip
