@@ -58,8 +58,7 @@ def _cmd_audit_urls(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from sqid.release.documents import validate_croissant
-    from sqid.release.validate import Problem, ValidationPolicy, report, validate_release
+    from sqid.release.validate import ValidationPolicy, check_release, report
 
     directory = Path(args.release_dir)
     policy = ValidationPolicy(
@@ -69,12 +68,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         min_image_vector_share=args.min_image_vectors,
         min_text_vector_share=args.min_text_vectors,
     )
-    problems = validate_release(directory, policy)
-    croissant = directory / "croissant.json"
-    if croissant.is_file() and not croissant.is_symlink() and not args.skip_croissant:
-        problems += [
-            Problem("croissant", p) for p in validate_croissant(directory / "croissant.json")
-        ]
+    problems = check_release(directory, policy, croissant=not args.skip_croissant)
     print(report(problems, directory))
     return 1 if problems else 0
 

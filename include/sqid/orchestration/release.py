@@ -55,31 +55,19 @@ def document_staged(staged: dict, evaluation: dict) -> dict:
     """Changelog, report, card, Croissant; then SHA256SUMS over everything."""
     from pathlib import Path
 
-    from sqid.release.assemble import list_versions, write_checksums
-    from sqid.release.documents import write_docs
+    from sqid.release.documents import document_release
 
-    staging = Path(staged["staging"])
-    release_dir = staging.parent
-    versions = list_versions(release_dir)
-    previous = release_dir / versions[-1] if versions else None
-    changes = write_docs(staging, staged["version"], previous, evaluation or None)
-    write_checksums(staging)
-    return changes
+    return document_release(Path(staged["staging"]), staged["version"], evaluation or None)
 
 
 def validate_staged(staged: dict, params: dict) -> dict:
     """The gate: every file-level check and Croissant; raises with the failing rows."""
     from pathlib import Path
 
-    from sqid.release.assemble import ReleaseError
-    from sqid.release.documents import validate_croissant
-    from sqid.release.validate import Problem, report, validate_release
+    from sqid.release.validate import require_valid
 
     staging = Path(staged["staging"])
-    problems = validate_release(staging, release_config(params).validation_policy())
-    problems += [Problem("croissant", p) for p in validate_croissant(staging / "croissant.json")]
-    if problems:
-        raise ReleaseError(report(problems, staging))
+    require_valid(staging, release_config(params).validation_policy())
     return {"valid": True, "staging": str(staging)}
 
 

@@ -97,13 +97,19 @@ def list_versions(release_dir: Path) -> list[str]:
     return sorted(versions, key=parse_version)
 
 
+def latest_version(release_dir: Path) -> str | None:
+    """The newest published version, or None before the first release."""
+    versions = list_versions(release_dir)
+    return versions[-1] if versions else None
+
+
 def next_version(release_dir: Path, bump: str = "minor", explicit: str | None = None) -> str:
     if explicit:
         if not parse_version(explicit):
             raise ValueError(f"version must look like v1.2.3 (ASCII digits), not {explicit!r}")
         return explicit
-    versions = list_versions(release_dir)
-    major, minor, patch = parse_version(versions[-1]) if versions else (0, 0, 0)
+    latest = latest_version(release_dir)
+    major, minor, patch = parse_version(latest) if latest else (0, 0, 0)
     if bump == "major":
         return f"v{major + 1}.0.0"
     if bump == "minor":
@@ -245,8 +251,7 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
         statuses[r["product_set"]][r["status"]] += 1
     coverage = {s: (c.get("ok", 0) / sum(c.values()) if c else 0.0) for s, c in statuses.items()}
     dim = _dimension(staging / PRODUCT_FEATURES)
-    versions = list_versions(config.release_dir)
-    previous = config.previous or (versions[-1] if versions else None)
+    previous = config.previous or latest_version(config.release_dir)
     manifest = {
         "name": "Shopping Queries Image Dataset (SQID)",
         "version": version,

@@ -463,6 +463,19 @@ MIT, like SQID. The underlying SQD is published by Amazon under Apache-2.0.
 """
 
 
+def document_release(
+    staging: Path, version: str, evaluation: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The documents of a staged release, compared with the newest published one, then
+    ``SHA256SUMS`` over every file; returns the changes."""
+    from sqid.release.assemble import latest_version, write_checksums
+
+    latest = latest_version(staging.parent)
+    changes = write_docs(staging, version, staging.parent / latest if latest else None, evaluation)
+    write_checksums(staging)
+    return changes
+
+
 def write_docs(
     directory: Path, version: str, previous: Path | None, evaluation: dict[str, Any] | None
 ) -> dict[str, Any]:
@@ -495,14 +508,12 @@ def build_release(
     from sqid.release.assemble import (
         ReleaseError,
         assemble,
-        list_versions,
         new_staging,
         next_version,
         publish,
         update_latest,
-        write_checksums,
     )
-    from sqid.release.validate import Problem, report, validate_release
+    from sqid.release.validate import require_valid
 
     version = next_version(config.release_dir, bump, version)
     if (Path(config.release_dir) / version).exists():
@@ -510,15 +521,8 @@ def build_release(
     staging = new_staging(config.release_dir, version)
     assemble(db_path, staging, config, version)
     evaluation = evaluate_release(staging, examples) if examples else None
-    versions = list_versions(config.release_dir)
-    write_docs(
-        staging, version, Path(config.release_dir) / versions[-1] if versions else None, evaluation
-    )
-    write_checksums(staging)
-    problems = validate_release(staging, config.validation_policy())
-    problems += [Problem("croissant", p) for p in validate_croissant(staging / "croissant.json")]
-    if problems:
-        raise ReleaseError(report(problems, staging))
+    document_release(staging, version, evaluation)
+    require_valid(staging, config.validation_policy())
     if dry_run:
         return staging
     final = publish(staging, config.release_dir, version)

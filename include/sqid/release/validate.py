@@ -43,6 +43,7 @@ from sqid.release.assemble import (
     QUERY_FEATURES_SCHEMA,
     SQID_CSV,
     STATUS_FILE,
+    ReleaseError,
 )
 from sqid.scrape.defaults import default_reason
 from sqid.scrape.records import is_valid_product_id
@@ -471,6 +472,29 @@ def _dimension(release: _Release) -> None:
         release.add("embeddings", f"vectors of several dimensions {found}")
     if found:
         _claim(release, "model['dimension']", model.get("dimension"), expected or found[0])
+
+
+def check_release(
+    directory: Path, policy: ValidationPolicy | None = None, *, croissant: bool = True
+) -> list[Problem]:
+    """Every check a release must pass: the file-level checks, and its Croissant file
+    (when ``croissant`` is set and the file is there); the one gate the DAG, the CLI
+    and :func:`sqid.release.documents.build_release` apply."""
+    from sqid.release.documents import validate_croissant
+
+    problems = validate_release(directory, policy)
+    path = Path(directory) / "croissant.json"
+    if croissant and path.is_file() and not path.is_symlink():
+        problems += [Problem("croissant", p) for p in validate_croissant(path)]
+    return problems
+
+
+def require_valid(directory: Path, policy: ValidationPolicy | None = None) -> None:
+    """Raise :class:`~sqid.release.assemble.ReleaseError`, naming every problem, unless
+    the release passes :func:`check_release`."""
+    problems = check_release(directory, policy)
+    if problems:
+        raise ReleaseError(report(problems, directory))
 
 
 def report(problems: list[Problem], directory: Path) -> str:
