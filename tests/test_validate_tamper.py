@@ -18,7 +18,7 @@ from sqid.release.assemble import (
     published_url,
     write_checksums,
 )
-from sqid.release.documents import ScoresError, read_scores
+from sqid.release.evaluate import ScoresError, read_scores
 from sqid.release.validate import ValidationPolicy, validate_release
 
 from .test_release import evaluate_cli, first_release, pipeline  # noqa: F401  (fixtures)

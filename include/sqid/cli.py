@@ -74,7 +74,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from sqid.release.documents import ScoresError, evaluate_release
+    from sqid.release.evaluate import ScoresError, evaluate_release
 
     for what, path in (("release", args.release_dir), ("examples file", args.examples)):
         if not Path(path).exists():

@@ -43,7 +43,7 @@ def evaluate_staged(staged: dict) -> dict:
 
     from sqid.config import load_settings
     from sqid.ingest.sqd import EXAMPLES
-    from sqid.release.documents import evaluate_release
+    from sqid.release.evaluate import evaluate_release
 
     examples = load_settings().download_dir / EXAMPLES
     if not examples.exists():

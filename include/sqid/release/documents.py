@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from pathlib import Path
 from typing import Any
 
-import duckdb
-import numpy as np
 import pyarrow.parquet as pq
 
-from sqid import db
 from sqid.files import sha256_file
 from sqid.release.assemble import (
     PRODUCT_FEATURES,
@@ -22,124 +18,9 @@ from sqid.release.assemble import (
     STATUS_FILE,
     manifest_of,
 )
-from sqid.release.evaluate import Judgement, evaluate_clip, evaluate_scores
+from sqid.release.evaluate import evaluate_release
 
 CHANGELOG_LISTED = 20
-
-
-def _unit_vectors(path: Path, key: str, column: str) -> tuple[dict[str, int], np.ndarray]:
-    """Row index per id and L2-normalised vectors (rows of NaN where a vector is missing)."""
-    table = pq.read_table(path, columns=[key, column])
-    ids = table.column(key).to_pylist()
-    values = table.column(column).to_pylist()
-    dim = next((len(v) for v in values if v is not None), 1)
-    matrix = np.full((len(ids), dim), np.nan, dtype=np.float32)
-    for i, v in enumerate(values):
-        if v is not None:
-            matrix[i] = v
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    return {k: i for i, k in enumerate(ids)}, matrix
-
-
-def release_judgements(release_dir: Path, examples: Path) -> list[Judgement]:
-    """US Task-1 test judgements with their CLIP cosine scores from a release's files."""
-    release_dir = Path(release_dir)
-    con = db.connect(":memory:")
-    try:
-        pairs = db.run(
-            con,
-            "release/eval_pairs",
-            {"examples": str(examples), "query_features": str(release_dir / QUERY_FEATURES)},
-        ).fetchall()
-    finally:
-        con.close()
-    q_index, queries = _unit_vectors(release_dir / QUERY_FEATURES, "query_id", "clip_text_features")
-    p_index, titles = _unit_vectors(
-        release_dir / PRODUCT_FEATURES, "product_id", "clip_text_features"
-    )
-    _, images = _unit_vectors(release_dir / PRODUCT_FEATURES, "product_id", "clip_image_features")
-    missing = np.full(queries.shape[1], np.nan, dtype=np.float32)
-    q = queries[[q_index[qid] for qid, _, _ in pairs]]
-    rows = [p_index.get(pid) for _, pid, _ in pairs]
-    t = np.stack([titles[r] if r is not None else missing for r in rows]) if rows else queries[:0]
-    i = np.stack([images[r] if r is not None else missing for r in rows]) if rows else queries[:0]
-    text_scores, image_scores = (q * t).sum(axis=1), (q * i).sum(axis=1)
-
-    def score(x: float) -> float | None:
-        return None if np.isnan(x) else float(x)
-
-    return [
-        Judgement(qid, pid, label, score(ts), score(im))
-        for (qid, pid, label), ts, im in zip(pairs, text_scores, image_scores, strict=True)
-    ]
-
-
-class ScoresError(ValueError):
-    """A user's scores file cannot be evaluated; the message says why, in words."""
-
-
-SCORE_COLUMNS = ("query_id", "product_id", "score")
-
-
-def read_scores(path: Path) -> dict[tuple[str, str], float]:
-    """``{(query_id, product_id): score}`` from a user's CSV or Parquet scores file.
-
-    Refused with :class:`ScoresError`: a missing file, missing columns, scores that are
-    not numbers or not finite (NaN would silently reorder the valid ones), and pairs
-    scored twice (which one counts would be a guess).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ScoresError(f"{path}: no such file")
-    parquet = path.suffix == ".parquet"
-    con = db.connect(":memory:")
-    try:
-        describe = "ingest/describe_parquet" if parquet else "ingest/describe_csv"
-        columns = [row[0] for row in db.run(con, describe, {"path": str(path)}).fetchall()]
-        missing = [c for c in SCORE_COLUMNS if c not in columns]
-        if missing:
-            raise ScoresError(
-                f"{path}: needs the columns {', '.join(SCORE_COLUMNS)}; missing {', '.join(missing)}"
-                f" (found {', '.join(columns) or 'none'})"
-            )
-        rows = db.run(
-            con, "release/scores_parquet" if parquet else "release/scores_csv", {"path": str(path)}
-        ).fetchall()
-    except duckdb.Error as exc:
-        raise ScoresError(
-            f"{path}: cannot read as {'Parquet' if parquet else 'CSV'}: {exc}"
-        ) from exc
-    finally:
-        con.close()
-    scores: dict[tuple[str, str], float] = {}
-    not_numbers, not_finite, twice = [], [], []
-    for query_id, product_id, raw, score in rows:
-        pair = (query_id, product_id)
-        if score is None:
-            not_numbers.append(f"{query_id}/{product_id}={raw!r}")
-        elif not math.isfinite(score):
-            not_finite.append(f"{query_id}/{product_id}")
-        elif pair in scores:
-            twice.append(f"{query_id}/{product_id}")
-        else:
-            scores[pair] = score
-    for problem, found in (
-        ("scores that are not numbers", not_numbers),
-        ("scores that are NaN or infinite", not_finite),
-        ("(query_id, product_id) pairs scored more than once", twice),
-    ):
-        if found:
-            raise ScoresError(f"{path}: {len(found)} {problem}, e.g. {', '.join(found[:5])}")
-    return scores
-
-
-def evaluate_release(
-    release_dir: Path, examples: Path, scores: Path | None = None
-) -> dict[str, Any]:
-    judgements = release_judgements(release_dir, examples)
-    if scores is None:
-        return evaluate_clip(judgements)
-    return evaluate_scores(judgements, read_scores(scores))
 
 
 def _status(directory: Path) -> dict[str, dict[str, Any]]:
