@@ -71,8 +71,9 @@ def test_every_field_survives_the_merge(tmp_path):
 
 
 def test_a_page_analysis_hands_every_image_field_to_the_outcome():
-    from sqid.scrape.pages import IMAGE_FIELDS, PageAnalysis
+    from sqid.scrape.pages import PageAnalysis
+    from sqid.scrape.records import IMAGE_FIELDS
 
     analysis = {f.name for f in fields(PageAnalysis)} - {"page_kind", "signals"}
-    assert set(IMAGE_FIELDS) == analysis
+    assert set(IMAGE_FIELDS) == analysis  # both inherit them from MainImage
     assert set(IMAGE_FIELDS) <= {f.name for f in fields(ProductOutcome)}

@@ -49,6 +49,7 @@ from sqid.scrape.records import (
     PRODUCT,
     SERVICE_ERROR,
     UNRECOGNISED,
+    MainImage,
 )
 
 MAX_PAGE_BYTES = 8_000_000
@@ -59,27 +60,12 @@ MUSIC_IMAGE_CONTAINER = "digitalMusicProductImage_feature_div"
 MAX_IMAGE_DIMENSION = 1_000_000
 """Larger sizes in a ``data-a-dynamic-image`` map are nonsense, not a bigger image."""
 
-IMAGE_FIELDS = (
-    "image_id", "image_key", "image_url", "hires_url", "original_url", "source", "default_reason",
-)  # fmt: skip
-"""The main-image fields a page analysis hands on to the scrape outcome."""
-
 
 @dataclass(frozen=True)
-class PageAnalysis:
+class PageAnalysis(MainImage):
+    """What a page is, and its main image (the fields of :class:`MainImage`)."""
+
     page_kind: str
-    image_id: str | None = None
-    image_key: str | None = None
-    """Identity for comparing images: the ID, plus the inner ID of a composite."""
-    image_url: str | None = None
-    """Display-size URL: what a release's ``image_url`` column carries."""
-    hires_url: str | None = None
-    """The highest-resolution URL the page offered for the main image."""
-    original_url: str | None = None
-    """The modifier-free original of the image (any rendition can be built from it)."""
-    source: str | None = None
-    """Which markup the image came from, e.g. ``landingImage.data-old-hires``."""
-    default_reason: str | None = None
     signals: tuple[str, ...] = field(default_factory=tuple)
     """The markers the decision saw, for diagnosis (only those it asked about)."""
 

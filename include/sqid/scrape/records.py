@@ -10,7 +10,7 @@ and ``tests/test_records.py`` proves the four agree.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 import pyarrow as pa
@@ -49,21 +49,42 @@ def is_valid_product_id(product_id: object) -> bool:
     )
 
 
-@dataclass
-class ProductOutcome:
+@dataclass(frozen=True, kw_only=True)
+class MainImage:
+    """The main image of a product page: what a page analysis finds and an outcome keeps."""
+
+    image_id: str | None = None
+    image_key: str | None = None
+    """Identity for comparing images: the ID, plus the inner ID of a composite."""
+    image_url: str | None = None
+    """Display-size URL: what a release's ``image_url`` column carries."""
+    hires_url: str | None = None
+    """The highest-resolution URL the page offered for the main image."""
+    original_url: str | None = None
+    """The modifier-free original of the image (any rendition can be built from it)."""
+    source: str | None = None
+    """Which markup the image came from, e.g. ``landingImage.data-old-hires``."""
+    default_reason: str | None = None
+    """Why the image is a default (``placeholder``, ``default_video``, ``shared_image``)."""
+
+    def main_image(self) -> dict[str, str | None]:
+        """These fields alone, to hand on to another record."""
+        return {name: getattr(self, name) for name in IMAGE_FIELDS}
+
+
+IMAGE_FIELDS = tuple(f.name for f in fields(MainImage))
+
+
+@dataclass(frozen=True)
+class ProductOutcome(MainImage):
+    """A product's outcome (``product_images``): its status and its main image."""
+
     product_id: str
     status: str
     scraped_at: datetime
     run_id: str
     attempts: int = 0
     page_kind: str | None = None
-    image_id: str | None = None
-    image_key: str | None = None
-    image_url: str | None = None
-    hires_url: str | None = None
-    original_url: str | None = None
-    source: str | None = None
-    default_reason: str | None = None
     http_status: int | None = None
     error: str | None = None
 

@@ -35,7 +35,7 @@ from sqid.scrape.fetch import (
     HostLimiter,
     PageFetcher,
 )
-from sqid.scrape.pages import IMAGE_FIELDS, analyse_page
+from sqid.scrape.pages import analyse_page
 from sqid.scrape.records import (
     ATTEMPT_SCHEMA,
     CAPTCHA,
@@ -313,10 +313,8 @@ def scrape_product(
             page_kind=kind,
             http_status=result.status,
             error=None if answered else (result.error or reason),
+            **(analysis.main_image() if analysis is not None else {}),
         )
-        if analysis is not None:
-            for name in IMAGE_FIELDS:
-                setattr(outcome, name, getattr(analysis, name))
         return outcome, attempts, result.body
     raise AssertionError("unreachable: the retry policy always ends the loop")
 
