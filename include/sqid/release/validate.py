@@ -59,7 +59,7 @@ KNOWN_DIMENSIONS = {
 """Embedding dimension of the models a release may name; others need ``--dimension``."""
 _SUM_LINE = re.compile(r"^([0-9a-f]{64})  ([^/\\\x00-\x1f]+)$")
 STATUS_COLUMNS = {"product_id": pa.string(), "product_set": pa.string(), "status": pa.string(),
-                  "image_url": pa.string()}  # fmt: skip
+                  "image_url": pa.string(), "image_sha256": pa.string()}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -103,18 +103,18 @@ class _Release:
         self.problems: list[Problem] = []
         self.manifest: dict[str, Any] = {}
         self.csv_rows: dict[str, list[tuple[str, str]]] = {}
+        self.image_sha256: dict[str, str | None] = {}
+        """Product -> sha256 of its image bytes, from the status file."""
         self.dimensions: Counter[int] = Counter()
 
     def add(self, check: str, message: str, rows: list[Any] | None = None) -> None:
         self.problems.append(Problem(check, message, [str(r) for r in rows or []]))
 
     def file(self, name: str) -> Path | None:
-        """``name`` inside the release if it is a regular file (not a link), else None."""
+        """``name`` inside the release if it is a regular file, else None (a link is
+        never followed; :func:`_entries` reports it once)."""
         path = self.directory / name
-        if path.is_symlink():
-            self.add("files", f"{name} is a symbolic link; a release holds regular files only")
-            return None
-        return path if path.is_file() else None
+        return path if path.is_file() and not path.is_symlink() else None
 
 
 def validate_release(directory: Path, policy: ValidationPolicy | None = None) -> list[Problem]:
@@ -137,9 +137,9 @@ def validate_release(directory: Path, policy: ValidationPolicy | None = None) ->
 
 
 def _entries(release: _Release) -> None:
-    links = [p.name for p in release.directory.iterdir() if p.is_symlink()]
+    links = sorted(p.name for p in release.directory.iterdir() if p.is_symlink())
     if links:
-        release.add("files", "symbolic links in the release", links)
+        release.add("files", "symbolic links in the release (it holds regular files only)", links)
     missing = [n for n in DATA_FILES if not (release.directory / n).is_file()]
     if missing:
         release.add("files", "missing files", missing)
@@ -296,6 +296,7 @@ def _status(release: _Release) -> None:
         return
     table = parquet.read(columns=list(STATUS_COLUMNS))
     rows = table.to_pylist()
+    release.image_sha256 = {r["product_id"]: r["image_sha256"] for r in rows}
     _ids(release, STATUS_FILE, "product_id", [r["product_id"] for r in rows])
     expected = {pid: ("test" if name == SQID_CSV[0] else "supp", url)
                 for name, pairs in release.csv_rows.items() for pid, url in pairs}  # fmt: skip
@@ -423,16 +424,7 @@ def _product_features(release: _Release) -> None:
 def _shared_vectors(release: _Release, digests: dict[bytes, set[str]]) -> None:
     """No two different images may share an identical vector (products sharing one image
     share its vector legitimately: ``image_sha256`` in the status file says which)."""
-    path = release.file(STATUS_FILE)
-    images: dict[str, str] = {}
-    if path is not None:
-        try:
-            table = pq.read_table(path, columns=["product_id", "image_sha256"])
-            images = dict(
-                zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True)
-            )
-        except (pa.ArrowException, OSError, KeyError):
-            pass
+    images = release.image_sha256
     clashes = sorted(pid for owners in digests.values() if len({images.get(p) or p for p in owners}) > 1
                      for pid in owners)  # fmt: skip
     if clashes:
