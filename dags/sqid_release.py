@@ -1,7 +1,9 @@
 """
 ### sqid_release: versioned SQID releases behind a validation gate
 
-Assembles the release in a hidden staging folder next to the published ones, in the
+First compares a fingerprint of the release's inputs (computed in DuckDB from key
+columns) with the newest release's: when nothing changed the run stops there, having
+written nothing. Otherwise assembles the release in a hidden staging folder next to the published ones, in the
 published SQID layout (`product_image_urls.csv`, `supp_product_image_urls.csv`,
 `product_features.parquet`, `query_features.parquet`) plus `product_image_status.parquet`,
 `manifest.json`, `SHA256SUMS`, `croissant.json`, a dataset card, `CHANGELOG.md` against
@@ -15,8 +17,8 @@ Runs when `sqid_embed` updates `sqid.embeddings`.
 - `bump`: `major`, `minor` (default) or `patch` over the newest release.
 - `version`: an explicit `vMAJOR.MINOR.PATCH` instead.
 - `dry_run`: assemble, evaluate, document and validate, but do not publish.
-- `publish_unchanged`: publish even when the data files equal the latest release's
-  (by default such a run publishes nothing).
+- `publish_unchanged`: publish even when the inputs or data files equal the latest
+  release's (by default such a run stops early and publishes nothing).
 - `coverage_threshold`: minimum share of test products with an image URL (0.9).
 - `min_vector_share`: minimum share of products with a title vector, and of products
   with an image URL that have an image vector (0.9).
@@ -77,6 +79,12 @@ def sqid_release():
         pool=DUCKDB_POOL,
     )
 
+    @task.short_circuit(pool=DUCKDB_POOL)
+    def inputs_changed(params=None) -> bool:
+        from sqid.orchestration.release import inputs_changed
+
+        return inputs_changed(params)
+
     @task(pool=DUCKDB_POOL)
     def assemble(params=None) -> dict:
         from sqid.orchestration.release import assemble_release
@@ -120,7 +128,7 @@ def sqid_release():
         return point_latest(published, staged, outlet_events)
 
     staged = assemble()
-    check_tables >> staged
+    check_tables >> inputs_changed() >> staged
     evaluation = evaluate(staged)
     documented = document(staged, evaluation)
     valid = validate(staged)

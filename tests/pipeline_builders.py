@@ -8,7 +8,8 @@ from sqid.embed.clip import ClipEncoder
 from sqid.embed.stage import EmbedConfig, merge, plan, run_image_shard, run_text_shard
 from sqid.localserve.cdn import ImageCDN
 from sqid.localserve.site import ProductSite, SiteConfig
-from sqid.scrape.shard import ScrapeConfig, run_shard
+from sqid.scrape.config import ScrapeConfig
+from sqid.scrape.shard import run_shard
 from sqid.scrape.store import merge_run
 
 from .sqd_builders import ingest_case

@@ -184,12 +184,15 @@ def test_release_dag(airflow_ready, embedded):
     evaluation = (latest / "evaluation.json").read_text()
     assert '"clip_image"' in evaluation
 
-    # Nothing changed since v1.0.0: a run publishes nothing, unless told to.
+    # Nothing changed since v1.0.0: the run stops before assembling, unless told to go on.
+    staged_before = sorted(release_dir.glob(".staging-*"))  # the dry run's stays to be read
     again = test_dag("sqid_release", {"coverage_threshold": 0.0, "min_vector_share": 0.0})
     states = task_states(again)
     assert str(again.state) == "success", states
-    assert states["publishing"] == "success" and states["publish"] == "skipped"
+    assert states["inputs_changed"] == "success" and states["assemble"] == "skipped"
+    assert states["publish"] == "skipped" and states["update_latest"] == "skipped"
     assert (release_dir / "latest").resolve().name == "v1.0.0"
+    assert sorted(release_dir.glob(".staging-*")) == staged_before
     forced = test_dag(
         "sqid_release",
         {"coverage_threshold": 0.0, "min_vector_share": 0.0, "publish_unchanged": True},

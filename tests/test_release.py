@@ -13,17 +13,24 @@ import pytest
 from sqid.ingest.sqd import EXAMPLES
 from sqid.localserve.site import SiteConfig
 from sqid.release.assemble import (
+    MANIFEST,
     PRODUCT_FEATURES_SCHEMA,
     ReleaseConfig,
-    ReleaseError,
-    list_versions,
     same_data,
     write_checksums,
 )
-from sqid.release.documents import build_release
+from sqid.release.pipeline import run_release
 from sqid.release.validate import validate_release
+from sqid.release.versions import ReleaseError, list_versions
 
 from .pipeline_builders import build_sets, embed, scrape
+
+
+def build_release(db_path, config, **options):
+    """Run the release pipeline; the folder it made (published, or staged on a dry run)."""
+    outcome = run_release(db_path, config, **options)
+    assert outcome.published or outcome.staged, outcome.reason
+    return outcome.published or outcome.staged
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +104,7 @@ def test_crash_before_rename_leaves_no_release(pipeline, monkeypatch, tmp_path):
     def crash(*args):
         raise OSError("power cut")
 
-    monkeypatch.setattr("sqid.release.assemble.os.rename", crash)
+    monkeypatch.setattr("sqid.release.versions.os.rename", crash)
     with pytest.raises(OSError, match="power cut"):
         build_release(db_path, config)
     assert list_versions(config.release_dir) == []
@@ -124,6 +131,45 @@ def test_second_release_changelog(first_release, pipeline, tiny_clip, encoder):
     assert manifest["previous_release"] == "v0.1.0"
     policy = config.validation_policy()
     assert path.exists() and validate_release(path, policy) == []  # the first one is untouched
+
+
+def test_unchanged_inputs_stop_before_anything_is_written(first_release, pipeline, monkeypatch):
+    _, config = first_release
+    _, db_path, _ = pipeline
+    before = sorted(p.name for p in config.release_dir.iterdir())
+
+    def no_assembling(*args):
+        raise AssertionError("an unchanged release must not be assembled")
+
+    monkeypatch.setattr("sqid.release.pipeline.assemble", no_assembling)
+    outcome = run_release(db_path, config)
+    assert outcome.published is None and outcome.staged is None
+    assert (
+        outcome.reason
+        == f"no new version: the data equal {(config.release_dir / 'latest').resolve().name}"
+    )
+    assert sorted(p.name for p in config.release_dir.iterdir()) == before
+
+
+def test_equal_files_from_other_inputs_publish_nothing_and_leave_no_staging(
+    first_release, pipeline, tmp_path
+):
+    """The backstop after the gate: a newest release without a recorded fingerprint (an
+    older writer) is compared by its files, and an equal staging folder is removed."""
+    _, config = first_release
+    _, db_path, _ = pipeline
+    path = (config.release_dir / "latest").resolve()  # the release the database equals
+    releases = tmp_path / "releases"
+    old = releases / path.name
+    shutil.copytree(path, old)
+    manifest = json.loads((old / MANIFEST).read_text())
+    del manifest["pipeline"]["inputs_fingerprint"]
+    (old / MANIFEST).write_text(json.dumps(manifest))
+    (releases / "latest").symlink_to(path.name)
+    other = ReleaseConfig(release_dir=releases, coverage_threshold=0.5)
+    outcome = run_release(db_path, other)
+    assert outcome.published is None and outcome.reason.startswith("no new version")
+    assert sorted(p.name for p in releases.iterdir()) == ["latest", path.name]
 
 
 def tampered(first_release, tmp_path, change, fix_checksums=True):
@@ -234,3 +280,17 @@ def test_user_scores_evaluation(first_release, pipeline, tmp_path):
     result = json.loads(evaluate_cli(path, root / "sqd" / EXAMPLES, scores, check=True).stdout)
     assert result["queries"] == 3 and result["unscored_judgements"] == 35
     assert os.path.exists(path / "SHA256SUMS")
+
+
+def test_cli_release_publishes_then_says_nothing_changed(pipeline, tmp_path, capsys):
+    from sqid.cli import main
+
+    _, db_path, _ = pipeline
+    argv = ["release", "--db", str(db_path), "--release-dir", str(tmp_path / "r"),
+            "--coverage-threshold", "0.5", "--examples", str(tmp_path / "absent.parquet")]  # fmt: skip
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith(f"published v0.1.0 at {tmp_path / 'r' / 'v0.1.0'}")
+    assert main(argv) == 0
+    assert capsys.readouterr().out.strip() == "no new version: the data equal v0.1.0"
+    assert main([*argv, "--version", "v0.1.0"]) == 1
+    assert "exists already" in capsys.readouterr().err

@@ -12,8 +12,9 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 from sqid.localserve.site import ProductSite, SiteConfig
+from sqid.scrape.config import ScrapeConfig
 from sqid.scrape.records import is_valid_product_id
-from sqid.scrape.shard import CircuitOpen, ScrapeConfig, run_shard
+from sqid.scrape.shard import CircuitOpen, run_shard
 from sqid.scrape.store import merge_run, plan_shards, scrape_planned_shard, select_products
 
 from .sqd_builders import ingest_case
@@ -116,7 +117,8 @@ KILLABLE = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from sqid.scrape.shard import ScrapeConfig, run_shard
+    from sqid.scrape.config import ScrapeConfig
+    from sqid.scrape.shard import run_shard
     ids = [f"B0{i:08d}" for i in range(120)]
     config = ScrapeConfig(base_url=sys.argv[1], requests_per_second=40, concurrency=2,
                           checkpoint_every=5, backoff_base=0.01)

@@ -11,15 +11,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from sqid.ingest.sqd import EXAMPLES
-from sqid.release.assemble import (
-    list_versions,
-    next_version,
-    parse_version,
-    published_url,
-    write_checksums,
-)
+from sqid.release.assemble import published_url, write_checksums
 from sqid.release.evaluate import ScoresError, read_scores
 from sqid.release.validate import ValidationPolicy, validate_release
+from sqid.release.versions import list_versions, next_version, parse_version
 
 from .test_release import evaluate_cli, first_release, pipeline  # noqa: F401  (fixtures)
 

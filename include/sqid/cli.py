@@ -91,6 +91,41 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_release(args: argparse.Namespace) -> int:
+    from sqid.config import load_settings
+    from sqid.ingest.sqd import EXAMPLES
+    from sqid.release.assemble import ReleaseConfig
+    from sqid.release.pipeline import run_release
+    from sqid.release.versions import ReleaseError
+
+    settings = load_settings()
+    db_path = Path(args.db) if args.db else settings.duckdb_path
+    if not db_path.exists():
+        print(f"sqid release: no such database: {db_path}", file=sys.stderr)
+        return 2
+    config = ReleaseConfig(
+        release_dir=Path(args.release_dir) if args.release_dir else settings.release_dir,
+        coverage_threshold=args.coverage_threshold,
+        min_vector_share=args.min_vector_share,
+        model_id=args.model_id,
+        revision=args.revision,
+    )
+    examples = Path(args.examples) if args.examples else settings.download_dir / EXAMPLES
+    try:
+        outcome = run_release(
+            db_path, config, bump=args.bump, version=args.version, examples=examples,
+            dry_run=args.dry_run, publish_unchanged=args.publish_unchanged,
+        )  # fmt: skip
+    except (ReleaseError, ValueError) as exc:
+        print(f"sqid release: {exc}", file=sys.stderr)
+        return 1
+    if outcome.published:
+        print(f"published {outcome.version} at {outcome.published}")
+    else:
+        print(outcome.reason)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from sqid.release.validate import ValidationPolicy
 
@@ -167,6 +202,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--scores", help="CSV or Parquet with query_id, product_id, score")
     evaluate.set_defaults(func=_cmd_evaluate)
+
+    release = sub.add_parser(
+        "release",
+        help="stage, document, validate and publish a release from the pipeline's DuckDB "
+        "(the same steps as the sqid_release DAG); nothing is written when nothing changed",
+    )
+    release.add_argument("--db", help="DuckDB file (default: $SQID_DUCKDB_PATH)")
+    release.add_argument("--release-dir", help="releases folder (default: $SQID_RELEASE_DIR)")
+    release.add_argument("--bump", choices=["major", "minor", "patch"], default="minor")
+    release.add_argument("--version", help="an explicit version, e.g. v1.2.0")
+    release.add_argument("--examples", help="SQD examples parquet for the evaluation")
+    release.add_argument("--dry-run", action="store_true", help="stage and check; do not publish")
+    release.add_argument(
+        "--publish-unchanged", action="store_true", help="publish even when nothing changed"
+    )
+    release.add_argument("--coverage-threshold", type=float, default=defaults.coverage_threshold)
+    release.add_argument("--min-vector-share", type=float, default=defaults.min_image_vector_share)
+    release.add_argument("--model-id", help="which vectors (default: the most used model)")
+    release.add_argument("--revision", help="the model's revision")
+    release.set_defaults(func=_cmd_release)
     return parser
 
 

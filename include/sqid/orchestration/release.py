@@ -1,8 +1,14 @@
-"""The tasks of ``sqid_release``: one function per task."""
+"""The tasks of ``sqid_release``: one function per task, each one step of
+:mod:`sqid.release.pipeline`."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 from sqid.orchestration import RELEASE
+
+log = logging.getLogger(__name__)
 
 
 def release_config(params: dict):
@@ -18,92 +24,80 @@ def release_config(params: dict):
     )
 
 
-def release_version(params: dict) -> str:
-    from sqid.release.assemble import next_version
+def inputs_changed(params: dict) -> bool:
+    """False (skip the whole run) when the inputs equal the newest release's; a dry run
+    or ``publish_unchanged`` always goes on."""
+    from sqid.config import load_settings
+    from sqid.release.pipeline import unchanged_since
 
-    config = release_config(params)
-    return next_version(config.release_dir, params["bump"], params.get("version") or None)
+    if params["dry_run"] or params["publish_unchanged"]:
+        return True
+    same = unchanged_since(load_settings().duckdb_path, release_config(params))
+    if same:
+        log.info("no new version: the data equal %s", same)
+    return same is None
 
 
 def assemble_release(params: dict) -> dict:
     """Stage a release: data files and manifest in a hidden folder; its path via XCom."""
     from sqid.config import load_settings
-    from sqid.release.assemble import assemble, new_staging
+    from sqid.release.pipeline import stage
+    from sqid.release.versions import next_version
 
     config = release_config(params)
-    version = release_version(params)
-    staging = new_staging(config.release_dir, version)
-    manifest = assemble(load_settings().duckdb_path, staging, config, version)
-    return {"staging": str(staging), "version": version, "counts": manifest["counts"],
-            "coverage": manifest["coverage"]}  # fmt: skip
+    version = next_version(config.release_dir, params["bump"], params.get("version") or None)
+    manifest = stage(load_settings().duckdb_path, config, version)
+    return {key: manifest[key] for key in ("staging", "version", "counts", "coverage")}
 
 
 def evaluate_staged(staged: dict) -> dict:
-    from pathlib import Path
-
     from sqid.config import load_settings
     from sqid.ingest.sqd import EXAMPLES
     from sqid.release.evaluate import evaluate_release
 
     examples = load_settings().download_dir / EXAMPLES
-    if not examples.exists():
-        return {}
-    return evaluate_release(Path(staged["staging"]), examples)
+    return evaluate_release(Path(staged["staging"]), examples) if examples.exists() else {}
 
 
 def document_staged(staged: dict, evaluation: dict) -> dict:
     """Changelog, report, card, Croissant; then SHA256SUMS over everything."""
-    from pathlib import Path
-
     from sqid.release.documents import document_release
 
     return document_release(Path(staged["staging"]), staged["version"], evaluation or None)
 
 
 def validate_staged(staged: dict, params: dict) -> dict:
-    """The gate: every file-level check and Croissant; raises with the failing rows."""
-    from pathlib import Path
+    from sqid.release.pipeline import gate
 
-    from sqid.release.validate import require_valid
-
-    staging = Path(staged["staging"])
-    require_valid(staging, release_config(params).validation_policy())
-    return {"valid": True, "staging": str(staging)}
+    gate(Path(staged["staging"]), release_config(params))
+    return {"valid": True, "staging": staged["staging"]}
 
 
 def should_publish(staged: dict, params: dict) -> bool:
-    """Publish unless this is a dry run, or the data equal the latest release's (a run
-    that changed nothing must not mint a version; ``publish_unchanged`` forces it)."""
-    import logging
-    from pathlib import Path
+    """Publish unless this is a dry run or the staged data equal the newest release's;
+    an unchanged staging folder is removed (a dry run's stays for inspection)."""
+    from sqid.release.pipeline import discard, reason_not_to_publish
 
-    from sqid.release.assemble import LATEST, same_data
-
-    log = logging.getLogger(__name__)
-    if params["dry_run"]:
-        log.info("dry run: the staged release stays at %s", staged["staging"])
-        return False
-    latest = Path(staged["staging"]).parent / LATEST
-    unchanged = latest.exists() and same_data(Path(staged["staging"]), latest)
-    if unchanged and not params["publish_unchanged"]:
-        log.info("the data equal those of %s: nothing to publish", latest.resolve().name)
-        return False
-    return True
+    staging = Path(staged["staging"])
+    reason = reason_not_to_publish(
+        staging, dry_run=params["dry_run"], publish_unchanged=params["publish_unchanged"]
+    )
+    if reason:
+        log.info(reason)
+        if not params["dry_run"]:
+            discard(staging)
+    return not reason
 
 
 def publish_staged(staged: dict) -> str:
-    from pathlib import Path
-
-    from sqid.release.assemble import publish
+    from sqid.release.versions import publish
 
     staging = Path(staged["staging"])
     return str(publish(staging, staging.parent, staged["version"]))
 
 
 def point_latest(published: str, staged: dict, outlet_events) -> dict:
-    from pathlib import Path
-
-    from sqid.release.assemble import update_latest
+    from sqid.release.versions import update_latest
 
     update_latest(Path(published).parent, staged["version"])
     summary = {"version": staged["version"], "path": published, **staged["counts"],

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 from sqid.orchestration import AMAZON_CONN_ID, PROXY_CONN_ID, optional_connection, run_dir_for
 
 if TYPE_CHECKING:
-    from sqid.scrape.shard import ScrapeConfig
+    from sqid.scrape.config import ScrapeConfig
 
 
 def scrape_config(params: dict) -> ScrapeConfig:
     """ScrapeConfig from the ``sqid_amazon``/``sqid_proxy`` connections and run Params."""
-    from sqid.scrape.shard import ScrapeConfig
+    from sqid.scrape.config import ScrapeConfig
 
     return ScrapeConfig.resolve(
         params, optional_connection(AMAZON_CONN_ID), optional_connection(PROXY_CONN_ID)

@@ -1,32 +1,31 @@
-"""Versioned, immutable SQID releases in the published SQID layout.
+"""A release's data files in the published SQID layout, and its manifest.
 
-A release is assembled in a hidden staging folder next to the published ones, checked,
-then renamed into place in one step: readers see a whole release or none, a crash
-leaves only a hidden staging folder (cleaned up on the next run), and an existing
-version is never overwritten. ``latest`` is a symbolic link, switched last.
+Everything is streamed from DuckDB in record batches (vectors as ``list<float32>``), so
+memory stays flat as the release grows; :func:`inputs_fingerprint` says, from key columns
+alone, whether anything a release is made of has changed since the last one.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
-import re
-import shutil
 import subprocess
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sqid import db
 from sqid.embed.clip import model_revision
 from sqid.files import sha256_file
 from sqid.imageurl import canonical_image_url
+from sqid.release.versions import ReleaseError, latest_version
 
 SQID_CSV = ("product_image_urls.csv", "supp_product_image_urls.csv")
 PRODUCT_FEATURES = "product_features.parquet"
@@ -35,30 +34,12 @@ STATUS_FILE = "product_image_status.parquet"
 DATA_FILES = (*SQID_CSV, PRODUCT_FEATURES, QUERY_FEATURES, STATUS_FILE)
 MANIFEST = "manifest.json"
 CHECKSUMS = "SHA256SUMS"
-LATEST = "latest"
-_NUMBER = r"(0|[1-9][0-9]{0,5})"
-_VERSION = re.compile(rf"v{_NUMBER}\.{_NUMBER}\.{_NUMBER}")
-"""ASCII digits without leading zeros, matched whole (``fullmatch``): ``\\d`` would accept
-Arabic-Indic digits, ``$`` a trailing newline and ``01`` a leading zero, each a second
-name for the same version."""
-
-
-def parse_version(name: str) -> tuple[int, int, int] | None:
-    """``(major, minor, patch)`` of a version name like ``v1.2.3``, else None."""
-    match = _VERSION.fullmatch(name) if isinstance(name, str) else None
-    return tuple(int(x) for x in match.groups()) if match else None  # type: ignore[return-value]
-
-
 FEATURE_TYPE = pa.list_(pa.float32())
 PRODUCT_FEATURES_SCHEMA = pa.schema(
     [("product_id", pa.string()), ("clip_text_features", FEATURE_TYPE),
      ("clip_image_features", FEATURE_TYPE)]
 )  # fmt: skip
 QUERY_FEATURES_SCHEMA = pa.schema([("query_id", pa.string()), ("clip_text_features", FEATURE_TYPE)])
-
-
-class ReleaseError(RuntimeError):
-    """A release cannot be published (it exists already, or it failed validation)."""
 
 
 @dataclass(frozen=True)
@@ -86,39 +67,6 @@ class ReleaseConfig:
         )
 
 
-def list_versions(release_dir: Path) -> list[str]:
-    if not Path(release_dir).is_dir():
-        return []
-    versions = [
-        p.name
-        for p in Path(release_dir).iterdir()
-        if p.is_dir() and not p.is_symlink() and parse_version(p.name)
-    ]
-    return sorted(versions, key=parse_version)
-
-
-def latest_version(release_dir: Path) -> str | None:
-    """The newest published version, or None before the first release."""
-    versions = list_versions(release_dir)
-    return versions[-1] if versions else None
-
-
-def next_version(release_dir: Path, bump: str = "minor", explicit: str | None = None) -> str:
-    if explicit:
-        if not parse_version(explicit):
-            raise ValueError(f"version must look like v1.2.3 (ASCII digits), not {explicit!r}")
-        return explicit
-    latest = latest_version(release_dir)
-    major, minor, patch = parse_version(latest) if latest else (0, 0, 0)
-    if bump == "major":
-        return f"v{major + 1}.0.0"
-    if bump == "minor":
-        return f"v{major}.{minor + 1}.0"
-    if bump == "patch":
-        return f"v{major}.{minor}.{patch + 1}"
-    raise ValueError(f"bump must be major, minor or patch, not {bump!r}")
-
-
 def git_commit() -> str:
     try:
         out = subprocess.run(
@@ -137,17 +85,6 @@ def package_version() -> str:
         return version("sqid-pipeline")
     except PackageNotFoundError:
         return "unknown"
-
-
-def new_staging(release_dir: Path, version: str) -> Path:
-    """A fresh hidden staging folder; stale ones of the same version are removed."""
-    release_dir = Path(release_dir)
-    release_dir.mkdir(parents=True, exist_ok=True)
-    for stale in release_dir.glob(f".staging-{version}-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = release_dir / f".staging-{version}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    return staging
 
 
 def published_url(url: str | None) -> str | None:
@@ -206,12 +143,22 @@ def resolve_model(con, config: ReleaseConfig) -> tuple[str, str]:
     return row[0], row[1]
 
 
+def inputs_fingerprint(con, model: dict[str, str]) -> str:
+    """A digest of everything the data files are made of (see the SQL for what counts),
+    with the package version (a new writer may write other bytes from the same rows)."""
+    cursor = db.run(con, "release/inputs_fingerprint", model)
+    row = dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
+    row.update(model, package_version=package_version())
+    return hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) -> dict[str, Any]:
     """Write the data files and the manifest (without checksums) into ``staging``."""
     con = db.connect(db_path, read_only=True)
     try:
         model_id, revision = resolve_model(con, config)
         model = {"model_id": model_id, "revision": revision}
+        fingerprint = inputs_fingerprint(con, model)
         for name, product_set in zip(SQID_CSV, ("test", "supp"), strict=True):
             _write_csv(db.run(con, "release/product_image_urls", {"product_set": product_set}).fetchall(),
                        staging / name)  # fmt: skip
@@ -267,7 +214,11 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
         },
         "coverage": coverage,
         "model": {**model, "dimension": dim},
-        "pipeline": {"package_version": package_version(), "git_commit": git_commit()},
+        "pipeline": {
+            "package_version": package_version(),
+            "git_commit": git_commit(),
+            "inputs_fingerprint": fingerprint,
+        },
         "config": {
             "coverage_threshold": config.coverage_threshold,
             "min_vector_share": config.min_vector_share,
@@ -283,11 +234,14 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
 
 
 def _dimension(path: Path) -> int | None:
-    table = pq.read_table(path, columns=["clip_image_features", "clip_text_features"])
-    for column in table.columns:
-        for value in column.to_pylist():
-            if value is not None:
-                return len(value)
+    """The length of the first vector in the file, read batch by batch as list lengths
+    (never as Python lists): at 192k x 768 a full conversion costs gigabytes."""
+    parquet = pq.ParquetFile(path)
+    for batch in parquet.iter_batches(columns=["clip_image_features", "clip_text_features"]):
+        for column in batch.columns:
+            lengths = pc.drop_null(pc.list_value_length(column))
+            if len(lengths):
+                return lengths[0].as_py()
     return None
 
 
@@ -314,24 +268,6 @@ def same_data(staging: Path, published: Path) -> bool:
     the documents (manifest, report, changelog) always differ by date and do not count."""
     new, old = read_checksums(staging), read_checksums(published)
     return all(name in old and new.get(name) == old[name] for name in DATA_FILES)
-
-
-def publish(staging: Path, release_dir: Path, version: str) -> Path:
-    """Move a checked staging folder into place as ``version``; never overwrite."""
-    final = Path(release_dir) / version
-    if final.exists():
-        raise ReleaseError(f"release {version} exists already at {final}; choose another version")
-    os.rename(staging, final)
-    return final
-
-
-def update_latest(release_dir: Path, version: str) -> Path:
-    """Point ``latest`` at ``version`` atomically (a symlink replaced in one rename)."""
-    link = Path(release_dir) / LATEST
-    tmp = Path(release_dir) / f".{LATEST}.{uuid.uuid4().hex[:8]}"
-    os.symlink(version, tmp)
-    os.replace(tmp, link)
-    return link
 
 
 def manifest_of(directory: Path) -> dict[str, Any]:

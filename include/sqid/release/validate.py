@@ -16,19 +16,16 @@ flat however large the release.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sqid.files import sha256_file
@@ -37,26 +34,16 @@ from sqid.release.assemble import (
     CHECKSUMS,
     DATA_FILES,
     MANIFEST,
-    PRODUCT_FEATURES,
-    PRODUCT_FEATURES_SCHEMA,
-    QUERY_FEATURES,
-    QUERY_FEATURES_SCHEMA,
     SQID_CSV,
     STATUS_FILE,
-    ReleaseError,
 )
+from sqid.release.features import dimension, product_features, query_features
+from sqid.release.versions import ReleaseError
 from sqid.scrape.defaults import default_reason
 from sqid.scrape.records import is_valid_product_id
 
 MAX_LISTED = 10
 BATCH_ROWS = 16_384
-KNOWN_DIMENSIONS = {
-    "openai/clip-vit-large-patch14": 768,
-    "openai/clip-vit-large-patch14-336": 768,
-    "openai/clip-vit-base-patch32": 512,
-    "openai/clip-vit-base-patch16": 512,
-}
-"""Embedding dimension of the models a release may name; others need ``--dimension``."""
 _SUM_LINE = re.compile(r"^([0-9a-f]{64})  ([^/\\\x00-\x1f]+)$")
 STATUS_COLUMNS = {"product_id": pa.string(), "product_set": pa.string(), "status": pa.string(),
                   "image_url": pa.string(), "image_sha256": pa.string()}  # fmt: skip
@@ -116,6 +103,38 @@ class _Release:
         path = self.directory / name
         return path if path.is_file() and not path.is_symlink() else None
 
+    def claim(self, what: str, claimed: Any, actual: Any) -> None:
+        if claimed != actual:
+            check = "row_count" if what.startswith(("rows", "counts")) else "manifest"
+            self.add(check, f"{MANIFEST} claims {what} = {claimed!r}, the files hold {actual!r}")
+
+    def ids(self, name: str, key: str, ids: list[str]) -> None:
+        dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
+        if dupes:
+            self.add("unique_ids", f"{name}: duplicate {key}", dupes)
+
+    def read(self, name: str, schema: dict[str, pa.DataType]) -> pq.ParquetFile | None:
+        """The Parquet file ``name`` if it is present, readable and has ``schema``'s columns."""
+        path = self.file(name)
+        if path is None:
+            return None
+        try:
+            parquet = pq.ParquetFile(path)
+            found = {f.name: f.type for f in parquet.schema_arrow}
+        except (pa.ArrowException, OSError) as exc:
+            self.add("files", f"{name}: cannot read as Parquet: {exc}")
+            return None
+        wrong = [f"{col}: expected {t}, found {found.get(col, 'nothing')}"
+                 for col, t in schema.items() if col not in found or not found[col].equals(t)]  # fmt: skip
+        if wrong:
+            self.add("schema", f"{name}: wrong columns", wrong)
+            return None
+        return parquet
+
+    @staticmethod
+    def batches(parquet: pq.ParquetFile, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+
 
 def validate_release(directory: Path, policy: ValidationPolicy | None = None) -> list[Problem]:
     """Every check; an empty list means the release is valid. Never raises on bad input."""
@@ -130,9 +149,9 @@ def validate_release(directory: Path, policy: ValidationPolicy | None = None) ->
     for name in SQID_CSV:
         _csv(release, name)
     _status(release)
-    _product_features(release)
-    _query_features(release)
-    _dimension(release)
+    product_features(release)
+    query_features(release)
+    dimension(release)
     return release.problems
 
 
@@ -203,12 +222,6 @@ def _checksums(release: _Release) -> None:
         release.add("checksums", "files not listed in SHA256SUMS", unlisted)
 
 
-def _claim(release: _Release, what: str, claimed: Any, actual: Any) -> None:
-    if claimed != actual:
-        check = "row_count" if what.startswith(("rows", "counts")) else "manifest"
-        release.add(check, f"{MANIFEST} claims {what} = {claimed!r}, the files hold {actual!r}")
-
-
 def _csv(release: _Release, name: str) -> None:
     path = release.file(name)
     if path is None:
@@ -232,7 +245,7 @@ def _csv(release: _Release, name: str) -> None:
     rows = [(r[0], r[1]) for r in raw if len(r) == 2]
     release.csv_rows[name] = rows
     ids = [pid for pid, _ in rows]
-    _ids(release, name, "product_id", ids)
+    release.ids(name, "product_id", ids)
     bad_ids = [pid for pid in ids if not is_valid_product_id(pid)]
     if bad_ids:
         release.add("unique_ids", f"{name}: not a 10-character ASIN or ISBN-10", bad_ids)
@@ -247,9 +260,9 @@ def _csv(release: _Release, name: str) -> None:
     defaults = [pid for pid, url in rows if url and default_reason(url)]
     if defaults:
         release.add("image_urls", f"{name}: default or placeholder image published", defaults)
-    _claim(release, f"rows[{name!r}]", release.manifest["rows"].get(name), len(rows))
+    release.claim(f"rows[{name!r}]", release.manifest["rows"].get(name), len(rows))
     product_set = "test" if name == SQID_CSV[0] else "supp"
-    _claim(release, f"counts[{product_set + '_products'!r}]",
+    release.claim(f"counts[{product_set + '_products'!r}]",
            release.manifest["counts"].get(f"{product_set}_products"), len(rows))  # fmt: skip
     coverage = sum(1 for _, url in rows if url) / len(rows) if rows else 0.0
     claimed = release.manifest["coverage"].get(product_set)
@@ -261,43 +274,14 @@ def _csv(release: _Release, name: str) -> None:
                                 f"{release.policy.coverage_threshold}")  # fmt: skip
 
 
-def _ids(release: _Release, name: str, key: str, ids: list[str]) -> None:
-    dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
-    if dupes:
-        release.add("unique_ids", f"{name}: duplicate {key}", dupes)
-
-
-def _read(release: _Release, name: str, schema: dict[str, pa.DataType]) -> pq.ParquetFile | None:
-    """The Parquet file ``name`` if it is present, readable and has ``schema``'s columns."""
-    path = release.file(name)
-    if path is None:
-        return None
-    try:
-        parquet = pq.ParquetFile(path)
-        found = {f.name: f.type for f in parquet.schema_arrow}
-    except (pa.ArrowException, OSError) as exc:
-        release.add("files", f"{name}: cannot read as Parquet: {exc}")
-        return None
-    wrong = [f"{col}: expected {t}, found {found.get(col, 'nothing')}"
-             for col, t in schema.items() if col not in found or not found[col].equals(t)]  # fmt: skip
-    if wrong:
-        release.add("schema", f"{name}: wrong columns", wrong)
-        return None
-    return parquet
-
-
-def _batches(parquet: pq.ParquetFile, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns)
-
-
 def _status(release: _Release) -> None:
-    parquet = _read(release, STATUS_FILE, STATUS_COLUMNS)
+    parquet = release.read(STATUS_FILE, STATUS_COLUMNS)
     if parquet is None:
         return
     table = parquet.read(columns=list(STATUS_COLUMNS))
     rows = table.to_pylist()
     release.image_sha256 = {r["product_id"]: r["image_sha256"] for r in rows}
-    _ids(release, STATUS_FILE, "product_id", [r["product_id"] for r in rows])
+    release.ids(STATUS_FILE, "product_id", [r["product_id"] for r in rows])
     expected = {pid: ("test" if name == SQID_CSV[0] else "supp", url)
                 for name, pairs in release.csv_rows.items() for pid, url in pairs}  # fmt: skip
     by_id = {r["product_id"]: r for r in rows}
@@ -316,154 +300,8 @@ def _status(release: _Release) -> None:
     for r in rows:
         per_set = statuses.setdefault(r["product_set"], {})
         per_set[r["status"]] = per_set.get(r["status"], 0) + 1
-    _claim(release, "counts['statuses']", release.manifest["counts"].get("statuses"), statuses)
-    _claim(release, f"rows[{STATUS_FILE!r}]", release.manifest["rows"].get(STATUS_FILE), len(rows))
-
-
-@dataclass
-class _VectorStats:
-    rows: int = 0
-    missing: list[str] = field(default_factory=list)
-    wrong_length: list[str] = field(default_factory=list)
-    not_finite: list[str] = field(default_factory=list)
-    out_of_band: list[str] = field(default_factory=list)
-
-
-def _vectors(release: _Release, ids: np.ndarray, column: pa.ListArray, stats: _VectorStats,
-             digests: dict[bytes, set[str]] | None = None) -> None:  # fmt: skip
-    """Check one batch of one vector column; ``digests``: vector hash -> owners."""
-    stats.rows += len(column)
-    present = ~column.is_null().to_numpy(zero_copy_only=False)
-    stats.missing += ids[~present].tolist()
-    lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy().astype(np.int64)
-    for length in np.unique(lengths[present]):
-        release.dimensions[int(length)] += int(((lengths == length) & present).sum())
-    if not present.any():
-        return
-    offsets = column.offsets.to_numpy().astype(np.int64)
-    # A sliced list's child may run past its last offset: keep only this batch's values.
-    values = column.values.to_numpy(zero_copy_only=False)[: offsets[-1]].astype(np.float32)
-    start = offsets[:-1][present]
-    length = lengths[present]
-    keys = ids[present]
-    empty = length == 0
-    stats.wrong_length += keys[empty].tolist()
-    start, length, keys = start[~empty], length[~empty], keys[~empty]
-    if not len(start):
-        return
-    squares = values.astype(np.float64) ** 2
-    bad = ~np.isfinite(values)
-    norms = np.sqrt(np.add.reduceat(squares, start))
-    finite = ~np.logical_or.reduceat(bad, start)
-    if (np.diff(start) != length[:-1]).any():  # rows not back to back: sum each row alone
-        norms = np.array(
-            [math.sqrt(squares[s : s + n].sum()) for s, n in zip(start, length, strict=True)]
-        )
-        finite = np.array([not bad[s : s + n].any() for s, n in zip(start, length, strict=True)])
-    low, high = release.policy.norm_band
-    stats.not_finite += keys[~finite].tolist()
-    stats.out_of_band += keys[finite & ((norms < low) | (norms > high))].tolist()
-    if digests is not None:
-        raw = values.view(np.uint8)
-        for key, s, n in zip(keys, start, length, strict=True):
-            digest = hashlib.blake2b(raw[s * 4 : (s + n) * 4].tobytes(), digest_size=16).digest()
-            digests[digest].add(key)
-
-
-def _report_vectors(release: _Release, name: str, column: str, stats: _VectorStats,
-                    required_share: float) -> None:  # fmt: skip
-    expected = stats.rows
-    have = stats.rows - len(stats.missing)
-    if expected and have / expected < required_share:
-        release.add("embeddings", f"{name}: {column} present for {have} of {expected} rows, "
-                                  f"fewer than {required_share:.0%}", stats.missing)  # fmt: skip
-    for rows, what in ((stats.wrong_length, "empty"), (stats.not_finite, "has NaN or infinite values"),
-                       (stats.out_of_band, f"norm outside {release.policy.norm_band}")):  # fmt: skip
-        if rows:
-            release.add("embeddings", f"{name}: {column} {what}", rows)
-
-
-def _product_features(release: _Release) -> None:
-    schema = {f.name: f.type for f in PRODUCT_FEATURES_SCHEMA}
-    parquet = _read(release, PRODUCT_FEATURES, schema)
-    if parquet is None:
-        return
-    text, image = _VectorStats(), _VectorStats()
-    digests: dict[bytes, set[str]] = defaultdict(set)
-    ids: list[str] = []
-    for batch in _batches(parquet, list(schema)):
-        keys = np.array(batch.column(0).to_pylist(), dtype=object)
-        ids += keys.tolist()
-        _vectors(release, keys, batch.column(1), text)
-        _vectors(release, keys, batch.column(2), image, digests)
-    _ids(release, PRODUCT_FEATURES, "product_id", ids)
-    _claim(
-        release,
-        f"rows[{PRODUCT_FEATURES!r}]",
-        release.manifest["rows"].get(PRODUCT_FEATURES),
-        len(ids),
-    )
-    test = release.csv_rows.get(SQID_CSV[0])
-    if test is not None and set(ids) != {pid for pid, _ in test}:
-        release.add("row_count", f"{PRODUCT_FEATURES}: products differ from {SQID_CSV[0]}",
-                    sorted(set(ids) ^ {pid for pid, _ in test}))  # fmt: skip
-    policy = release.policy
-    _report_vectors(
-        release, PRODUCT_FEATURES, "clip_text_features", text, policy.min_text_vector_share
-    )
-    # Image vectors are expected only for the products published with an image URL.
-    with_url = {pid for pid, url in test or [] if url}
-    image.missing = [pid for pid in image.missing if pid in with_url]
-    image.rows = len(with_url)
-    _report_vectors(
-        release, PRODUCT_FEATURES, "clip_image_features", image, policy.min_image_vector_share
-    )
-    _shared_vectors(release, digests)
-
-
-def _shared_vectors(release: _Release, digests: dict[bytes, set[str]]) -> None:
-    """No two different images may share an identical vector (products sharing one image
-    share its vector legitimately: ``image_sha256`` in the status file says which)."""
-    images = release.image_sha256
-    clashes = sorted(pid for owners in digests.values() if len({images.get(p) or p for p in owners}) > 1
-                     for pid in owners)  # fmt: skip
-    if clashes:
-        release.add("embeddings", "different images share an identical image vector", clashes)
-
-
-def _query_features(release: _Release) -> None:
-    schema = {f.name: f.type for f in QUERY_FEATURES_SCHEMA}
-    parquet = _read(release, QUERY_FEATURES, schema)
-    if parquet is None:
-        return
-    text = _VectorStats()
-    ids: list[str] = []
-    for batch in _batches(parquet, list(schema)):
-        keys = np.array(batch.column(0).to_pylist(), dtype=object)
-        ids += keys.tolist()
-        _vectors(release, keys, batch.column(1), text)
-    _ids(release, QUERY_FEATURES, "query_id", ids)
-    _claim(
-        release, f"rows[{QUERY_FEATURES!r}]", release.manifest["rows"].get(QUERY_FEATURES), len(ids)
-    )
-    _claim(release, "counts['queries']", release.manifest["counts"].get("queries"), len(ids))
-    _report_vectors(release, QUERY_FEATURES, "clip_text_features", text, 1.0)
-
-
-def _dimension(release: _Release) -> None:
-    """One dimension for every vector: the policy's, else the named model's."""
-    model = release.manifest["model"]
-    expected = release.policy.dimension or KNOWN_DIMENSIONS.get(str(model.get("model_id")))
-    found = sorted(release.dimensions)
-    if expected is not None:
-        wrong = [d for d in found if d != expected]
-        if wrong:
-            release.add("embeddings", f"vectors of dimension {wrong}, expected {expected} for "
-                                      f"{model.get('model_id')!r}")  # fmt: skip
-    elif len(found) > 1:
-        release.add("embeddings", f"vectors of several dimensions {found}")
-    if found:
-        _claim(release, "model['dimension']", model.get("dimension"), expected or found[0])
+    release.claim("counts['statuses']", release.manifest["counts"].get("statuses"), statuses)
+    release.claim(f"rows[{STATUS_FILE!r}]", release.manifest["rows"].get(STATUS_FILE), len(rows))
 
 
 def check_release(
@@ -471,7 +309,7 @@ def check_release(
 ) -> list[Problem]:
     """Every check a release must pass: the file-level checks, and its Croissant file
     (when ``croissant`` is set and the file is there); the one gate the DAG, the CLI
-    and :func:`sqid.release.documents.build_release` apply."""
+    and :func:`sqid.release.pipeline.run_release` apply."""
     from sqid.release.documents import validate_croissant
 
     problems = validate_release(directory, policy)
@@ -482,7 +320,7 @@ def check_release(
 
 
 def require_valid(directory: Path, policy: ValidationPolicy | None = None) -> None:
-    """Raise :class:`~sqid.release.assemble.ReleaseError`, naming every problem, unless
+    """Raise :class:`~sqid.release.versions.ReleaseError`, naming every problem, unless
     the release passes :func:`check_release`."""
     problems = check_release(directory, policy)
     if problems:

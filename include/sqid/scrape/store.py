@@ -19,10 +19,11 @@ import pyarrow.parquet as pq
 from sqid import db
 from sqid.files import write_parquet_atomic
 from sqid.runs import offset_shards, read_slice
+from sqid.scrape.config import ScrapeConfig
 from sqid.scrape.defaults import SharedImageRule, find_shared_images
 from sqid.scrape.drift import ANALYSED_KINDS, DriftBaseline
 from sqid.scrape.records import NO_IMAGE, RETRYABLE_STATUSES, UNRECOGNISED
-from sqid.scrape.shard import ScrapeConfig, run_shard
+from sqid.scrape.shard import run_shard
 
 log = logging.getLogger(__name__)
 

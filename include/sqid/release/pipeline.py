@@ -1,0 +1,152 @@
+"""The release pipeline: one sequence of steps for the DAG, the CLI and the tests.
+
+``sqid_release`` runs each step as its own task; :func:`run_release` runs them in one
+call. Either way the order is the same::
+
+    unchanged?  ->  stage  ->  document  ->  gate  ->  publish (or discard)
+
+The unchanged-data check comes first: it compares a fingerprint of the release's inputs,
+computed in DuckDB from key columns only, with the one recorded in the newest release's
+manifest, so a day on which nothing changed writes nothing and costs a few seconds. The
+staged files are compared with the newest release's again after the gate (a backstop:
+different inputs may still make equal files, and such a release is not published either).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqid import db
+from sqid.release.assemble import (
+    ReleaseConfig,
+    assemble,
+    inputs_fingerprint,
+    manifest_of,
+    resolve_model,
+    same_data,
+)
+from sqid.release.versions import (
+    LATEST,
+    ReleaseError,
+    latest_version,
+    new_staging,
+    next_version,
+    publish,
+    update_latest,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    """What a run made: ``published`` is the new release's folder, ``staged`` a dry run's
+    staging folder, and ``reason`` says in words why nothing was published."""
+
+    version: str
+    published: Path | None = None
+    staged: Path | None = None
+    reason: str = ""
+    counts: dict[str, Any] | None = None
+
+
+def unchanged_since(db_path: Path, config: ReleaseConfig) -> str | None:
+    """The newest release when its inputs equal today's (nothing to do), else None."""
+    latest = latest_version(config.release_dir)
+    if latest is None:
+        return None
+    recorded = manifest_of(Path(config.release_dir) / latest).get("pipeline", {})
+    if "inputs_fingerprint" not in recorded:
+        return None  # written by an older version: decided after staging instead
+    con = db.connect(db_path, read_only=True)
+    try:
+        model_id, revision = resolve_model(con, config)
+        current = inputs_fingerprint(con, {"model_id": model_id, "revision": revision})
+    finally:
+        con.close()
+    return latest if current == recorded["inputs_fingerprint"] else None
+
+
+def stage(db_path: Path, config: ReleaseConfig, version: str) -> dict[str, Any]:
+    """Assemble ``version`` in a fresh hidden staging folder; returns its manifest."""
+    if (Path(config.release_dir) / version).exists():
+        raise ReleaseError(f"release {version} exists already; choose another version")
+    staging = new_staging(config.release_dir, version)
+    manifest = assemble(db_path, staging, config, version)
+    return {**manifest, "staging": str(staging)}
+
+
+def document(staging: Path, version: str, examples: Path | None) -> dict[str, Any]:
+    """Evaluation (when the SQD examples are at hand), documents, then ``SHA256SUMS``;
+    returns the evaluation."""
+    from sqid.release.documents import document_release
+    from sqid.release.evaluate import evaluate_release
+
+    evaluation = evaluate_release(staging, examples) if examples and examples.exists() else {}
+    document_release(staging, version, evaluation or None)
+    return evaluation
+
+
+def gate(staging: Path, config: ReleaseConfig) -> None:
+    """Every file-level check and Croissant; raises with the failing rows."""
+    from sqid.release.validate import require_valid
+
+    require_valid(staging, config.validation_policy())
+
+
+def reason_not_to_publish(staging: Path, *, dry_run: bool, publish_unchanged: bool) -> str:
+    """Why a checked staging folder is not published, or ``""`` to publish it."""
+    if dry_run:
+        return f"dry run: the staged release stays at {staging}"
+    latest = staging.parent / LATEST
+    if latest.exists() and not publish_unchanged and same_data(staging, latest):
+        return f"no new version: the data equal {latest.resolve().name}"
+    return ""
+
+
+def discard(staging: Path) -> None:
+    """Remove a staging folder that will not be published (a dry run's stays)."""
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish_release(staging: Path, version: str) -> Path:
+    """Rename the checked staging folder into place, then switch ``latest``."""
+    final = publish(staging, staging.parent, version)
+    update_latest(staging.parent, version)
+    return final
+
+
+def run_release(
+    db_path: Path,
+    config: ReleaseConfig,
+    *,
+    bump: str = "minor",
+    version: str | None = None,
+    examples: Path | None = None,
+    dry_run: bool = False,
+    publish_unchanged: bool = False,
+) -> ReleaseOutcome:
+    """Every step in order, in one call (``sqid release`` and the tests)."""
+    version = next_version(config.release_dir, bump, version)
+    if (Path(config.release_dir) / version).exists():
+        raise ReleaseError(f"release {version} exists already; choose another version")
+    if not (dry_run or publish_unchanged):
+        same = unchanged_since(db_path, config)
+        if same:
+            return ReleaseOutcome(version, reason=f"no new version: the data equal {same}")
+    manifest = stage(db_path, config, version)
+    staging = Path(manifest["staging"])
+    document(staging, version, examples)
+    gate(staging, config)  # a failed gate keeps the staging folder for inspection
+    reason = reason_not_to_publish(staging, dry_run=dry_run, publish_unchanged=publish_unchanged)
+    if dry_run:
+        return ReleaseOutcome(version, staged=staging, reason=reason, counts=manifest["counts"])
+    if reason:
+        discard(staging)
+        return ReleaseOutcome(version, reason=reason, counts=manifest["counts"])
+    return ReleaseOutcome(version, published=publish_release(staging, version),
+                          counts=manifest["counts"])  # fmt: skip
