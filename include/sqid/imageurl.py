@@ -12,6 +12,10 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 AMAZON_IMAGE_HOSTS: frozenset[str] = frozenset(
     {
         "m.media-amazon.com",
@@ -194,6 +198,40 @@ def canonical_image_url(url: object) -> str | None:
     """``url`` in the canonical form of :func:`parse_image_url`, or None."""
     ref = parse_image_url(url)
     return ref.url if ref is not None else None
+
+
+_CANONICAL_FAST = re.compile(
+    "^https://(?:" + "|".join(re.escape(h) for h in sorted(AMAZON_IMAGE_HOSTS)) + ")"
+    r"/images/(?:W/[A-Za-z0-9._~-]+/(?:images/)?)?(?:I|S/[A-Za-z0-9._-]+)/"
+    r"[A-Za-z0-9+-]{6,64}(?:\._[A-Za-z0-9_,.+|-]*_)?\.(?:jpe?g|png|gif|webp|tiff?)$"
+)
+"""A strict subset of the canonical URLs of :func:`parse_image_url`, as one regular
+expression (``tests/test_properties.py`` checks that every URL it matches is its own
+canonical form). Columns are checked with it in Arrow, all rows at once, and only the
+rows it does not match take the full parse: at 192k rows the difference is seconds."""
+
+
+def canonical_mask(urls: pa.Array) -> np.ndarray:
+    """For a string column: True where the URL is certainly canonical (fast path);
+    False where it is null or needs :func:`canonical_image_url` to say."""
+    matches = pc.and_(
+        pc.match_substring_regex(urls, _CANONICAL_FAST.pattern),
+        pc.less_equal(pc.utf8_length(urls), MAX_URL_LENGTH),
+    )
+    return pc.fill_null(matches, False).to_numpy(zero_copy_only=False)
+
+
+def canonical_column(urls: pa.Array) -> pa.Array:
+    """A string column with each URL in its canonical form where it has one, and left as
+    it is where it has none (so that a gate downstream names it); nulls stay null."""
+    fast = canonical_mask(urls)
+    if fast.all():
+        return urls
+    values = urls.to_pylist()
+    for i in np.flatnonzero(~fast):
+        if values[i]:
+            values[i] = canonical_image_url(values[i]) or values[i]
+    return pa.array(values, pa.string())
 
 
 def original_url(image_id: str, ext: str = "jpg", prefix: str = "I") -> str:

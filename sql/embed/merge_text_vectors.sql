@@ -1,3 +1,5 @@
+-- Keyed by (model, revision, sha256 of the text) and never rewritten: see
+-- merge_image_vectors.sql for why duplicates are skipped by the key alone.
 INSERT OR IGNORE INTO text_embeddings
-SELECT DISTINCT ON (model_id, revision, text_sha256) model_id, revision, text_sha256, embedding
+SELECT model_id, revision, text_sha256, embedding
 FROM read_parquet($files)

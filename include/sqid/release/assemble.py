@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from sqid import db
 from sqid.embed.clip import model_revision
 from sqid.files import sha256_file
-from sqid.imageurl import canonical_image_url
+from sqid.imageurl import canonical_column, canonical_image_url
 from sqid.release.versions import ReleaseError, latest_version
 
 SQID_CSV = ("product_image_urls.csv", "supp_product_image_urls.csv")
@@ -95,25 +95,37 @@ def published_url(url: str | None) -> str | None:
     return (canonical_image_url(url) or url) if url else url
 
 
-def _write_csv(rows: list[tuple[str, str]], path: Path) -> None:
+def _write_csv(table: pa.Table, path: Path) -> int:
+    """``product_id,image_url`` rows with the csv module's minimal quoting (the bytes of
+    the published SQID files: only URLs with a comma are quoted)."""
+    table = _published_urls(table)
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["product_id", "image_url"])
-        writer.writerows((pid, published_url(url)) for pid, url in rows)
+        writer.writerows(zip(table.column("product_id").to_pylist(),
+                             table.column("image_url").to_pylist(), strict=True))  # fmt: skip
+    return table.num_rows
 
 
 def _published_urls(table: pa.Table) -> pa.Table:
+    """:func:`published_url` over a whole column (canonical rows pass in one vector check)."""
     index = table.schema.get_field_index("image_url")
     if index < 0:
         return table
-    urls = [published_url(u) for u in table.column(index).to_pylist()]
-    return table.set_column(index, table.schema.field(index), pa.array(urls, pa.string()))
+    urls = canonical_column(table.column(index).combine_chunks())
+    return table.set_column(index, table.schema.field(index), urls)
 
 
 def _write_parquet(
-    con, statement: str, params: dict[str, Any], schema: pa.Schema | None, path: Path
+    con,
+    statement: str,
+    params: dict[str, Any],
+    schema: pa.Schema | None,
+    path: Path,
+    dimensions: set[int] | None = None,
 ) -> int:
-    """Stream a query into a Parquet file with ``schema`` (vectors as list<float32>)."""
+    """Stream a query into a Parquet file with ``schema`` (vectors as list<float32>),
+    adding the lengths of the vectors it writes to ``dimensions``."""
     reader = db.arrow_reader(con, statement, params)
     rows = 0
     writer = None
@@ -121,6 +133,11 @@ def _write_parquet(
         for batch in reader:
             table = _published_urls(pa.Table.from_batches([batch]))
             table = table.cast(schema) if schema is not None else table
+            if dimensions is not None:
+                for column in table.columns:
+                    if pa.types.is_list(column.type):
+                        lengths = pc.unique(pc.drop_null(pc.list_value_length(column)))
+                        dimensions.update(lengths.to_pylist())
             if writer is None:
                 writer = pq.ParquetWriter(path, table.schema)
             writer.write_table(table)
@@ -147,7 +164,8 @@ def inputs_fingerprint(con, model: dict[str, str]) -> str:
     """A digest of everything the data files are made of (see the SQL for what counts),
     with the package version (a new writer may write other bytes from the same rows)."""
     cursor = db.run(con, "release/inputs_fingerprint", model)
-    row = dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
+    [values] = cursor.fetchall()  # fetched to the end: the connection is free again
+    row = dict(zip([d[0] for d in cursor.description], values, strict=True))
     row.update(model, package_version=package_version())
     return hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -159,16 +177,19 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
         model_id, revision = resolve_model(con, config)
         model = {"model_id": model_id, "revision": revision}
         fingerprint = inputs_fingerprint(con, model)
+        rows = {}
         for name, product_set in zip(SQID_CSV, ("test", "supp"), strict=True):
-            _write_csv(db.run(con, "release/product_image_urls", {"product_set": product_set}).fetchall(),
-                       staging / name)  # fmt: skip
-        rows = {
+            urls = db.arrow_reader(con, "release/product_image_urls", {"product_set": product_set})
+            rows[name] = _write_csv(urls.read_all(), staging / name)
+        dimensions: set[int] = set()
+        rows |= {
             PRODUCT_FEATURES: _write_parquet(
                 con,
                 "release/product_features",
                 model,
                 PRODUCT_FEATURES_SCHEMA,
                 staging / PRODUCT_FEATURES,
+                dimensions,
             ),
             QUERY_FEATURES: _write_parquet(
                 con,
@@ -188,16 +209,13 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
                    for r in db.run(con, "release/status_over_time").fetchall()]  # fmt: skip
     finally:
         con.close()
-    for name in SQID_CSV:
-        with (staging / name).open() as fh:
-            rows[name] = sum(1 for _ in fh) - 1
-    status = pq.read_table(staging / STATUS_FILE, columns=["product_set", "status"]).to_pylist()
+    status = pq.read_table(staging / STATUS_FILE, columns=["product_set", "status"])
     statuses: dict[str, dict[str, int]] = {}
-    for r in status:
-        statuses.setdefault(r["product_set"], {}).setdefault(r["status"], 0)
-        statuses[r["product_set"]][r["status"]] += 1
+    for r in status.group_by(["product_set", "status"]).aggregate([([], "count_all")]).to_pylist():
+        statuses.setdefault(r["product_set"], {})[r["status"]] = r["count_all"]
+    statuses = {s: dict(sorted(c.items())) for s, c in sorted(statuses.items())}
     coverage = {s: (c.get("ok", 0) / sum(c.values()) if c else 0.0) for s, c in statuses.items()}
-    dim = _dimension(staging / PRODUCT_FEATURES)
+    dim = min(dimensions) if dimensions else None  # more than one: the gate names them
     previous = config.previous or latest_version(config.release_dir)
     manifest = {
         "name": "Shopping Queries Image Dataset (SQID)",
@@ -233,22 +251,12 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
     return manifest
 
 
-def _dimension(path: Path) -> int | None:
-    """The length of the first vector in the file, read batch by batch as list lengths
-    (never as Python lists): at 192k x 768 a full conversion costs gigabytes."""
-    parquet = pq.ParquetFile(path)
-    for batch in parquet.iter_batches(columns=["clip_image_features", "clip_text_features"]):
-        for column in batch.columns:
-            lengths = pc.drop_null(pc.list_value_length(column))
-            if len(lengths):
-                return lengths[0].as_py()
-    return None
-
-
-def write_checksums(directory: Path) -> dict[str, str]:
-    """``SHA256SUMS`` over every file of the release (checkable with ``sha256sum -c``)."""
+def write_checksums(directory: Path, known: dict[str, str] | None = None) -> dict[str, str]:
+    """``SHA256SUMS`` over every file of the release (checkable with ``sha256sum -c``);
+    ``known``: digests just computed for some of them (the data files are a gigabyte)."""
+    known = known or {}
     sums = {
-        p.name: sha256_file(p)
+        p.name: known.get(p.name) or sha256_file(p)
         for p in sorted(Path(directory).iterdir())
         if p.is_file() and p.name != CHECKSUMS
     }

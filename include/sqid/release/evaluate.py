@@ -16,7 +16,6 @@ script swaps S and C), over each query's whole list, no cutoff. Choices, stated:
 from __future__ import annotations
 
 import math
-import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sqid import db
@@ -33,33 +33,46 @@ from sqid.release.assemble import PRODUCT_FEATURES, QUERY_FEATURES
 GAINS: Mapping[str, float] = {"E": 1.0, "S": 0.1, "C": 0.01, "I": 0.0}
 
 
-def _discounts(n: int) -> list[float]:
-    return [1.0 / math.log2(i + 2) for i in range(n)]
+def dcg_per_query(codes: np.ndarray, gains: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """DCG of every query at once, items ranked by ``scores`` (descending), ties averaged.
+
+    ``codes[i]`` is item i's query as an integer ``0..Q-1``. One sort by (query, -score);
+    an item's discount is ``1/log2(rank + 2)`` within its query; every item of a run of
+    equal scores gets the mean discount of the run. About 30 ms per 100k items, where a
+    Python loop over queries took seconds.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    gains = np.asarray(gains, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    if not len(codes):
+        return np.zeros(0)
+    order = np.lexsort((-scores, codes))
+    c, g, s = codes[order], gains[order], scores[order]
+    new_query = np.r_[True, c[1:] != c[:-1]]
+    starts = np.flatnonzero(new_query)
+    rank = np.arange(len(c)) - np.repeat(starts, np.diff(np.r_[starts, len(c)]))
+    discount = 1.0 / np.log2(rank + 2)
+    tie = np.cumsum(new_query | np.r_[True, s[1:] != s[:-1]]) - 1  # -inf == -inf ties
+    mean_discount = np.bincount(tie, discount) / np.bincount(tie)
+    return np.bincount(c, g * mean_discount[tie], minlength=int(c.max()) + 1)
+
+
+def ndcg_per_query(codes: np.ndarray, gains: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """nDCG of every query; NaN where the ideal DCG is 0 (every judgement ``I``)."""
+    ideal = dcg_per_query(codes, gains, gains)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ideal > 0, dcg_per_query(codes, gains, scores) / ideal, np.nan)
 
 
 def dcg(gains: Sequence[float], scores: Sequence[float]) -> float:
-    """DCG of items ranked by ``scores`` (descending), ties averaged."""
-    order = sorted(range(len(gains)), key=lambda i: -scores[i])
-    discounts = _discounts(len(gains))
-    total, pos = 0.0, 0
-    while pos < len(order):
-        end = pos
-        while end + 1 < len(order) and scores[order[end + 1]] == scores[order[pos]]:
-            end += 1
-        mean_discount = sum(discounts[pos : end + 1]) / (end + 1 - pos)
-        total += mean_discount * sum(gains[order[k]] for k in range(pos, end + 1))
-        pos = end + 1
-    return total
+    """DCG of one list ranked by ``scores`` (descending), ties averaged."""
+    return float(dcg_per_query(np.zeros(len(gains)), gains, scores)[0]) if len(gains) else 0.0
 
 
 def ndcg(gains: Sequence[float], scores: Sequence[float]) -> float | None:
     """nDCG of one query's list, or None when its ideal DCG is 0."""
-    ideal = sum(
-        g * d for g, d in zip(sorted(gains, reverse=True), _discounts(len(gains)), strict=True)
-    )
-    if ideal == 0:
-        return None
-    return dcg(gains, scores) / ideal
+    value = ndcg_per_query(np.zeros(len(gains)), gains, scores)[0] if len(gains) else np.nan
+    return None if np.isnan(value) else float(value)
 
 
 @dataclass(frozen=True)
@@ -69,15 +82,20 @@ class Result:
     skipped_queries: int
 
 
+def _mean(values: np.ndarray) -> Result:
+    known = values[~np.isnan(values)]
+    mean = float(known.mean()) if len(known) else float("nan")
+    return Result(mean, len(known), len(values) - len(known))
+
+
 def mean_ndcg(lists: Iterable[tuple[Sequence[float], Sequence[float]]]) -> Result:
-    values, skipped = [], 0
-    for gains, scores in lists:
-        value = ndcg(gains, scores)
-        if value is None:
-            skipped += 1
-        else:
-            values.append(value)
-    return Result(sum(values) / len(values) if values else float("nan"), len(values), skipped)
+    """Mean nDCG over lists of (gains, scores), each list one query."""
+    codes, gains, scores = [], [], []
+    for i, (g, s) in enumerate(lists):
+        codes += [i] * len(g)
+        gains += list(g)
+        scores += list(s)
+    return _mean(ndcg_per_query(np.array(codes), np.array(gains), np.array(scores)))
 
 
 @dataclass(frozen=True)
@@ -96,42 +114,47 @@ def group(judgements: Iterable[Judgement]) -> dict[str, list[Judgement]]:
     return by_query
 
 
-def _impute(values: list[float | None]) -> list[float]:
-    known = [v for v in values if v is not None]
-    fill = sum(known) / len(known) if known else 0.0
-    return [fill if v is None else v for v in values]
+def _query_mean_imputed(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """NaN scores replaced by the mean known score of the same query (0 if none)."""
+    known = ~np.isnan(values)
+    sums = np.bincount(codes, np.where(known, values, 0.0), minlength=codes.max() + 1)
+    counts = np.bincount(codes, known, minlength=codes.max() + 1)
+    fill = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    return np.where(known, values, fill[codes])
 
 
 def evaluate_clip(
-    judgements: Iterable[Judgement],
+    judgements: Sequence[Judgement],
     weights: Sequence[float] = tuple(i / 10 for i in range(11)),
     random_runs: int = 20,
     seed: int = 0,
 ) -> dict[str, object]:
     """nDCG of random order, CLIP_text, CLIP_image and ``w*text + (1-w)*image`` per weight."""
-    by_query = group(judgements)
-    rng = random.Random(seed)
-    lists = []
-    for items in by_query.values():
-        gains = [GAINS[j.label] for j in items]
-        text = _impute([j.text_score for j in items])
-        image = _impute([j.image_score for j in items])
-        lists.append((gains, text, image))
-    random_scores = []
-    for _ in range(random_runs):
-        random_scores.append(mean_ndcg((g, [rng.random() for _ in g]) for g, _, _ in lists).ndcg)
-    text_result = mean_ndcg((g, t) for g, t, _ in lists)
-    image_result = mean_ndcg((g, i) for g, _, i in lists)
-    sweep = [
-        {"weight_text": w, "ndcg": mean_ndcg((g, [w * a + (1 - w) * b for a, b in zip(t, i, strict=True)])
-                                             for g, t, i in lists).ndcg}
-        for w in weights
-    ]  # fmt: skip
+    if not judgements:
+        nothing = float("nan")
+        return {"queries": 0, "skipped_queries": 0, "judgements": 0, "random": nothing,
+                "clip_text": nothing, "clip_image": nothing,
+                "sweep": [{"weight_text": w, "ndcg": nothing} for w in weights],
+                "best_combination": {"weight_text": weights[-1], "ndcg": nothing},
+                "lift_over_text": None}  # fmt: skip
+    _, codes = np.unique([j.query_id for j in judgements], return_inverse=True)
+    gains = np.array([GAINS[j.label] for j in judgements])
+    text, image = (
+        _query_mean_imputed(codes, np.array([np.nan if v is None else v for v in column], dtype=np.float64))
+        for column in zip(*((j.text_score, j.image_score) for j in judgements), strict=True)
+    )  # fmt: skip
+    rng = np.random.default_rng(seed)
+    random_scores = [_mean(ndcg_per_query(codes, gains, rng.random(len(codes)))).ndcg
+                     for _ in range(random_runs)]  # fmt: skip
+    text_result = _mean(ndcg_per_query(codes, gains, text))
+    image_result = _mean(ndcg_per_query(codes, gains, image))
+    sweep = [{"weight_text": w, "ndcg": _mean(ndcg_per_query(codes, gains, w * text + (1 - w) * image)).ndcg}
+             for w in weights]  # fmt: skip
     best = max(sweep, key=lambda r: r["ndcg"])
     return {
         "queries": text_result.queries,
         "skipped_queries": text_result.skipped_queries,
-        "judgements": sum(len(g) for g, _, _ in lists),
+        "judgements": len(judgements),
         "random": sum(random_scores) / len(random_scores),
         "clip_text": text_result.ndcg,
         "clip_image": image_result.ndcg,
@@ -172,17 +195,41 @@ def evaluate_scores(
 
 
 def _unit_vectors(path: Path, key: str, column: str) -> tuple[dict[str, int], np.ndarray]:
-    """Row index per id and L2-normalised vectors (rows of NaN where a vector is missing)."""
+    """Row index per id and L2-normalised float32 vectors (rows of NaN where a vector is
+    missing or of another length than the first), one column read at a time and copied
+    once from Arrow's flat buffer: at 164,900 x 768 a matrix is 0.5 GB."""
     table = pq.read_table(path, columns=[key, column])
     ids = table.column(key).to_pylist()
-    values = table.column(column).to_pylist()
-    dim = next((len(v) for v in values if v is not None), 1)
+    vectors = table.column(column).combine_chunks()
+    del table
+    lengths = pc.fill_null(pc.list_value_length(vectors), 0).to_numpy()
+    present = lengths > 0
+    dim = int(lengths[present][0]) if present.any() else 1
     matrix = np.full((len(ids), dim), np.nan, dtype=np.float32)
-    for i, v in enumerate(values):
-        if v is not None:
-            matrix[i] = v
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    flat = vectors.flatten().to_numpy(zero_copy_only=False)
+    if (lengths[present] == dim).all():
+        matrix[present] = flat.reshape(-1, dim)
+    else:  # mixed lengths (the gate refuses such a release): keep the first length only
+        offsets = np.r_[0, np.cumsum(lengths)]
+        for row in np.flatnonzero(lengths == dim):
+            matrix[row] = flat[offsets[row] : offsets[row] + dim]
+    del vectors, flat
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        matrix /= norms
     return {k: i for i, k in enumerate(ids)}, matrix
+
+
+def _row_dots(a: np.ndarray, rows_a: np.ndarray, b: np.ndarray, rows_b: np.ndarray,
+              chunk: int = 16_384) -> np.ndarray:  # fmt: skip
+    """``(a[rows_a] * b[rows_b]).sum(1)`` in chunks, never both gathered matrices whole;
+    a row index of -1 in ``rows_b`` gives NaN."""
+    out = np.full(len(rows_a), np.nan, dtype=np.float32)
+    for start in range(0, len(rows_a), chunk):
+        ra, rb = rows_a[start : start + chunk], rows_b[start : start + chunk]
+        ok = rb >= 0
+        out[start : start + chunk][ok] = np.einsum("ij,ij->i", a[ra[ok]], b[rb[ok]])
+    return out
 
 
 def release_judgements(release_dir: Path, examples: Path) -> list[Judgement]:
@@ -198,16 +245,15 @@ def release_judgements(release_dir: Path, examples: Path) -> list[Judgement]:
     finally:
         con.close()
     q_index, queries = _unit_vectors(release_dir / QUERY_FEATURES, "query_id", "clip_text_features")
+    q_rows = np.array([q_index[qid] for qid, _, _ in pairs], dtype=np.int64)
     p_index, titles = _unit_vectors(
         release_dir / PRODUCT_FEATURES, "product_id", "clip_text_features"
     )
+    p_rows = np.array([p_index.get(pid, -1) for _, pid, _ in pairs], dtype=np.int64)
+    text_scores = _row_dots(queries, q_rows, titles, p_rows)
+    del titles
     _, images = _unit_vectors(release_dir / PRODUCT_FEATURES, "product_id", "clip_image_features")
-    missing = np.full(queries.shape[1], np.nan, dtype=np.float32)
-    q = queries[[q_index[qid] for qid, _, _ in pairs]]
-    rows = [p_index.get(pid) for _, pid, _ in pairs]
-    t = np.stack([titles[r] if r is not None else missing for r in rows]) if rows else queries[:0]
-    i = np.stack([images[r] if r is not None else missing for r in rows]) if rows else queries[:0]
-    text_scores, image_scores = (q * t).sum(axis=1), (q * i).sum(axis=1)
+    image_scores = _row_dots(queries, q_rows, images, p_rows)
 
     def score(x: float) -> float | None:
         return None if np.isnan(x) else float(x)

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sqid.files import sha256_file
-from sqid.imageurl import canonical_image_url
+from sqid.imageurl import canonical_image_url, canonical_mask
 from sqid.release.assemble import (
     CHECKSUMS,
     DATA_FILES,
@@ -39,7 +39,7 @@ from sqid.release.assemble import (
 )
 from sqid.release.features import dimension, product_features, query_features
 from sqid.release.versions import ReleaseError
-from sqid.scrape.defaults import default_reason
+from sqid.scrape.defaults import known_defaults
 from sqid.scrape.records import is_valid_product_id
 
 MAX_LISTED = 10
@@ -249,7 +249,10 @@ def _csv(release: _Release, name: str) -> None:
     bad_ids = [pid for pid in ids if not is_valid_product_id(pid)]
     if bad_ids:
         release.add("unique_ids", f"{name}: not a 10-character ASIN or ISBN-10", bad_ids)
-    not_canonical = [pid for pid, url in rows if url and canonical_image_url(url) != url]
+    urls = pa.array([url or None for _, url in rows], pa.string())
+    fast = canonical_mask(urls)
+    not_canonical = [pid for (pid, url), ok in zip(rows, fast, strict=True)
+                     if url and not ok and canonical_image_url(url) != url]  # fmt: skip
     if not_canonical:
         release.add(
             "image_urls",
@@ -257,7 +260,7 @@ def _csv(release: _Release, name: str) -> None:
             "credentials, port, query or backslash)",
             not_canonical,
         )
-    defaults = [pid for pid, url in rows if url and default_reason(url)]
+    defaults = [pid for (pid, _), bad in zip(rows, known_defaults(urls), strict=True) if bad]
     if defaults:
         release.add("image_urls", f"{name}: default or placeholder image published", defaults)
     release.claim(f"rows[{name!r}]", release.manifest["rows"].get(name), len(rows))

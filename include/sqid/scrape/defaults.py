@@ -15,7 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from sqid.imageurl import is_furniture, parse_image_url
+import numpy as np
+import pyarrow as pa
+
+from sqid.imageurl import canonical_mask, is_furniture, parse_image_url
 
 KNOWN_PLACEHOLDER_IDS: frozenset[str] = frozenset(
     {
@@ -60,6 +63,19 @@ def default_reason(url: str | None) -> str | None:
     if ref is not None and ref.image_id in KNOWN_PLACEHOLDER_IDS:
         return "placeholder"
     return None
+
+
+def known_defaults(urls: pa.Array) -> np.ndarray:
+    """:func:`default_reason` is not None, for a whole column. A certainly canonical URL
+    (:func:`sqid.imageurl.canonical_mask`) is a catalogue image, never furniture, so only
+    its image ID (the last path segment up to its first dot) needs a look."""
+    fast = canonical_mask(urls)
+    values = urls.to_pylist()
+    return np.array([
+        (url.rsplit("/", 1)[1].split(".", 1)[0] in KNOWN_PLACEHOLDER_IDS) if is_fast
+        else default_reason(url) is not None
+        for url, is_fast in zip(values, fast, strict=True)
+    ], dtype=bool)  # fmt: skip
 
 
 @dataclass(frozen=True)
