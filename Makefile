@@ -30,7 +30,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml requirements/lock.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install -q --python $(BIN)/python --require-hashes -r requirements/lock.txt
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python --require-hashes -r requirements/lock.txt
 	$(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	touch $@
@@ -82,6 +82,8 @@ bench: venv
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_scrape.py
 	$(BIN)/python bench/bench_embed.py
+	$(BIN)/python bench/bench_download.py
+	$(BIN)/python bench/bench_release.py
 
 clean:
 	rm -rf $(SQID_HOME)

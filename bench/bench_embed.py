@@ -44,8 +44,8 @@ def bench_pipeline(encoder: ClipEncoder, model_dir: str, n_images: int, batch_si
         run_dir, cache = Path(tmp) / "run", Path(tmp) / "cache"
         urls = [cdn.url(f"7{i:09d}L", "_SL500_") for i in range(n_images)]
         write_parquet_atomic(
-            [{"url": u} for u in urls],
-            pa.schema([("url", pa.string())]),
+            [{"url": u, "image_url": u} for u in urls],
+            pa.schema([("url", pa.string()), ("image_url", pa.string())]),
             run_dir / "image_work.parquet",
         )
         write_parquet_atomic([], pa.schema([("sha256", pa.string())]), run_dir / "embedded.parquet")

@@ -170,7 +170,8 @@ def step_embed_merge(state: str) -> dict:
 
 
 def step_plain_insert(state: str) -> dict:
-    """The anchor: the same part files into fresh keyed tables, no de-duplication."""
+    """The anchor: the same part files (downloads and vectors) into fresh keyed tables,
+    plain inserts with no upsert or de-duplication."""
     from sqid import db
 
     scratch = Path(state) / "anchor.duckdb"
@@ -178,6 +179,12 @@ def step_plain_insert(state: str) -> dict:
     con = db.connect(scratch)
     db.run_script(con, "embed/create_embed_tables")
     embed = Path(state) / "embed"
+    fetches = sorted(str(p) for p in embed.glob("image-*/fetches-*.parquet"))
+    con.execute(
+        "INSERT INTO image_fetches SELECT url, image_url, sha256, status, error, http_status,"
+        " attempts, make_timestamp(fetched_at) FROM read_parquet(?)",
+        [fetches],
+    )
     images = sorted(str(p) for p in embed.glob("image-*/vectors-*.parquet"))
     texts = sorted(str(p) for p in embed.glob("text-*/vectors-*.parquet"))
     con.execute("INSERT INTO image_embeddings SELECT * FROM read_parquet(?)", [images])

@@ -8,7 +8,11 @@ and benchmark query, its CLIP text embedding. Vectors are keyed by (model, revis
 sha256 of the bytes or text): only missing ones are computed, and products sharing an
 image share a vector. Embedding shards run on the queue named by `SQID_EMBED_QUEUE`
 (`gpu` in the production stack) in the `sqid_embed` pool; one merge task loads them
-into DuckDB (`image_fetches`, `image_embeddings`, `text_embeddings`).
+into DuckDB (`image_fetches`, `image_embeddings`, `text_embeddings`). A download that
+would only fail again (not an image, too large or small, undecodable, a refused host,
+HTTP 404 or 410) is not planned again unless `force` is set. `sqid.embeddings` is
+emitted only when the run added a vector or changed a download: a quiet day starts no
+release.
 
 Runs when `sqid_scrape` updates `sqid.product_images`. Every ingest reaches this DAG
 through the scrape it triggers, so new titles and queries are embedded in the same run
@@ -27,7 +31,7 @@ as the images, and a release never starts from half-updated vectors.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 from sqid.orchestration import (
     DEFAULT_ARGS,
     DUCKDB_POOL,
@@ -36,10 +40,12 @@ from sqid.orchestration import (
     EMBEDDINGS,
     PRODUCT_IMAGES,
 )
+from sqid.orchestration.params import embed_params
 
 
 @dag(
     dag_id="sqid_embed",
+    description="CLIP image and text embeddings of the scraped images, product titles and queries",
     schedule=[PRODUCT_IMAGES],
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -47,16 +53,7 @@ from sqid.orchestration import (
     default_args=DEFAULT_ARGS,
     tags=["sqid", "embed"],
     doc_md=__doc__,
-    params={
-        "model_id": Param("", type="string"),
-        "revision": Param("", type="string"),
-        "device": Param("auto", enum=["auto", "cpu", "cuda"]),
-        "batch_size": Param(64, type="integer", minimum=1),
-        "shard_size": Param(2000, type="integer", minimum=1),
-        "limit": Param(0, type="integer", minimum=0),
-        "force": Param(False, type="boolean"),
-        "rendition": Param("as_scraped", type="string"),
-    },
+    params=embed_params(),
 )
 def sqid_embed():
     @task(pool=DUCKDB_POOL)
@@ -78,7 +75,10 @@ def sqid_embed():
         return merge_embed(run_id)
 
     @task(outlets=[EMBEDDINGS])
-    def announce(summary: dict, *, outlet_events=None) -> dict:
+    def announce(merged: dict, *, outlet_events=None) -> dict:
+        from sqid.orchestration.embed import embed_summary
+
+        summary = embed_summary(merged)
         outlet_events[EMBEDDINGS].extra = summary
         return summary
 

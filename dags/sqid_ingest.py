@@ -31,7 +31,7 @@ from airflow.providers.common.sql.operators.sql import (
     SQLColumnCheckOperator,
     SQLValueCheckOperator,
 )
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 from sqid.ingest.sqd import (
     FILE_NAMES,
     PUBLISHED_SUPP_PRODUCTS,
@@ -46,12 +46,14 @@ from sqid.orchestration import (
     SQID_SETS,
     TEMPLATE_SEARCHPATH,
 )
+from sqid.orchestration.params import ingest_params
 
 ZERO = {"equal_to": 0}
 
 
 @dag(
     dag_id="sqid_ingest",
+    description="Download and verify the SQD files, load them into DuckDB behind a gate, and derive the SQID product and query sets",
     schedule="@monthly",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -60,39 +62,7 @@ ZERO = {"equal_to": 0}
     tags=["sqid", "ingest"],
     doc_md=__doc__,
     template_searchpath=TEMPLATE_SEARCHPATH,
-    params={
-        "source": Param("", type="string", description="Base URL, file:// URL or directory"),
-        "checksums": Param("", type="string", description="'published' or manifest path/URL"),
-        "force_download": Param(False, type="boolean"),
-        "min_supp_judgements": Param(2, type="integer", minimum=1),
-        "check_published_counts": Param("auto", enum=["auto", "always", "never"]),
-        "min_rows": Param(
-            1,
-            type="integer",
-            minimum=0,
-            title="Minimum rows",
-            description="Rows each raw SQD table and the SQID product set must have.",
-        ),
-        "max_row_loss": Param(
-            0.5,
-            type="number",
-            minimum=0,
-            maximum=1,
-            title="Maximum row loss",
-            description=(
-                "The largest share of a live table's rows a new load may lose; 1 allows any "
-                "(e.g. a deliberately smaller SQD version)."
-            ),
-        ),
-        "min_title_share": Param(
-            0.5,
-            type="number",
-            minimum=0,
-            maximum=1,
-            title="Minimum share of titles",
-            description="The least share of SQID products that must have a title.",
-        ),
-    },
+    params=ingest_params(),
 )
 def sqid_ingest():
     @task(retries=3)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.providers.common.sql.operators.sql import SQLCheckOperator
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 from sqid.orchestration import (
     DEFAULT_ARGS,
     DUCKDB_CONN_ID,
@@ -38,10 +38,12 @@ from sqid.orchestration import (
     RELEASE,
     TEMPLATE_SEARCHPATH,
 )
+from sqid.orchestration.params import release_params
 
 
 @dag(
     dag_id="sqid_release",
+    description="Versioned SQID releases: stage, evaluate, document, validate and publish; nothing when nothing changed",
     schedule=[EMBEDDINGS],
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -50,26 +52,7 @@ from sqid.orchestration import (
     tags=["sqid", "release"],
     doc_md=__doc__,
     template_searchpath=TEMPLATE_SEARCHPATH,
-    params={
-        "bump": Param("minor", enum=["major", "minor", "patch"]),
-        "version": Param("", type="string", pattern=r"^(v\d+\.\d+\.\d+)?$"),
-        "dry_run": Param(False, type="boolean"),
-        "publish_unchanged": Param(False, type="boolean"),
-        "coverage_threshold": Param(0.9, type="number", minimum=0, maximum=1),
-        "min_vector_share": Param(
-            0.9,
-            type="number",
-            minimum=0,
-            maximum=1,
-            title="Minimum share of vectors",
-            description=(
-                "The least share of products with a title vector, and of products with an "
-                "image URL that have an image vector (lower it only to publish a partial release)."
-            ),
-        ),
-        "model_id": Param("", type="string"),
-        "revision": Param("", type="string"),
-    },
+    params=release_params(),
 )
 def sqid_release():
     check_tables = SQLCheckOperator(

@@ -29,7 +29,7 @@ pool bounds how many shards run at once across the cluster.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 from sqid.orchestration import (
@@ -40,10 +40,12 @@ from sqid.orchestration import (
     SCRAPE_RETRY_DELAY,
     SQID_SETS,
 )
+from sqid.orchestration.params import scrape_params
 
 
 @dag(
     dag_id="sqid_scrape",
+    description="Scrape each SQID product page for its main image URL: new products, and retryable statuses daily",
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("0 3 * * *", timezone="UTC"), assets=[SQID_SETS]
     ),
@@ -53,28 +55,7 @@ from sqid.orchestration import (
     default_args=DEFAULT_ARGS,
     tags=["sqid", "scrape"],
     doc_md=__doc__,
-    params={
-        "product_ids": Param([], type="array", items={"type": "string"}),
-        "statuses": Param([], type="array", items={"type": "string"}),
-        "force": Param(False, type="boolean"),
-        "limit": Param(0, type="integer", minimum=0),
-        "retry_age_hours": Param(24, type="integer", minimum=0),
-        "shard_size": Param(500, type="integer", minimum=1),
-        "requests_per_second": Param(0.0, type="number", minimum=0),
-        "concurrency": Param(0, type="integer", minimum=0),
-        "drift_tolerance": Param(
-            None,
-            type=["null", "number"],
-            minimum=0,
-            maximum=1,
-            title="Layout-drift tolerance",
-            description=(
-                "How far above the product set's history the share of unrecognised pages "
-                "(or of no-image pages no placeholder explains) may rise in a shard's latest "
-                "200 pages before the shard stops with a retryable error. Empty: 0.2."
-            ),
-        ),
-    },
+    params=scrape_params(),
 )
 def sqid_scrape():
     @task(pool=DUCKDB_POOL)

@@ -104,3 +104,35 @@ def test_stages_are_chained_by_assets(dagbag):
     assert "sqid.product_images" in emitted["sqid_scrape"]
     assert consumed["sqid_release"] == {"sqid.embeddings"} <= emitted["sqid_embed"]
     assert emitted["sqid_release"] == {"sqid.release"}
+
+
+def test_every_param_is_described_and_its_default_passes_airflow_validation(dagbag):
+    """What the Trigger form and the REST API check: with the defaults, every DAG can be
+    triggered (an empty string would be a missing required value in the form)."""
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.description, dag_id
+        dag.params.validate()  # raises ParamValidationError on a rejected default
+        for name, value in dag.params.items():
+            param = dag.params.get_param(name)
+            assert param.schema.get("title") and param.description, (dag_id, name)
+            assert value != "", (dag_id, name)  # empty-means-default is null
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "conf"),
+    [
+        ("sqid_scrape", {"statuses": ["bogus_status"]}),
+        ("sqid_release", {"bump": "huge"}),
+        ("sqid_release", {"version": "v01.2.3"}),
+        ("sqid_embed", {"rendition": "tiny"}),
+        ("sqid_embed", {"device": "tpu"}),
+    ],
+)
+def test_a_mistyped_param_is_refused_before_a_run_starts(dagbag, dag_id, conf):
+    from airflow.sdk.definitions.param import ParamsDict
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = ParamsDict(dagbag.dags[dag_id].params)
+    with pytest.raises(ParamValidationError):
+        params.update(conf)
+        params.validate()

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 from sqid.embed.clip import pipelined
 from sqid.embed.stage import EmbedConfig, merge, plan, run_image_shard, run_text_shard
-from sqid.localserve.cdn import ImageCDN, synthetic_image
+from sqid.localserve.cdn import ImageCDN, send, synthetic_image
 from sqid.localserve.site import ProductSite, SiteConfig
-from sqid.scrape.shard import ScrapeConfig, run_shard
+from sqid.scrape.config import ScrapeConfig
+from sqid.scrape.shard import run_shard
 from sqid.scrape.store import merge_run
 
 from .sqd_builders import ingest_case
@@ -91,6 +92,7 @@ def test_stage_is_incremental(stage_db, tmp_path, encoder, tiny_clip):
         )
         assert (again["images"], again["texts"]) == (0, 0)  # a re-run computes nothing
         assert merged_again["image_embeddings"] == 7 and sum(cdn.requests.values()) == fetched
+        assert not any(merged_again["changed"].values())  # so nothing is announced
 
         con = duckdb.connect(str(stage_db))
         con.execute(
@@ -103,6 +105,24 @@ def test_stage_is_incremental(stage_db, tmp_path, encoder, tiny_clip):
         )
         assert changed["images"] == 1  # only the changed image is fetched and embedded
         assert merged_changed["image_embeddings"] == 8
+        assert merged_changed["changed"] == {"fetches": 1, "image_vectors": 1, "text_vectors": 0}
+
+        # A URL that is gone (404) is recorded once and not planned again.
+        gone = "/images/I/71GoneGone1.jpg"
+        cdn.extra[gone] = lambda handler: send(handler, 404, b"gone", "text/plain")
+        con = duckdb.connect(str(stage_db))
+        con.execute("UPDATE product_images SET image_url = ? WHERE product_id = 'B000000004'",
+                    [f"https://m.media-amazon.com{gone}"])  # fmt: skip
+        con.close()
+        first, merged_first = run_stage(
+            stage_db, tmp_path / "run4", config, encoder, tmp_path / "cache"
+        )
+        assert first["images"] == 1 and merged_first["fetch_statuses"]["http_error"] == 1
+        later, merged_later = run_stage(
+            stage_db, tmp_path / "run5", config, encoder, tmp_path / "cache"
+        )
+        assert later["images"] == 0 and not any(merged_later["changed"].values())
+        assert cdn.requests[gone] == 1
 
     con = duckdb.connect(str(stage_db), read_only=True)
     dims = con.execute("SELECT DISTINCT len(embedding), revision FROM image_embeddings").fetchall()

@@ -68,7 +68,7 @@ def test_clip_evaluation_and_sweep():
         Judgement("q1", "c", "S", text_score=0.5, image_score=None),  # no image: query mean
         Judgement("q2", "d", "I", text_score=0.3, image_score=0.3),  # all-irrelevant query
     ]
-    result = evaluate_clip(judgements, weights=(0.0, 0.5, 1.0), random_runs=50)
+    result = evaluate_clip(judgements, weights=(0.0, 0.5, 1.0))
     assert result["queries"] == 1 and result["skipped_queries"] == 1
     assert result["clip_text"] == pytest.approx(1.0)
     assert result["clip_image"] < 1.0
@@ -76,6 +76,11 @@ def test_clip_evaluation_and_sweep():
     assert result["sweep"][-1]["ndcg"] == pytest.approx(result["clip_text"])
     assert result["sweep"][0]["ndcg"] == pytest.approx(result["clip_image"])
     assert 0 < result["random"] < 1
+    # The random baseline is the exact expectation over orders of the one judged query.
+    orders = [(1.0, 0.0, 0.1), (1.0, 0.1, 0.0), (0.0, 1.0, 0.1), (0.0, 0.1, 1.0), (0.1, 1.0, 0.0),
+              (0.1, 0.0, 1.0)]  # fmt: skip
+    expected = sum(ndcg(list(gains), [3, 2, 1]) for gains in orders) / len(orders)
+    assert result["random"] == pytest.approx(expected)
 
 
 def test_user_scores():

@@ -213,3 +213,20 @@ def test_content_cache(tmp_path):
     assert cache.lookup("https://a/y.jpg") == "ab" * 32
     assert cache.read("ab" * 32) == b"bytes"
     assert len(list((tmp_path / "sha256").rglob("*"))) == 2  # one folder, one blob
+
+
+def test_content_cache_index_links_and_reads_older_entries(tmp_path):
+    cache = ContentCache(tmp_path)
+    url = "https://m.media-amazon.com/images/I/71abcdefgh.jpg"
+    cache.put(url, "a" * 64, b"first bytes")
+    assert cache.lookup(url) == "a" * 64 and cache.read("a" * 64) == b"first bytes"
+    cache.put(url, "b" * 64, b"other bytes")  # the URL now serves other bytes
+    assert cache.lookup(url) == "b" * 64
+    cache.put(url, "b" * 64, b"other bytes")  # again: nothing changes
+    assert cache.lookup(url) == "b" * 64
+    older = "https://m.media-amazon.com/images/I/81abcdefgh.jpg"
+    entry = cache._url_entry(older)
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    entry.write_text("a" * 64)  # an entry written as a file by an earlier version
+    assert cache.lookup(older) == "a" * 64
+    assert cache.lookup("https://m.media-amazon.com/images/I/91abcdefgh.jpg") is None

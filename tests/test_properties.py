@@ -5,11 +5,21 @@ from __future__ import annotations
 import os
 import string
 
+import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqid.embed.images import ImagePolicy, check_url
 from sqid.http import parse_header_int
-from sqid.imageurl import AMAZON_IMAGE_HOSTS, UrlParts, canonical_image_url, split_url
+from sqid.imageurl import (
+    AMAZON_IMAGE_HOSTS,
+    CANONICAL_PATTERN,
+    MAX_URL_LENGTH,
+    UrlParts,
+    canonical_column,
+    canonical_image_url,
+    canonical_mask,
+    split_url,
+)
 from sqid.retry import RETRY_HTTP_STATUSES, RetryPolicy, decide, parse_retry_after
 from sqid.scrape.pages import analyse_page
 from sqid.scrape.records import PAGE_KINDS
@@ -103,3 +113,21 @@ def test_retry_policy_is_bounded(attempt, status, retry_after):
     assert 0.0 <= decision.delay <= max(policy.backoff_max, policy.max_retry_after)
     if decision.retry:
         assert status in RETRY_HTTP_STATUSES and attempt < policy.max_attempts
+
+
+@FAST
+@given(st.from_regex(CANONICAL_PATTERN, fullmatch=True))
+def test_the_fast_canonical_pattern_matches_only_canonical_urls(url):
+    """Columns are checked with the pattern and only the rows it misses are parsed: so
+    every URL it matches must be its own canonical form, and the Arrow check agree."""
+    assert canonical_image_url(url) == url
+    assert canonical_mask(pa.array([url])).tolist() == [len(url) <= MAX_URL_LENGTH]
+
+
+@FAST
+@given(url_text)
+def test_the_column_check_agrees_with_the_parse_row_by_row(url):
+    fast = canonical_mask(pa.array([url]))[0]
+    assert not fast or canonical_image_url(url) == url
+    published = canonical_column(pa.array([url])).to_pylist()[0]
+    assert published == (canonical_image_url(url) or url)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,32 @@ def _column(values: list[Any], field: pa.Field) -> pa.Array:
     return pa.array(values, type=field.type)
 
 
-def write_parquet_atomic(rows: list[dict[str, Any]], schema: pa.Schema, path: Path) -> None:
-    """Write ``rows`` to ``path`` via a temp file and a rename: readers never see half a file."""
+def write_parquet_atomic(
+    rows: list[dict[str, Any]], schema: pa.Schema, path: Path, row_group_size: int | None = None
+) -> None:
+    """Write ``rows`` to ``path`` via a temp file and a rename: readers never see half a
+    file. Small row groups (``row_group_size``) let a reader of one slice skip the rest."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     columns = [_column([row[f.name] for row in rows], f) for f in schema]
-    pq.write_table(pa.Table.from_arrays(columns, schema=schema), tmp)
+    pq.write_table(pa.Table.from_arrays(columns, schema=schema), tmp, row_group_size=row_group_size)
     os.replace(tmp, path)
+
+
+def read_batches(
+    parquet: pq.ParquetFile, columns: list[str], max_rows: int = 65_536
+) -> Iterator[pa.RecordBatch]:
+    """The file's rows batch by batch, one batch per row group (split only when a group
+    holds more than ``max_rows``), on one thread. Batches that cut across row groups
+    re-slice every list column they touch, and threaded decoding of list columns is
+    slower on a few cores: each measured at about 3x the time of this on 1 GB of vectors."""
+    for group in range(parquet.num_row_groups):
+        rows = parquet.metadata.row_group(group).num_rows
+        if rows <= max_rows:
+            yield from parquet.read_row_group(group, columns=columns, use_threads=False).to_batches(
+                max_chunksize=max_rows
+            )
+        else:
+            yield from parquet.iter_batches(
+                batch_size=max_rows, row_groups=[group], columns=columns, use_threads=False
+            )

@@ -200,7 +200,7 @@ def canonical_image_url(url: object) -> str | None:
     return ref.url if ref is not None else None
 
 
-_CANONICAL_FAST = re.compile(
+CANONICAL_PATTERN = re.compile(
     "^https://(?:" + "|".join(re.escape(h) for h in sorted(AMAZON_IMAGE_HOSTS)) + ")"
     r"/images/(?:W/[A-Za-z0-9._~-]+/(?:images/)?)?(?:I|S/[A-Za-z0-9._-]+)/"
     r"[A-Za-z0-9+-]{6,64}(?:\._[A-Za-z0-9_,.+|-]*_)?\.(?:jpe?g|png|gif|webp|tiff?)$"
@@ -215,7 +215,7 @@ def canonical_mask(urls: pa.Array) -> np.ndarray:
     """For a string column: True where the URL is certainly canonical (fast path);
     False where it is null or needs :func:`canonical_image_url` to say."""
     matches = pc.and_(
-        pc.match_substring_regex(urls, _CANONICAL_FAST.pattern),
+        pc.match_substring_regex(urls, CANONICAL_PATTERN.pattern),
         pc.less_equal(pc.utf8_length(urls), MAX_URL_LENGTH),
     )
     return pc.fill_null(matches, False).to_numpy(zero_copy_only=False)

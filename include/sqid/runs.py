@@ -18,6 +18,10 @@ MAX_SHARDS = 512
 """Kept under Airflow's default ``max_map_length`` (1024)."""
 
 
+WORKLIST_ROW_GROUP = 1_000
+"""Rows per row group of a work list: the unit :func:`read_slice` reads."""
+
+
 def offset_shards(
     run_dir: Path, total: int, size: int, max_shards: int = MAX_SHARDS, **extra: Any
 ) -> list[dict[str, Any]]:
@@ -38,10 +42,22 @@ def offset_shards(
     ]
 
 
-def read_slice(path: Path, column: str, offset: int, count: int) -> list[Any]:
-    """One shard's items of a work list (only the column asked for is read)."""
-    table = pq.read_table(path, columns=[column]).slice(offset, count)
-    return table.column(0).to_pylist()
+def read_slice(path: Path, columns: list[str], offset: int, count: int) -> dict[str, list[Any]]:
+    """One shard's rows of a work list, by column. Only the row groups that overlap the
+    slice are read (work lists are written in small row groups), so each shard costs
+    its own size, not the whole list's."""
+    parquet = pq.ParquetFile(path)
+    groups, first, start = [], None, 0
+    for i in range(parquet.num_row_groups):
+        rows = parquet.metadata.row_group(i).num_rows
+        if start + rows > offset and start < offset + count:
+            groups.append(i)
+            first = start if first is None else first
+        start += rows
+    if not groups:
+        return {c: [] for c in columns}
+    table = parquet.read_row_groups(groups, columns=columns).slice(offset - first, count)
+    return {c: table.column(c).to_pylist() for c in columns}
 
 
 def done_keys(directory: Path, pattern: str, column: str) -> set[Any]:

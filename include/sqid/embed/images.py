@@ -17,6 +17,7 @@ import math
 import os
 import socket
 import struct
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -42,6 +43,10 @@ NETWORK_ERROR = "network_error"
 IMAGE_STATUSES = (
     OK, NOT_IMAGE, TOO_LARGE, TOO_SMALL, DECODE_ERROR, FORBIDDEN_HOST, HTTP_ERROR, NETWORK_ERROR,
 )  # fmt: skip
+FINAL_FAILURES = (NOT_IMAGE, TOO_LARGE, TOO_SMALL, DECODE_ERROR, FORBIDDEN_HOST)
+"""Download outcomes that another attempt at the same URL would only repeat; with HTTP
+404 and 410 (:data:`GONE`), a later run does not plan them again (``force`` does)."""
+GONE = (404, 410)
 
 _MAGIC = (
     (b"\xff\xd8\xff", "jpeg"),
@@ -340,11 +345,15 @@ class ContentCache:
     """Content-addressed image store: bytes under their sha256, plus a URL index.
 
     A re-run finds every URL it fetched before without a request, and two products
-    whose URLs hold the same bytes share one file (and one embedding).
+    whose URLs hold the same bytes share one file (and one embedding). A URL entry is a
+    symbolic link to its blob: one system call to create, atomic, and no second file to
+    write per image (which cost about 15% of a shard's download throughput). Entries
+    written as small files by earlier versions are still read.
     """
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._dirs: set[Path] = set()
 
     def _blob(self, sha256: str) -> Path:
         return self.root / "sha256" / sha256[:2] / sha256
@@ -353,24 +362,43 @@ class ContentCache:
         key = hashlib.sha256(url.encode()).hexdigest()
         return self.root / "url" / key[:2] / key
 
+    def _directory(self, path: Path) -> None:
+        if path not in self._dirs:
+            path.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(path)
+
     def lookup(self, url: str) -> str | None:
+        entry = self._url_entry(url)
         try:
-            sha = self._url_entry(url).read_text().strip()
-        except OSError:
-            return None
+            sha = os.path.basename(os.readlink(entry))
+        except OSError:  # not there, or an entry written as a file
+            try:
+                sha = entry.read_text().strip()
+            except OSError:
+                return None
         return sha if self._blob(sha).exists() else None
 
     def read(self, sha256: str) -> bytes:
         return self._blob(sha256).read_bytes()
 
     def put(self, url: str, sha256: str, data: bytes) -> None:
-        for path, content in ((self._blob(sha256), data), (self._url_entry(url), sha256.encode())):
-            if path.exists() and (path.stat().st_size == len(content)):
-                continue  # content-addressed: same name, same bytes
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(content)
-            os.replace(tmp, path)
+        blob = self._blob(sha256)
+        if not blob.exists():  # content-addressed: same name, same bytes
+            self._directory(blob.parent)
+            tmp = blob.with_name(f".{blob.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, blob)
+        entry = self._url_entry(url)
+        self._directory(entry.parent)
+        target = os.path.relpath(blob, entry.parent)
+        try:
+            os.symlink(target, entry)
+        except FileExistsError:
+            if entry.is_symlink() and os.readlink(entry) == target:
+                return
+            tmp = entry.with_name(f".{entry.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            os.symlink(target, tmp)
+            os.replace(tmp, entry)  # the URL now serves other bytes
 
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is a decode error, not a grey tail

@@ -34,7 +34,15 @@ from sqid.embed.clip import (
     model_revision,
     prefetch_map,
 )
-from sqid.embed.images import OK, ContentCache, ImagePolicy, decode_rgb, fetch_image
+from sqid.embed.images import (
+    FINAL_FAILURES,
+    GONE,
+    OK,
+    ContentCache,
+    ImagePolicy,
+    decode_rgb,
+    fetch_image,
+)
 from sqid.files import write_parquet_atomic
 from sqid.imageurl import (
     AMAZON_IMAGE_HOSTS,
@@ -44,7 +52,7 @@ from sqid.imageurl import (
     rendition_url,
     split_url,
 )
-from sqid.runs import MAX_SHARDS, done_keys, offset_shards, read_slice
+from sqid.runs import MAX_SHARDS, WORKLIST_ROW_GROUP, done_keys, offset_shards, read_slice
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +173,8 @@ def plan(
         try:
             image_rows = db.run(con, "embed/image_candidates").fetchall()
             fetched = dict(db.run(con, "embed/fetched_ok").fetchall())
+            failed = {r[0] for r in db.run(con, "embed/final_failures", {
+                "final_statuses": list(FINAL_FAILURES), "gone": list(GONE)}).fetchall()}  # fmt: skip
             embedded = {r[0] for r in db.run(con, "embed/embedded_images", model).fetchall()}
             text_rows = db.run(con, "embed/text_candidates").fetchall()
             embedded_texts = {r[0] for r in db.run(con, "embed/embedded_texts", model).fetchall()}
@@ -174,7 +184,7 @@ def plan(
         for (image_url,) in image_rows:
             url = config.fetch_url(image_url)
             sha = fetched.get(url)
-            if force or sha is None or sha not in embedded:
+            if force or (sha is None and url not in failed) or (sha and sha not in embedded):
                 urls.setdefault(url, image_url)
         texts: dict[str, str] = {}
         for (text,) in text_rows:
@@ -183,11 +193,12 @@ def plan(
                 texts.setdefault(sha, text)
         work = [{"url": u, "image_url": i} for u, i in urls.items()][: limit or None]
         work_schema = pa.schema([("url", pa.string()), ("image_url", pa.string())])
-        write_parquet_atomic(work, work_schema, images_list)
+        write_parquet_atomic(work, work_schema, images_list, row_group_size=WORKLIST_ROW_GROUP)
         write_parquet_atomic(
             [{"text_sha256": k, "text": v} for k, v in texts.items()],
             pa.schema([("text_sha256", pa.string()), ("text", pa.string())]),
             texts_list,
+            row_group_size=WORKLIST_ROW_GROUP,
         )
         write_parquet_atomic(
             [{"sha256": s} for s in sorted(embedded)] if not force else [],
@@ -229,16 +240,10 @@ def run_image_shard(shard: dict[str, Any], config: EmbedConfig, cache_dir: Path,
     run_dir = Path(shard["run_dir"])
     directory = run_dir / f"image-{shard['shard']:05d}"
     directory.mkdir(parents=True, exist_ok=True)
-    urls = read_slice(run_dir / "image_work.parquet", "url", shard["offset"], shard["count"])
-    image_urls = dict(
-        zip(
-            urls,
-            read_slice(
-                run_dir / "image_work.parquet", "image_url", shard["offset"], shard["count"]
-            ),
-            strict=True,
-        )
-    )
+    work = read_slice(run_dir / "image_work.parquet", ["url", "image_url"], shard["offset"],
+                      shard["count"])  # fmt: skip
+    urls = work["url"]
+    image_urls = dict(zip(urls, work["image_url"], strict=True))
     done_urls = done_keys(directory, "fetches-*.parquet", "url")
     skip = done_keys(run_dir, "embedded.parquet", "sha256") | done_keys(
         directory, "vectors-*.parquet", "sha256"
@@ -277,8 +282,12 @@ def run_image_shard(shard: dict[str, Any], config: EmbedConfig, cache_dir: Path,
         return rows, to_embed
 
     try:
-        for batch_urls in batched([u for u in urls if u not in done_urls], config.checkpoint_every):
-            rows, to_embed = fetch_all(batch_urls)
+        # The next checkpoint's downloads run while the model embeds this one's images.
+        fetched = prefetch_map(
+            fetch_all, batched([u for u in urls if u not in done_urls], config.checkpoint_every),
+            workers=1,
+        )  # fmt: skip
+        for rows, to_embed in fetched:
             vectors, failed = [], {}
             prepared = prefetch_map(
                 lambda b: _prepare(encoder, config.policy, cache, b),
@@ -321,10 +330,12 @@ def run_text_shard(shard: dict[str, Any], config: EmbedConfig,
     run_dir = Path(shard["run_dir"])
     directory = run_dir / f"text-{shard['shard']:05d}"
     directory.mkdir(parents=True, exist_ok=True)
-    table = pq.read_table(run_dir / "text_work.parquet").slice(shard["offset"], shard["count"])
+    work = read_slice(run_dir / "text_work.parquet", ["text_sha256", "text"], shard["offset"],
+                      shard["count"])  # fmt: skip
     done = done_keys(directory, "vectors-*.parquet", "text_sha256")
-    pairs = [(s, t) for s, t in zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True)
-             if s not in done]  # fmt: skip
+    pairs = [
+        (s, t) for s, t in zip(work["text_sha256"], work["text"], strict=True) if s not in done
+    ]
     encoder = encoder or ClipEncoder(config.model_id, config.revision, config.device)
     revision = config.model_revision()
     start = time.monotonic()
@@ -353,16 +364,18 @@ def merge(run_dir: Path, db_path: Path) -> dict[str, Any]:
     }
     ensure_tables(db_path)
     con = db.connect(db_path)
+    changed = dict.fromkeys(groups, 0)
     try:
         with db.transaction(con):
             for statement, files in groups.items():
                 if files:
-                    db.run(con, statement, {"files": files})
+                    [(changed[statement],)] = db.run(con, statement, {"files": files}).fetchall()
         counts = db.fetch_dict(con, "embed/count_embed_tables")
         statuses = dict(db.run(con, "embed/count_fetch_statuses").fetchall())
     finally:
         con.close()
-    return {**counts, "fetch_statuses": statuses, "files": {k: len(v) for k, v in groups.items()}}
+    return {**counts, "fetch_statuses": statuses, "files": {k: len(v) for k, v in groups.items()},
+            "changed": {k.removeprefix("embed/merge_"): v for k, v in changed.items()}}  # fmt: skip
 
 
 def cache_dir_default() -> Path:

@@ -45,3 +45,13 @@ def merge_embed(run_id: str) -> dict:
     from sqid.embed.stage import merge
 
     return merge(Path(run_dir_for("embed", run_id)), load_settings().duckdb_path)
+
+
+def embed_summary(merged: dict) -> dict:
+    """The ``sqid.embeddings`` event of a run; a run that changed no vector and no
+    download emits none, so a quiet day does not start a release run."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    if not any(merged["changed"].values()):
+        raise AirflowSkipException("this run added no vector and changed no download")
+    return merged

@@ -116,6 +116,17 @@ def _published_urls(table: pa.Table) -> pa.Table:
     return table.set_column(index, table.schema.field(index), urls)
 
 
+def _parquet_options(schema: pa.Schema) -> dict[str, Any]:
+    """Vector columns plain and uncompressed: float32 embeddings neither repeat nor
+    compress, and a dictionary attempt (that then falls back) makes writing and reading a
+    gigabyte of them several times slower; the other columns keep both."""
+    vectors = {f.name for f in schema if pa.types.is_list(f.type)}
+    return {
+        "use_dictionary": [f.name for f in schema if f.name not in vectors],
+        "compression": {f.name: "none" if f.name in vectors else "snappy" for f in schema},
+    }
+
+
 def _write_parquet(
     con,
     statement: str,
@@ -139,12 +150,12 @@ def _write_parquet(
                         lengths = pc.unique(pc.drop_null(pc.list_value_length(column)))
                         dimensions.update(lengths.to_pylist())
             if writer is None:
-                writer = pq.ParquetWriter(path, table.schema)
+                writer = pq.ParquetWriter(path, table.schema, **_parquet_options(table.schema))
             writer.write_table(table)
             rows += table.num_rows
         if writer is None:  # no rows: still a valid, typed file
             empty = schema.empty_table() if schema is not None else reader.schema.empty_table()
-            pq.write_table(empty, path)
+            pq.write_table(empty, path, **_parquet_options(empty.schema))
     finally:
         if writer is not None:
             writer.close()
@@ -174,6 +185,7 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
     """Write the data files and the manifest (without checksums) into ``staging``."""
     con = db.connect(db_path, read_only=True)
     try:
+        db.run(con, "release/memory_limit")
         model_id, revision = resolve_model(con, config)
         model = {"model_id": model_id, "revision": revision}
         fingerprint = inputs_fingerprint(con, model)

@@ -24,10 +24,12 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sqid import db
+from sqid.files import read_batches
 from sqid.release.assemble import PRODUCT_FEATURES, QUERY_FEATURES
 
 GAINS: Mapping[str, float] = {"E": 1.0, "S": 0.1, "C": 0.01, "I": 0.0}
@@ -57,9 +59,12 @@ def dcg_per_query(codes: np.ndarray, gains: np.ndarray, scores: np.ndarray) -> n
     return np.bincount(c, g * mean_discount[tie], minlength=int(c.max()) + 1)
 
 
-def ndcg_per_query(codes: np.ndarray, gains: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """nDCG of every query; NaN where the ideal DCG is 0 (every judgement ``I``)."""
-    ideal = dcg_per_query(codes, gains, gains)
+def ndcg_per_query(
+    codes: np.ndarray, gains: np.ndarray, scores: np.ndarray, ideal: np.ndarray | None = None
+) -> np.ndarray:
+    """nDCG of every query; NaN where the ideal DCG is 0 (every judgement ``I``).
+    ``ideal``: the queries' ideal DCG, when several scorings share it."""
+    ideal = dcg_per_query(codes, gains, gains) if ideal is None else ideal
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(ideal > 0, dcg_per_query(codes, gains, scores) / ideal, np.nan)
 
@@ -123,39 +128,73 @@ def _query_mean_imputed(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.where(known, values, fill[codes])
 
 
+@dataclass(frozen=True)
+class Judged:
+    """Judgements as columns: the CLIP evaluation runs on arrays, never row objects."""
+
+    query_ids: np.ndarray
+    product_ids: np.ndarray
+    labels: np.ndarray
+    text_scores: np.ndarray
+    """Cosine of query and title vectors; NaN where either is missing."""
+    image_scores: np.ndarray
+
+    @classmethod
+    def of(cls, judgements: Sequence[Judgement]) -> Judged:
+        def scores(values: Iterable[float | None]) -> np.ndarray:
+            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+        return cls(
+            np.array([j.query_id for j in judgements], dtype=object),
+            np.array([j.product_id for j in judgements], dtype=object),
+            np.array([j.label for j in judgements], dtype=object),
+            scores(j.text_score for j in judgements),
+            scores(j.image_score for j in judgements),
+        )
+
+    def judgements(self) -> list[Judgement]:
+        def score(x: float) -> float | None:
+            return None if np.isnan(x) else float(x)
+
+        return [Judgement(q, p, label, score(t), score(i)) for q, p, label, t, i in zip(
+            self.query_ids, self.product_ids, self.labels, self.text_scores, self.image_scores,
+            strict=True)]  # fmt: skip
+
+
 def evaluate_clip(
-    judgements: Sequence[Judgement],
+    judgements: Sequence[Judgement] | Judged,
     weights: Sequence[float] = tuple(i / 10 for i in range(11)),
-    random_runs: int = 20,
-    seed: int = 0,
 ) -> dict[str, object]:
-    """nDCG of random order, CLIP_text, CLIP_image and ``w*text + (1-w)*image`` per weight."""
-    if not judgements:
+    """nDCG of random order, CLIP_text, CLIP_image and ``w*text + (1-w)*image`` per weight.
+
+    Random order is not sampled: with ties averaged, a constant score gives every item
+    the mean discount, which is the expected DCG of a uniformly random order, exactly."""
+    judged = judgements if isinstance(judgements, Judged) else Judged.of(judgements)
+    if not len(judged.labels):
         nothing = float("nan")
         return {"queries": 0, "skipped_queries": 0, "judgements": 0, "random": nothing,
                 "clip_text": nothing, "clip_image": nothing,
                 "sweep": [{"weight_text": w, "ndcg": nothing} for w in weights],
                 "best_combination": {"weight_text": weights[-1], "ndcg": nothing},
                 "lift_over_text": None}  # fmt: skip
-    _, codes = np.unique([j.query_id for j in judgements], return_inverse=True)
-    gains = np.array([GAINS[j.label] for j in judgements])
-    text, image = (
-        _query_mean_imputed(codes, np.array([np.nan if v is None else v for v in column], dtype=np.float64))
-        for column in zip(*((j.text_score, j.image_score) for j in judgements), strict=True)
-    )  # fmt: skip
-    rng = np.random.default_rng(seed)
-    random_scores = [_mean(ndcg_per_query(codes, gains, rng.random(len(codes)))).ndcg
-                     for _ in range(random_runs)]  # fmt: skip
-    text_result = _mean(ndcg_per_query(codes, gains, text))
-    image_result = _mean(ndcg_per_query(codes, gains, image))
-    sweep = [{"weight_text": w, "ndcg": _mean(ndcg_per_query(codes, gains, w * text + (1 - w) * image)).ndcg}
+    _, codes = np.unique(judged.query_ids.astype(str), return_inverse=True)
+    gains = np.vectorize(GAINS.__getitem__, otypes=[np.float64])(judged.labels)
+    text = _query_mean_imputed(codes, judged.text_scores)
+    image = _query_mean_imputed(codes, judged.image_scores)
+    ideal = dcg_per_query(codes, gains, gains)
+
+    def mean_ndcg_of(scores: np.ndarray) -> Result:
+        return _mean(ndcg_per_query(codes, gains, scores, ideal))
+
+    text_result, image_result = mean_ndcg_of(text), mean_ndcg_of(image)
+    sweep = [{"weight_text": w, "ndcg": mean_ndcg_of(w * text + (1 - w) * image).ndcg}
              for w in weights]  # fmt: skip
     best = max(sweep, key=lambda r: r["ndcg"])
     return {
         "queries": text_result.queries,
         "skipped_queries": text_result.skipped_queries,
-        "judgements": len(judgements),
-        "random": sum(random_scores) / len(random_scores),
+        "judgements": len(codes),
+        "random": mean_ndcg_of(np.zeros(len(codes))).ndcg,
         "clip_text": text_result.ndcg,
         "clip_image": image_result.ndcg,
         "sweep": sweep,
@@ -194,74 +233,118 @@ def evaluate_scores(
 # --- a release's evaluation: its feature files against the SQD judgements -------------
 
 
-def _unit_vectors(path: Path, key: str, column: str) -> tuple[dict[str, int], np.ndarray]:
-    """Row index per id and L2-normalised float32 vectors (rows of NaN where a vector is
-    missing or of another length than the first), one column read at a time and copied
-    once from Arrow's flat buffer: at 164,900 x 768 a matrix is 0.5 GB."""
-    table = pq.read_table(path, columns=[key, column])
+def _vectors(path: Path, key: str, column: str) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """Row index per id, float32 vectors and their L2 norms (NaN where a vector is
+    missing or of another length than the first). One column is read at a time and
+    copied once, chunk by chunk, from Arrow's flat buffers: at 164,900 x 768 a matrix is
+    0.5 GB, and it is never normalised in place (scores divide by the two norms)."""
+    # One thread: on a few cores, threaded decoding of list columns is slower (measured).
+    table = pq.read_table(path, columns=[key, column], use_threads=False)
     ids = table.column(key).to_pylist()
-    vectors = table.column(column).combine_chunks()
+    chunks = table.column(column).chunks
     del table
-    lengths = pc.fill_null(pc.list_value_length(vectors), 0).to_numpy()
-    present = lengths > 0
-    dim = int(lengths[present][0]) if present.any() else 1
-    matrix = np.full((len(ids), dim), np.nan, dtype=np.float32)
-    flat = vectors.flatten().to_numpy(zero_copy_only=False)
-    if (lengths[present] == dim).all():
-        matrix[present] = flat.reshape(-1, dim)
+    lengths = np.concatenate(
+        [pc.fill_null(pc.list_value_length(c), 0).to_numpy() for c in chunks] or [np.zeros(0)]
+    ).astype(np.int64)
+    dim = int(lengths[lengths > 0][0]) if (lengths > 0).any() else 1
+    matrix = np.empty((len(ids), dim), dtype=np.float32)
+    usable = lengths == dim
+    matrix[~usable] = 0.0
+    row = 0
+    for chunk in chunks:
+        n = len(chunk)
+        flat = chunk.flatten().to_numpy(zero_copy_only=False)  # the values of non-null rows
+        sizes = lengths[row : row + n]
+        kept = sizes[sizes > 0]
+        if (kept == dim).all():
+            matrix[row : row + n][sizes > 0] = flat.reshape(-1, dim)
+        else:  # mixed lengths (the gate refuses such a release): keep the first length only
+            starts = np.r_[0, np.cumsum(kept)]
+            for i, r in enumerate(np.flatnonzero(sizes > 0)):
+                if kept[i] == dim:
+                    matrix[row + r] = flat[starts[i] : starts[i] + dim]
+        row += n
+    del chunks
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
+    norms[~usable] = np.nan
+    return {k: i for i, k in enumerate(ids)}, matrix, norms
+
+
+def _block(column: pa.ListArray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """A batch's vectors as a (vectors, dim) view of Arrow's flat buffer (no copy when
+    every vector has ``dim`` values) and each row's position in it (-1: none)."""
+    sizes = pc.fill_null(pc.list_value_length(column), 0).to_numpy().astype(np.int64)
+    flat = column.flatten().to_numpy(zero_copy_only=False)  # the values of non-null rows
+    has = sizes > 0
+    if (sizes[has] == dim).all():
+        block = flat.reshape(-1, dim)
     else:  # mixed lengths (the gate refuses such a release): keep the first length only
-        offsets = np.r_[0, np.cumsum(lengths)]
-        for row in np.flatnonzero(lengths == dim):
-            matrix[row] = flat[offsets[row] : offsets[row] + dim]
-    del vectors, flat
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        matrix /= norms
-    return {k: i for i, k in enumerate(ids)}, matrix
+        starts = np.r_[0, np.cumsum(sizes[has])][:-1]
+        block = np.stack([flat[s : s + dim] for s, n in zip(starts, sizes[has], strict=True)
+                          if n == dim] or [np.zeros(dim, np.float32)])  # fmt: skip
+        has = sizes == dim
+    position = np.where(has, np.cumsum(has) - 1, -1)
+    return block, position
 
 
-def _row_dots(a: np.ndarray, rows_a: np.ndarray, b: np.ndarray, rows_b: np.ndarray,
-              chunk: int = 16_384) -> np.ndarray:  # fmt: skip
-    """``(a[rows_a] * b[rows_b]).sum(1)`` in chunks, never both gathered matrices whole;
-    a row index of -1 in ``rows_b`` gives NaN."""
-    out = np.full(len(rows_a), np.nan, dtype=np.float32)
-    for start in range(0, len(rows_a), chunk):
-        ra, rb = rows_a[start : start + chunk], rows_b[start : start + chunk]
-        ok = rb >= 0
-        out[start : start + chunk][ok] = np.einsum("ij,ij->i", a[ra[ok]], b[rb[ok]])
+def _pair_cosines(path: Path, columns: list[str], queries: np.ndarray, q_norms: np.ndarray,
+                  q_rows: np.ndarray, p_rows: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
+    """Cosine of each pair's query and product vector, for each vector column of the
+    product file, read batch by batch in one pass: a batch's vectors are used where
+    Arrow holds them, so no product matrix is ever built (it would be 0.5 GB a column)."""
+    out = {c: np.full(len(q_rows), np.nan) for c in columns}
+    order = np.argsort(p_rows, kind="stable")
+    sorted_rows = p_rows[order]
+    dim = queries.shape[1]
+    first = 0
+    for batch in read_batches(pq.ParquetFile(path), columns):
+        lo, hi = np.searchsorted(sorted_rows, [first, first + batch.num_rows])
+        pairs = order[lo:hi]
+        local = p_rows[pairs] - first
+        for name in columns:
+            block, position = _block(batch.column(name), dim)
+            at = position[local]
+            ok = at >= 0
+            vectors, q = block[at[ok]], q_rows[pairs[ok]]
+            dots = np.einsum("ij,ij->i", queries[q], vectors, dtype=np.float64)
+            norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[name][pairs[ok]] = dots / (q_norms[q] * norms)
+        first += batch.num_rows
     return out
 
 
-def release_judgements(release_dir: Path, examples: Path) -> list[Judgement]:
+def release_judgements(release_dir: Path, examples: Path) -> Judged:
     """US Task-1 test judgements with their CLIP cosine scores from a release's files."""
     release_dir = Path(release_dir)
     con = db.connect(":memory:")
     try:
-        pairs = db.run(
+        pairs = db.arrow_reader(
             con,
             "release/eval_pairs",
             {"examples": str(examples), "query_features": str(release_dir / QUERY_FEATURES)},
-        ).fetchall()
+        ).read_all()
     finally:
         con.close()
-    q_index, queries = _unit_vectors(release_dir / QUERY_FEATURES, "query_id", "clip_text_features")
-    q_rows = np.array([q_index[qid] for qid, _, _ in pairs], dtype=np.int64)
-    p_index, titles = _unit_vectors(
-        release_dir / PRODUCT_FEATURES, "product_id", "clip_text_features"
+    query_ids, product_ids = (pairs.column(c).to_numpy(zero_copy_only=False).astype(object)
+                              for c in ("query_id", "product_id"))  # fmt: skip
+    q_index, queries, q_norms = _vectors(
+        release_dir / QUERY_FEATURES, "query_id", "clip_text_features"
     )
-    p_rows = np.array([p_index.get(pid, -1) for _, pid, _ in pairs], dtype=np.int64)
-    text_scores = _row_dots(queries, q_rows, titles, p_rows)
-    del titles
-    _, images = _unit_vectors(release_dir / PRODUCT_FEATURES, "product_id", "clip_image_features")
-    image_scores = _row_dots(queries, q_rows, images, p_rows)
-
-    def score(x: float) -> float | None:
-        return None if np.isnan(x) else float(x)
-
-    return [
-        Judgement(qid, pid, label, score(ts), score(im))
-        for (qid, pid, label), ts, im in zip(pairs, text_scores, image_scores, strict=True)
-    ]
+    q_rows = np.array([q_index[qid] for qid in query_ids], dtype=np.int64)
+    products = pq.read_table(release_dir / PRODUCT_FEATURES, columns=["product_id"])
+    p_index = {pid: i for i, pid in enumerate(products.column(0).to_pylist())}
+    p_rows = np.array([p_index.get(pid, -1) for pid in product_ids], dtype=np.int64)
+    found = p_rows >= 0
+    scores = _pair_cosines(release_dir / PRODUCT_FEATURES, ["clip_text_features", "clip_image_features"],
+                           queries, q_norms, q_rows[found], p_rows[found])  # fmt: skip
+    text_scores, image_scores = np.full(len(p_rows), np.nan), np.full(len(p_rows), np.nan)
+    text_scores[found], image_scores[found] = (
+        scores["clip_text_features"],
+        scores["clip_image_features"],
+    )
+    labels = pairs.column("esci_label").to_numpy(zero_copy_only=False)
+    return Judged(query_ids, product_ids, labels, text_scores, image_scores)
 
 
 class ScoresError(ValueError):
@@ -326,7 +409,7 @@ def read_scores(path: Path) -> dict[tuple[str, str], float]:
 def evaluate_release(
     release_dir: Path, examples: Path, scores: Path | None = None
 ) -> dict[str, Any]:
-    judgements = release_judgements(release_dir, examples)
+    judged = release_judgements(release_dir, examples)
     if scores is None:
-        return evaluate_clip(judgements)
-    return evaluate_scores(judgements, read_scores(scores))
+        return evaluate_clip(judged)
+    return evaluate_scores(judged.judgements(), read_scores(scores))

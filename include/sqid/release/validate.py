@@ -28,7 +28,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sqid.files import sha256_file
+from sqid.files import read_batches, sha256_file
 from sqid.imageurl import canonical_image_url, canonical_mask
 from sqid.release.assemble import (
     CHECKSUMS,
@@ -43,7 +43,6 @@ from sqid.scrape.defaults import known_defaults
 from sqid.scrape.records import is_valid_product_id
 
 MAX_LISTED = 10
-BATCH_ROWS = 16_384
 _SUM_LINE = re.compile(r"^([0-9a-f]{64})  ([^/\\\x00-\x1f]+)$")
 STATUS_COLUMNS = {"product_id": pa.string(), "product_set": pa.string(), "status": pa.string(),
                   "image_url": pa.string(), "image_sha256": pa.string()}  # fmt: skip
@@ -133,7 +132,7 @@ class _Release:
 
     @staticmethod
     def batches(parquet: pq.ParquetFile, columns: list[str]) -> Iterator[pa.RecordBatch]:
-        yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+        yield from read_batches(parquet, columns)
 
 
 def validate_release(directory: Path, policy: ValidationPolicy | None = None) -> list[Problem]:

@@ -1,4 +1,4 @@
-"""The scrape stage's records and its one vocabulary.
+"""The scrape stage's records, and (from :mod:`sqid.scrape.vocabulary`) its vocabulary.
 
 A page has a kind (what :mod:`sqid.scrape.pages` read it as); a product ends with a
 status (``product_images.status``), which is its last page's kind or a fetch failure;
@@ -15,28 +15,24 @@ from datetime import datetime
 
 import pyarrow as pa
 
-# What a page is (PageAnalysis.page_kind).
-PRODUCT = "product"
-NO_IMAGE = "no_image"
-CAPTCHA = "captcha"
-NOT_FOUND = "not_found"
-SERVICE_ERROR = "service_error"
-DEGRADED = "degraded"
-UNRECOGNISED = "unrecognised"
-PAGE_KINDS = (PRODUCT, NO_IMAGE, CAPTCHA, NOT_FOUND, SERVICE_ERROR, DEGRADED, UNRECOGNISED)
-
-# Final status of a product (product_images.status).
-OK = "ok"
-INVALID_ID = "invalid_id"
-HTTP_ERROR = "http_error"
-NETWORK_ERROR = "network_error"
-TOO_LARGE = "too_large"
-STATUSES = (
-    OK, NO_IMAGE, NOT_FOUND, INVALID_ID, TOO_LARGE,
-    CAPTCHA, SERVICE_ERROR, DEGRADED, UNRECOGNISED, HTTP_ERROR, NETWORK_ERROR,
-)  # fmt: skip
-TERMINAL_STATUSES = frozenset({OK, NO_IMAGE, NOT_FOUND, INVALID_ID, TOO_LARGE})
-RETRYABLE_STATUSES = frozenset(STATUSES) - TERMINAL_STATUSES
+from sqid.scrape.vocabulary import (
+    CAPTCHA,
+    DEGRADED,
+    HTTP_ERROR,
+    INVALID_ID,
+    NETWORK_ERROR,
+    NO_IMAGE,
+    NOT_FOUND,
+    OK,
+    PAGE_KINDS,
+    PRODUCT,
+    RETRYABLE_STATUSES,
+    SERVICE_ERROR,
+    STATUSES,
+    TERMINAL_STATUSES,
+    TOO_LARGE,
+    UNRECOGNISED,
+)
 
 _ASIN = re.compile(r"^[A-Z0-9]{10}$")
 _ISBN10 = re.compile(r"^[0-9]{9}[0-9X]$")
@@ -121,3 +117,23 @@ ATTEMPT_SCHEMA = pa.schema(
         ("error", pa.string()), ("run_id", pa.string()), ("final_url", pa.string()),
     ]
 )  # fmt: skip
+
+
+__all__ = [
+    "CAPTCHA",
+    "DEGRADED",
+    "HTTP_ERROR",
+    "INVALID_ID",
+    "NETWORK_ERROR",
+    "NOT_FOUND",
+    "NO_IMAGE",
+    "OK",
+    "PAGE_KINDS",
+    "PRODUCT",
+    "RETRYABLE_STATUSES",
+    "SERVICE_ERROR",
+    "STATUSES",
+    "TERMINAL_STATUSES",
+    "TOO_LARGE",
+    "UNRECOGNISED",
+]

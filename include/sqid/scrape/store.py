@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from sqid import db
 from sqid.files import write_parquet_atomic
-from sqid.runs import offset_shards, read_slice
+from sqid.runs import WORKLIST_ROW_GROUP, offset_shards, read_slice
 from sqid.scrape.config import ScrapeConfig
 from sqid.scrape.defaults import SharedImageRule, find_shared_images
 from sqid.scrape.drift import ANALYSED_KINDS, DriftBaseline
@@ -87,6 +87,7 @@ def plan_shards(
             [{"product_id": p} for p in product_ids],
             pa.schema([("product_id", pa.string())]),
             worklist,
+            row_group_size=WORKLIST_ROW_GROUP,
         )
     return offset_shards(run_dir, pq.read_metadata(worklist).num_rows, shard_size)
 
@@ -129,7 +130,9 @@ def scrape_planned_shard(
     shard: dict[str, Any], config: ScrapeConfig, run_id: str
 ) -> dict[str, Any]:
     run_dir = Path(shard["run_dir"])
-    chunk = read_slice(run_dir / WORKLIST, "product_id", shard["offset"], shard["count"])
+    chunk = read_slice(run_dir / WORKLIST, ["product_id"], shard["offset"], shard["count"])[
+        "product_id"
+    ]
     baseline = read_drift_baseline(run_dir)
     return run_shard(chunk, run_dir, shard["shard"], config, run_id, baseline=baseline).to_dict()
 

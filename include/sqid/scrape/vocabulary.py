@@ -1,0 +1,28 @@
+"""The scrape stage's one vocabulary: page kinds and product statuses.
+
+Plain constants with no imports, so that DAG files (the Params' enums) can use them
+without loading anything heavy; :mod:`sqid.scrape.records` re-exports them.
+"""
+
+# What a page is (PageAnalysis.page_kind).
+PRODUCT = "product"
+NO_IMAGE = "no_image"
+CAPTCHA = "captcha"
+NOT_FOUND = "not_found"
+SERVICE_ERROR = "service_error"
+DEGRADED = "degraded"
+UNRECOGNISED = "unrecognised"
+PAGE_KINDS = (PRODUCT, NO_IMAGE, CAPTCHA, NOT_FOUND, SERVICE_ERROR, DEGRADED, UNRECOGNISED)
+
+# Final status of a product (product_images.status).
+OK = "ok"
+INVALID_ID = "invalid_id"
+HTTP_ERROR = "http_error"
+NETWORK_ERROR = "network_error"
+TOO_LARGE = "too_large"
+STATUSES = (
+    OK, NO_IMAGE, NOT_FOUND, INVALID_ID, TOO_LARGE,
+    CAPTCHA, SERVICE_ERROR, DEGRADED, UNRECOGNISED, HTTP_ERROR, NETWORK_ERROR,
+)  # fmt: skip
+TERMINAL_STATUSES = frozenset({OK, NO_IMAGE, NOT_FOUND, INVALID_ID, TOO_LARGE})
+RETRYABLE_STATUSES = frozenset(STATUSES) - TERMINAL_STATUSES
