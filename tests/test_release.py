@@ -265,10 +265,11 @@ def test_corrupt_parquet_is_a_problem_not_a_crash(first_release, tmp_path):
     assert any(p.check == "files" and "product_features.parquet" in p.message for p in problems)
 
 
-def evaluate_cli(release, examples, scores, check=False):
-    """``sqid evaluate RELEASE --examples EXAMPLES --scores SCORES`` in a fresh process."""
+def evaluate_cli(release, examples, scores=None, check=False, json_output=True):
+    """``sqid evaluate RELEASE --examples EXAMPLES [--scores SCORES] --json``, fresh process."""
     command = [sys.executable, "-m", "sqid.cli", "evaluate", str(release), "--examples",
-               str(examples), "--scores", str(scores)]  # fmt: skip
+               str(examples), *(["--scores", str(scores)] if scores else []),
+               *(["--json"] if json_output else [])]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, check=check)
 
 
@@ -280,6 +281,8 @@ def test_user_scores_evaluation(first_release, pipeline, tmp_path):
     result = json.loads(evaluate_cli(path, root / "sqd" / EXAMPLES, scores, check=True).stdout)
     assert result["queries"] == 3 and result["unscored_judgements"] == 35
     assert os.path.exists(path / "SHA256SUMS")
+    table = evaluate_cli(path, root / "sqd" / EXAMPLES, check=True, json_output=False).stdout
+    assert table.startswith("3 queries") and "CLIP text (title)" in table and "{" not in table
 
 
 def test_cli_release_publishes_then_says_nothing_changed(pipeline, tmp_path, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -50,17 +51,33 @@ def _cmd_audit_urls(args: argparse.Namespace) -> int:
 
     from sqid.scrape.defaults import SharedImageRule, audit_image_urls
 
-    with open(args.csv, newline="") as fh:
-        rows = [(r["product_id"], r["image_url"]) for r in csv.DictReader(fh)]
+    try:
+        with open(args.csv, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"product_id", "image_url"} - set(reader.fieldnames or [])
+            if missing:
+                return _fail("audit-urls", f"{args.csv}: needs the columns product_id and "
+                             f"image_url; missing {', '.join(sorted(missing))}")  # fmt: skip
+            rows = [(r["product_id"], r["image_url"]) for r in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        return _fail("audit-urls", f"cannot read {args.csv}: {exc}")
     report = audit_image_urls(rows, SharedImageRule(min_products=args.min_products))
     print(json.dumps(report, indent=2))
     return 0
+
+
+def _fail(command: str, message: str, code: int = 2) -> int:
+    """A user mistake: one line on stderr, no traceback."""
+    print(f"sqid {command}: {message}", file=sys.stderr)
+    return code
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from sqid.release.validate import ValidationPolicy, check_release, report
 
     directory = Path(args.release_dir)
+    if not directory.is_dir():
+        return _fail("validate", f"{directory} is not a release directory (no such directory)")
     policy = ValidationPolicy(
         dimension=args.dimension,
         norm_band=(args.norm_min, args.norm_max),
@@ -74,6 +91,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import duckdb
+
     from sqid.release.evaluate import ScoresError, evaluate_release
 
     for what, path in (("release", args.release_dir), ("examples file", args.examples)):
@@ -85,10 +104,27 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             Path(args.release_dir), Path(args.examples), Path(args.scores) if args.scores else None
         )
     except ScoresError as exc:
-        print(f"sqid evaluate: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(result, indent=2))
+        return _fail("evaluate", str(exc))
+    except duckdb.Error as exc:  # the examples file or a feature file is not what it should be
+        return _fail("evaluate", f"cannot read the examples or the release's feature files: {exc}")
+    print(json.dumps(result, indent=2) if args.json else _evaluation_table(result))
     return 0
+
+
+def _evaluation_table(result: dict) -> str:
+    """nDCG as a small table: the CLIP baselines, or one row for the user's own scores."""
+    lines = [f"{result['queries']} queries ({result['skipped_queries']} all-irrelevant left out)"]
+    if "ndcg" in result:
+        lines += [f"{'your scores':<28} nDCG {result['ndcg']:.4f}",
+                  f"judgements without a score: {result['unscored_judgements']}; scored pairs "
+                  f"matching no judgement: {result['unknown_pairs']}"]  # fmt: skip
+        return "\n".join(lines)
+    best = result["best_combination"]
+    rows = [("random order (expected)", result["random"]), ("CLIP text (title)", result["clip_text"]),
+            ("CLIP image", result["clip_image"]),
+            (f"CLIP text+image (w={best['weight_text']:.1f})", best["ndcg"])]  # fmt: skip
+    lines += [f"{name:<28} nDCG {value:.4f}" for name, value in rows]
+    return "\n".join(lines)
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
@@ -127,14 +163,20 @@ def _cmd_release(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sqid.release.assemble import package_version
     from sqid.release.validate import ValidationPolicy
+    from sqid.scrape.defaults import SharedImageRule
 
     parser = argparse.ArgumentParser(prog="sqid", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"sqid {package_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sample = sub.add_parser(
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=summary, description=summary)
+
+    sample = command(
         "sample",
-        help="write SQD-shaped sample files (examples, products, sources) and a checksum manifest",
+        "write SQD-shaped sample files (examples, products, sources) and a checksum manifest",
     )
     sample.add_argument("--out", required=True, help="output directory")
     sample.add_argument(
@@ -146,25 +188,28 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
     sample.set_defaults(func=_cmd_sample)
 
-    page = sub.add_parser(
+    page = command(
         "parse-page",
-        help="classify a saved product page and print its main image as JSON",
+        "classify a saved product page and print its main image as JSON",
     )
     page.add_argument("path", help="HTML file, or - for standard input")
     page.add_argument("--status", type=int, default=200, help="HTTP status it was served with")
     page.add_argument("--full-parse", action="store_true", help="parse the whole page (slower)")
     page.set_defaults(func=_cmd_parse_page)
 
-    audit = sub.add_parser(
+    audit = command(
         "audit-urls",
-        help="find empty, default, furniture and shared images in a product_id,image_url CSV",
+        "find empty, default, furniture and shared images in a product_id,image_url CSV",
     )
     audit.add_argument("csv", help="e.g. a release's product_image_urls.csv")
-    audit.add_argument("--min-products", type=int, default=3, help="sharing threshold")
+    audit.add_argument(
+        "--min-products", type=int, default=SharedImageRule.min_products,
+        help=f"report images shared by at least this many products (default {SharedImageRule.min_products})",
+    )  # fmt: skip
     audit.set_defaults(func=_cmd_audit_urls)
 
-    validate = sub.add_parser(
-        "validate", help="check a release directory (files, checksums, schemas, vectors, URLs)"
+    validate = command(
+        "validate", "check a release directory (files, checksums, schemas, vectors, URLs)"
     )
     validate.add_argument("release_dir")
     validate.add_argument(
@@ -192,20 +237,21 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     validate.set_defaults(func=_cmd_validate)
 
-    evaluate = sub.add_parser(
+    evaluate = command(
         "evaluate",
-        help="nDCG on the US Task-1 test judgements: CLIP baselines, or your own --scores",
+        "nDCG on the US Task-1 test judgements: CLIP baselines, or your own --scores",
     )
     evaluate.add_argument("release_dir", help="a release directory (its feature files)")
     evaluate.add_argument(
         "--examples", required=True, help="shopping_queries_dataset_examples.parquet of SQD"
     )
     evaluate.add_argument("--scores", help="CSV or Parquet with query_id, product_id, score")
+    evaluate.add_argument("--json", action="store_true", help="print the full result as JSON")
     evaluate.set_defaults(func=_cmd_evaluate)
 
-    release = sub.add_parser(
+    release = command(
         "release",
-        help="stage, document, validate and publish a release from the pipeline's DuckDB "
+        "stage, document, validate and publish a release from the pipeline's DuckDB "
         "(the same steps as the sqid_release DAG); nothing is written when nothing changed",
     )
     release.add_argument("--db", help="DuckDB file (default: $SQID_DUCKDB_PATH)")
@@ -227,7 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # e.g. `sqid parse-page page.html | head`: the reader is gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
