@@ -129,6 +129,7 @@ def _evaluation_table(result: dict) -> str:
 
 def _cmd_release(args: argparse.Namespace) -> int:
     from sqid.config import load_settings
+    from sqid.embed.stage import cache_dir_default
     from sqid.ingest.sqd import EXAMPLES
     from sqid.release.assemble import ReleaseConfig
     from sqid.release.pipeline import run_release
@@ -151,6 +152,7 @@ def _cmd_release(args: argparse.Namespace) -> int:
         outcome = run_release(
             db_path, config, bump=args.bump, version=args.version, examples=examples,
             dry_run=args.dry_run, publish_unchanged=args.publish_unchanged,
+            image_cache=cache_dir_default(),
         )  # fmt: skip
     except (ReleaseError, ValueError) as exc:
         print(f"sqid release: {exc}", file=sys.stderr)

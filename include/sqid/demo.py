@@ -8,14 +8,17 @@ loopback HTTP server, so the real download path is exercised without the interne
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from sqid import db
 from sqid.airflow_local import prepare, test_dag
+from sqid.config import load_settings
 from sqid.ingest.sample import generate
 from sqid.ingest.sqd import CHECKSUM_MANIFEST
 from sqid.localserve.cdn import ImageCDN
@@ -56,6 +59,58 @@ def demo_model(directory):
     return directory
 
 
+@contextlib.contextmanager
+def output_to(log_file: Path | None):
+    """Send everything this process and its children write to ``log_file`` (Airflow's
+    task logs, warnings, progress), at the file-descriptor level; None: leave it."""
+    if log_file is None:
+        yield
+        return
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with log_file.open("a") as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def stage_summary(dag_id: str, run: Any) -> str:
+    """Key counts after a stage, in a few words."""
+    from sqid.airflow_local import task_states
+
+    settings = load_settings()
+    if dag_id == "sqid_release":
+        states = task_states(run)
+        latest = settings.release_dir / "latest"
+        if states.get("publish") == "success":
+            return f"published {latest.resolve().name}"
+        if latest.exists():
+            return f"no new version: the data equal {latest.resolve().name}"
+        return "nothing published"
+    con = db.connect(settings.duckdb_path, read_only=True)
+    try:
+        if dag_id == "sqid_ingest":
+            sets = db.fetch_dict(con, "derive/count_sqid_sets")
+            return ", ".join(f"{k} {v:,}" for k, v in sets.items())
+        if dag_id == "sqid_scrape":
+            statuses = dict(db.run(con, "scrape/count_product_images").fetchall())
+            return "products " + ", ".join(f"{k} {v:,}" for k, v in sorted(statuses.items()))
+        counts = db.fetch_dict(con, "embed/count_embed_tables")
+        return ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    finally:
+        con.close()
+
+
 def run_pipeline(
     sample_dir: Path,
     site_config: SiteConfig,
@@ -65,16 +120,25 @@ def run_pipeline(
     scrape_conf: dict[str, Any] | None = None,
     embed_conf: dict[str, Any] | None = None,
     release_conf: dict[str, Any] | None = None,
+    log_file: Path | None = None,
 ) -> dict[str, str]:
     """ingest, scrape, embed and release in this process, each DAG against its loopback
     server (``pacing`` is the ``sqid_amazon`` connection's extra); the final state of
-    each DAG run, stopping at the first that does not succeed."""
+    each DAG run, stopping at the first that does not succeed. One line per stage on
+    the terminal; with ``log_file``, Airflow's own output goes there."""
     states: dict[str, str] = {}
 
     def step(dag_id: str, conf: dict[str, Any]) -> bool:
-        states[dag_id] = str(test_dag(dag_id, conf).state)
-        print(f"{dag_id}: {states[dag_id]}", flush=True)
-        return states[dag_id] == "success"
+        start = time.monotonic()
+        print(f"{dag_id:<13} running ...", end="\r", flush=True)
+        with output_to(log_file):
+            run = test_dag(dag_id, conf)
+        states[dag_id] = str(run.state)
+        ok = states[dag_id] == "success"
+        detail = stage_summary(dag_id, run) if ok else f"see {log_file or 'the log above'}"
+        print(f"{dag_id:<13} {states[dag_id]:<8} {time.monotonic() - start:6.1f} s   {detail}",
+              flush=True)  # fmt: skip
+        return ok
 
     with FileServer(sample_dir) as server:
         conf = {"source": server.base_url, "checksums": server.url(CHECKSUM_MANIFEST)}
@@ -93,44 +157,41 @@ def run_pipeline(
 
 
 def main() -> int:
-    settings = prepare()
+    log_file = load_settings().home / "demo.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    log_file.write_text("")  # this run's output only
+    print(f"SQID demo: the four DAGs on generated data (Airflow's output: {log_file})")
+    with output_to(log_file):
+        settings = prepare()
+        model = demo_model(settings.home / "models" / "tiny-clip")
     sample_dir = settings.data_dir / f"demo_sqd_{DEMO_QUERIES}_{DEMO_SEED}"
     if not (sample_dir / CHECKSUM_MANIFEST).exists():
         summary = generate(sample_dir, n_queries=DEMO_QUERIES, seed=DEMO_SEED)
-        print(f"generated sample SQD: {summary.examples} examples, {summary.products} products")
-
+        print(f"generated sample SQD files: {summary.examples:,} judgements, "
+              f"{summary.products:,} products")  # fmt: skip
     states = run_pipeline(
         sample_dir,
         DEMO_SITE,
-        demo_model(settings.home / "models" / "tiny-clip"),
+        model,
         pacing={"requests_per_second": 100, "concurrency": 4, "captcha_pause": 1},
         scrape_conf={"shard_size": 250},
         embed_conf={"batch_size": 32},
         # The demo's local site injects failures on purpose: accept a lower coverage.
         release_conf={"coverage_threshold": 0.8},
+        log_file=log_file,
     )
     if set(states.values()) != {"success"} or len(states) < 4:
+        print(f"the demo stopped: see {log_file}")
         return 1
-    latest = settings.release_dir / "latest"
-
-    con = db.connect(settings.duckdb_path, read_only=True)
-    try:
-        tables = db.fetch_dict(con, "ingest/count_sqd_tables")
-        sets = db.fetch_dict(con, "derive/count_sqid_sets")
-        images = dict(db.run(con, "scrape/count_product_images").fetchall())
-        vectors = db.fetch_dict(con, "embed/count_embed_tables")
-    finally:
-        con.close()
+    latest = (settings.release_dir / "latest").resolve()
     print()
-    print("SQID demo finished")
-    print(f"  DuckDB file     {settings.duckdb_path}")
-    print(f"  SQD tables      {tables}")
-    print(f"  SQID sets       {sets}")
-    print(f"  product images  {images}")
-    print(f"  embeddings      {vectors}")
-    print(f"  release         {latest.resolve()}")
-    print(f"  report          {latest.resolve() / 'report.html'}")
-    print(f"  Airflow home    {settings.home / 'airflow'} (make airflow to browse the runs)")
+    print(f"release        {latest}")
+    print(f"  report       {latest / 'report.html'}")
+    print("  (a demo: synthetic SQD files, a local product site and image CDN, and a tiny")
+    print("   random-weight CLIP; the scores say nothing about CLIP)")
+    print(f"DuckDB file    {settings.duckdb_path}")
+    print(f"Airflow home   {settings.home / 'airflow'} (make airflow to browse the runs)")
+    print(f"check it       .venv/bin/sqid validate {latest} --coverage-threshold 0.8")
     return 0
 
 

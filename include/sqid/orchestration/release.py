@@ -61,9 +61,11 @@ def evaluate_staged(staged: dict) -> dict:
 
 def document_staged(staged: dict, evaluation: dict) -> dict:
     """Changelog, report, card, Croissant; then SHA256SUMS over everything."""
+    from sqid.embed.stage import cache_dir_default
     from sqid.release.documents import document_release
 
-    return document_release(Path(staged["staging"]), staged["version"], evaluation or None)
+    return document_release(Path(staged["staging"]), staged["version"], evaluation or None,
+                            cache_dir_default())  # fmt: skip
 
 
 def validate_staged(staged: dict, params: dict) -> dict:

@@ -301,7 +301,10 @@ MIT, like SQID. The underlying SQD is published by Amazon under Apache-2.0.
 
 
 def document_release(
-    staging: Path, version: str, evaluation: dict[str, Any] | None
+    staging: Path,
+    version: str,
+    evaluation: dict[str, Any] | None,
+    image_cache: Path | None = None,
 ) -> dict[str, Any]:
     """The documents of a staged release, compared with the newest published one, then
     ``SHA256SUMS`` over every file; returns the changes."""
@@ -311,7 +314,7 @@ def document_release(
     latest = latest_version(staging.parent)
     sums = {name: sha256_file(staging / name) for name in DATA_FILES}  # hashed once for both
     changes = write_docs(staging, version, staging.parent / latest if latest else None,
-                         evaluation, sums)  # fmt: skip
+                         evaluation, sums, image_cache)  # fmt: skip
     write_checksums(staging, sums)
     return changes
 
@@ -322,6 +325,7 @@ def write_docs(
     previous: Path | None,
     evaluation: dict[str, Any] | None,
     sums: dict[str, str] | None = None,
+    image_cache: Path | None = None,
 ) -> dict[str, Any]:
     """CHANGELOG.md, report.html, README.md, croissant.json and evaluation.json."""
     text, changes = changelog(previous, directory, version)
@@ -331,7 +335,7 @@ def write_docs(
         previous_evaluation = json.loads((previous / "evaluation.json").read_text())
     (directory / "evaluation.json").write_text(json.dumps(evaluation, indent=2))
     (directory / "report.html").write_text(
-        report_html(directory, evaluation, changes, previous_evaluation)
+        report_html(directory, evaluation, changes, previous_evaluation, image_cache)
     )
     (directory / "README.md").write_text(dataset_card(directory, evaluation))
     (directory / "croissant.json").write_text(json.dumps(croissant(directory, sums), indent=2))

@@ -80,14 +80,16 @@ def stage(db_path: Path, config: ReleaseConfig, version: str) -> dict[str, Any]:
     return {**manifest, "staging": str(staging)}
 
 
-def document(staging: Path, version: str, examples: Path | None) -> dict[str, Any]:
-    """Evaluation (when the SQD examples are at hand), documents, then ``SHA256SUMS``;
-    returns the evaluation."""
+def document(
+    staging: Path, version: str, examples: Path | None, image_cache: Path | None = None
+) -> dict[str, Any]:
+    """Evaluation (when the SQD examples are at hand), documents (the report's thumbnails
+    from ``image_cache``), then ``SHA256SUMS``; returns the evaluation."""
     from sqid.release.documents import document_release
     from sqid.release.evaluate import evaluate_release
 
     evaluation = evaluate_release(staging, examples) if examples and examples.exists() else {}
-    document_release(staging, version, evaluation or None)
+    document_release(staging, version, evaluation or None, image_cache)
     return evaluation
 
 
@@ -129,6 +131,7 @@ def run_release(
     examples: Path | None = None,
     dry_run: bool = False,
     publish_unchanged: bool = False,
+    image_cache: Path | None = None,
 ) -> ReleaseOutcome:
     """Every step in order, in one call (``sqid release`` and the tests)."""
     version = next_version(config.release_dir, bump, version)
@@ -140,7 +143,7 @@ def run_release(
             return ReleaseOutcome(version, reason=f"no new version: the data equal {same}")
     manifest = stage(db_path, config, version)
     staging = Path(manifest["staging"])
-    document(staging, version, examples)
+    document(staging, version, examples, image_cache)
     gate(staging, config)  # a failed gate keeps the staging folder for inspection
     reason = reason_not_to_publish(staging, dry_run=dry_run, publish_unchanged=publish_unchanged)
     if dry_run:

@@ -1,110 +1,201 @@
-"""A release's ``report.html``: one self-contained page (no external scripts or styles)."""
+"""A release's ``report.html``: one self-contained page that works offline and forever.
+
+Nothing is loaded from elsewhere: plots are inline SVG drawn with matplotlib, sample
+images are thumbnails embedded as data URIs from the content-addressed image cache (the
+bytes that were embedded, not URLs on a CDN that may change or vanish). A release made
+from synthetic data or a model other than a known CLIP says so in a banner at the top.
+"""
 
 from __future__ import annotations
 
+import base64
+import csv
 import html
-import json
+import io
 from pathlib import Path
 from typing import Any
 
-from sqid.release.assemble import SQID_CSV, manifest_of
+import pyarrow.parquet as pq
+
+from sqid.release.assemble import SQID_CSV, STATUS_FILE, manifest_of
+
+SAMPLES = 24
+THUMBNAIL_SIDE = 160
+STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#1f2328}"
+    "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #d0d7de;"
+    "padding:4px 8px;text-align:right}th{background:#f6f8fa}td:first-child{text-align:left}"
+    ".banner{background:#fff8c5;border:1px solid #d4a72c;padding:.8em 1em;border-radius:6px}"
+    ".grid{display:grid;grid-template-columns:repeat(6,1fr);gap:8px}"
+    ".grid figure{margin:0;font-size:11px;text-align:center}"
+    ".grid img{width:100%;height:140px;object-fit:contain;background:#fafafa}"
+    ".missing{height:140px;display:flex;align-items:center;justify-content:center;"
+    "background:#f6f8fa;color:#57606a}"
+)
 
 
-def _sweep_svg(sweep: list[dict[str, float]]) -> str:
-    width, height, pad = 420, 220, 40
-    values = [p["ndcg"] for p in sweep]
-    lo, hi = min(values), max(values)
-    span = (hi - lo) or 1e-9
+def synthetic_reasons(manifest: dict[str, Any]) -> list[str]:
+    """Why this release is not the real SQID: files other than the published SQD, or
+    vectors from a model that is not a known CLIP (a demo's or a test's tiny one)."""
+    from sqid.ingest.sqd import PUBLISHED_SPECS
+    from sqid.release.features import KNOWN_DIMENSIONS
 
-    def xy(p):
-        x = pad + p["weight_text"] * (width - 2 * pad)
-        y = height - pad - (p["ndcg"] - lo) / span * (height - 2 * pad)
-        return f"{x:.1f},{y:.1f}"
-
-    points = " ".join(xy(p) for p in sweep)
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="nDCG by text weight">'
-        f'<rect width="{width}" height="{height}" fill="#fff" stroke="#ccc"/>'
-        f'<polyline points="{points}" fill="none" stroke="#1f6feb" stroke-width="2"/>'
-        + "".join(
-            f'<circle cx="{xy(p).split(",")[0]}" cy="{xy(p).split(",")[1]}" r="3" fill="#1f6feb"/>'
-            for p in sweep
+    reasons = []
+    published = {name: spec.sha256 for name, spec in PUBLISHED_SPECS.items()}
+    files = {f["file_name"]: f["sha256"] for f in manifest.get("sqd_files", [])}
+    if files and any(published.get(name) != digest for name, digest in files.items()):
+        reasons.append("the SQD files are not the published ones (generated sample data)")
+    model = manifest.get("model", {})
+    if model.get("model_id") not in KNOWN_DIMENSIONS:
+        reasons.append(
+            f"the vectors come from {model.get('model_id')!r} ({model.get('dimension')} "
+            "dimensions), not a published CLIP: its scores say nothing about CLIP"
         )
-        + f'<text x="{pad}" y="{height - 10}" font-size="11">text weight 0 (image only)</text>'
-        f'<text x="{width - pad - 110}" y="{height - 10}" font-size="11">1 (text only)</text>'
-        f'<text x="4" y="{pad - 10}" font-size="11">nDCG {hi:.4f}</text>'
-        f'<text x="4" y="{height - pad + 14}" font-size="11">{lo:.4f}</text></svg>'
-    )
+    return reasons
 
 
-def report_html(directory: Path, evaluation: dict[str, Any] | None, changes: dict[str, Any],
-                previous_evaluation: dict[str, Any] | None = None) -> str:  # fmt: skip
-    """A self-contained HTML report (no external scripts or styles)."""
-    m = manifest_of(directory)
+def _svg(figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def sweep_plot(evaluation: dict[str, Any]) -> str:
+    """nDCG against the weight of the text score, with the baselines as lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    weights = [p["weight_text"] for p in evaluation["sweep"]]
+    values = [p["ndcg"] for p in evaluation["sweep"]]
+    figure, axes = plt.subplots(figsize=(6.4, 3.4))
+    axes.plot(weights, values, marker="o", color="#1f6feb", label="w·text + (1-w)·image")
+    for key, label, style in (("random", "random order", ":"), ("clip_text", "text only", "--"),
+                              ("clip_image", "image only", "-.")):  # fmt: skip
+        axes.axhline(evaluation[key], linestyle=style, color="#57606a", linewidth=1, label=label)
+    axes.set_xlabel("weight of the text score w")
+    axes.set_ylabel("nDCG (US Task-1 test)")
+    axes.set_xlim(0, 1)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="best")
+    svg = _svg(figure)
+    plt.close(figure)
+    return svg
+
+
+def _thumbnail(data: bytes) -> str | None:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, format="JPEG", quality=80)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def sample_images(directory: Path, image_cache: Path | None) -> list[tuple[str, str, str | None]]:
+    """(product_id, image_url, thumbnail data URI or None) for the first sample products
+    with an image; the thumbnail comes from the cache by the image's sha256."""
+    with (directory / SQID_CSV[0]).open(newline="") as fh:
+        rows = [(r["product_id"], r["image_url"]) for r in csv.DictReader(fh) if r["image_url"]]
+    rows = rows[:SAMPLES]
+    status = pq.read_table(directory / STATUS_FILE, columns=["product_id", "image_sha256"])
+    sha = dict(zip(status.column(0).to_pylist(), status.column(1).to_pylist(), strict=True))
+    samples = []
+    for product_id, url in rows:
+        thumbnail = None
+        digest = sha.get(product_id)
+        blob = image_cache / "sha256" / digest[:2] / digest if image_cache and digest else None
+        if blob is not None and blob.is_file():
+            thumbnail = _thumbnail(blob.read_bytes())
+        samples.append((product_id, url, thumbnail))
+    return samples
+
+
+def _changes(changes: dict[str, Any]) -> str:
+    if not changes or changes.get("previous") is None:
+        return "<p>The first release.</p>"
     esc = html.escape
-    parts = [
-        "<!doctype html><html lang=en><head><meta charset=utf-8>",
-        f"<title>SQID {esc(m['version'])} report</title><style>",
-        "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}th{background:#f4f4f4}"
-        ".grid{display:grid;grid-template-columns:repeat(6,1fr);gap:8px}.grid figure{margin:0;font-size:11px}"
-        ".grid img{width:100%;height:140px;object-fit:contain;background:#fafafa}</style></head><body>",
-        f"<h1>SQID {esc(m['version'])}</h1><p>Created {esc(m['created_at'])}; model "
-        f"<code>{esc(str(m['model']['model_id']))}</code> @ <code>{esc(str(m['model']['revision']))}</code>; "
-        f"previous release: {esc(str(m.get('previous_release')))}.</p>",
-        "<h2>Coverage</h2><table><tr><th>set</th><th>products</th><th>with image</th><th>coverage</th></tr>",
-    ]
-    for s, counts in sorted(m["counts"]["statuses"].items()):
-        total = sum(counts.values())
-        parts.append(f"<tr><td>{esc(s)}</td><td>{total}</td><td>{counts.get('ok', 0)}</td>"
-                     f"<td>{m['coverage'].get(s, 0):.4f}</td></tr>")  # fmt: skip
-    parts.append(
-        "</table><h2>Statuses</h2><table><tr><th>set</th><th>status</th><th>products</th></tr>"
-    )
-    for s, counts in sorted(m["counts"]["statuses"].items()):
-        for status, n in sorted(counts.items()):
-            parts.append(f"<tr><td>{esc(s)}</td><td>{esc(status)}</td><td>{n}</td></tr>")
-    parts.append(
-        "</table><h2>Scrape outcomes over time</h2><table><tr><th>day</th><th>outcome</th><th>attempts</th></tr>"
-    )
-    for row in m.get("status_over_time", []):
-        parts.append(
-            f"<tr><td>{esc(row['day'])}</td><td>{esc(str(row['outcome']))}</td><td>{row['attempts']}</td></tr>"
-        )
-    parts.append("</table><h2>Ranking (nDCG, US Task-1 test, gains E=1, S=0.1, C=0.01, I=0)</h2>")
-    if evaluation:
-        prev = previous_evaluation or {}
-        parts.append("<table><tr><th>method</th><th>nDCG</th><th>previous release</th></tr>")
-        for key, label in (
-            ("random", "random order"),
-            ("clip_text", "CLIP_text"),
-            ("clip_image", "CLIP_image"),
-        ):
-            parts.append(
-                f"<tr><td>{label}</td><td>{evaluation[key]:.4f}</td><td>{_fmt(prev.get(key))}</td></tr>"
-            )
-        best = evaluation["best_combination"]
-        parts.append(f"<tr><td>CLIP text+image, w={best['weight_text']:.1f}</td><td>{best['ndcg']:.4f}</td>"
-                     f"<td>{_fmt((prev.get('best_combination') or {}).get('ndcg'))}</td></tr></table>")  # fmt: skip
-        parts.append(f"<p>{evaluation['queries']} queries, {evaluation['judgements']} judgements "
-                     f"({evaluation['skipped_queries']} all-irrelevant queries left out).</p>")  # fmt: skip
-        parts.append(
-            "<h3>Weight sweep: w·text + (1-w)·image</h3>" + _sweep_svg(evaluation["sweep"])
-        )
-    else:
-        parts.append("<p>Not evaluated (no SQD examples file given).</p>")
-    parts.append(f"<h2>Changes</h2><pre>{esc(json.dumps(changes, indent=2))}</pre>")
-    parts.append("<h2>Sample images</h2><div class=grid>")
-    with (directory / SQID_CSV[0]).open() as fh:
-        samples = [line.strip().split(",", 1) for line in list(fh)[1:]]
-    for pid, url in [s for s in samples if len(s) == 2 and s[1]][:24]:
-        parts.append(
-            f'<figure><img loading=lazy src="{esc(url)}" alt="{esc(pid)}"><figcaption>{esc(pid)}</figcaption></figure>'
-        )
-    parts.append("</div></body></html>")
-    return "".join(parts)
+    items = [f"<li>products added: {changes['added']:,}, removed: {changes['removed']:,}</li>",
+             f"<li>image changed (status <code>ok</code>, another image): "
+             f"{changes['image_changed']:,}</li>"]  # fmt: skip
+    moves = changes.get("status_moves") or {}
+    items.append("<li>status moves: " + (", ".join(
+        f"<code>{esc(k)}</code> {v:,}" for k, v in moves.items()) or "none") + "</li>")  # fmt: skip
+    items.append("<li>image coverage change: " + ", ".join(
+        f"{esc(s)} {d:+.2%}" for s, d in (changes.get("coverage_delta") or {}).items()) + "</li>")  # fmt: skip
+    return f"<p>Compared with {esc(changes['previous'])}:</p><ul>{''.join(items)}</ul>"
 
 
 def _fmt(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else "-"
+
+
+def report_html(directory: Path, evaluation: dict[str, Any] | None, changes: dict[str, Any],
+                previous_evaluation: dict[str, Any] | None = None,
+                image_cache: Path | None = None) -> str:  # fmt: skip
+    """The report of the release in ``directory``."""
+    m = manifest_of(directory)
+    esc = html.escape
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        f"<title>SQID {esc(m['version'])} report</title><style>{STYLE}</style></head><body>",
+        f"<h1>SQID {esc(m['version'])}</h1>",
+    ]
+    reasons = synthetic_reasons(m)
+    if reasons:
+        parts.append("<p class=banner><b>Not the real SQID.</b> This release is for trying "
+                     "the pipeline out: " + "; ".join(esc(r) for r in reasons) + ".</p>")  # fmt: skip
+    parts.append(
+        f"<p>Created {esc(m['created_at'])}; model <code>{esc(str(m['model']['model_id']))}</code> "
+        f"@ <code>{esc(str(m['model']['revision']))}</code>, {m['model']['dimension']} dimensions; "
+        f"previous release: {esc(str(m.get('previous_release') or 'none'))}.</p>"
+    )
+    parts.append("<h2>Coverage</h2><table><tr><th>set</th><th>products</th><th>with image</th>"
+                 "<th>coverage</th></tr>")  # fmt: skip
+    for s, counts in sorted(m["counts"]["statuses"].items()):
+        total = sum(counts.values())
+        parts.append(f"<tr><td>{esc(s)}</td><td>{total:,}</td><td>{counts.get('ok', 0):,}</td>"
+                     f"<td>{m['coverage'].get(s, 0):.2%}</td></tr>")  # fmt: skip
+    parts.append("</table><h2>Product statuses</h2><p>As in <code>product_image_status."
+                 "parquet</code> and the README's status table.</p><table><tr><th>set</th>"
+                 "<th>status</th><th>products</th></tr>")  # fmt: skip
+    for s, counts in sorted(m["counts"]["statuses"].items()):
+        for status, n in sorted(counts.items()):
+            parts.append(f"<tr><td>{esc(s)}</td><td>{esc(status)}</td><td>{n:,}</td></tr>")
+    parts.append("</table><h2>Page kinds seen per day</h2><p>Every request of every scrape "
+                 "run: the kind of page it returned, or its error.</p><table><tr><th>day</th>"
+                 "<th>page kind or error</th><th>requests</th></tr>")  # fmt: skip
+    for row in m.get("status_over_time", []):
+        parts.append(f"<tr><td>{esc(row['day'])}</td><td>{esc(str(row['outcome']))}</td>"
+                     f"<td>{row['attempts']:,}</td></tr>")  # fmt: skip
+    parts.append("</table><h2>Ranking (nDCG, US Task-1 test, gains E=1, S=0.1, C=0.01, I=0)</h2>")
+    if evaluation:
+        prev = previous_evaluation or {}
+        parts.append("<table><tr><th>method</th><th>nDCG</th><th>previous release</th></tr>")
+        for key, label in (("random", "random order (expected)"), ("clip_text", "CLIP text (title)"),
+                           ("clip_image", "CLIP image")):  # fmt: skip
+            parts.append(f"<tr><td>{label}</td><td>{evaluation[key]:.4f}</td>"
+                         f"<td>{_fmt(prev.get(key))}</td></tr>")  # fmt: skip
+        best = evaluation["best_combination"]
+        parts.append(f"<tr><td>CLIP text+image, w={best['weight_text']:.1f}</td><td>{best['ndcg']:.4f}</td>"
+                     f"<td>{_fmt((prev.get('best_combination') or {}).get('ndcg'))}</td></tr></table>")  # fmt: skip
+        parts.append(f"<p>{evaluation['queries']:,} queries, {evaluation['judgements']:,} judgements "
+                     f"({evaluation['skipped_queries']:,} all-irrelevant queries left out).</p>")  # fmt: skip
+        parts.append("<h3>Weight sweep</h3>" + sweep_plot(evaluation))
+    else:
+        parts.append("<p>Not evaluated (no SQD examples file given).</p>")
+    parts.append("<h2>Changes</h2>" + _changes(changes))
+    parts.append("<h2>Sample images</h2><div class=grid>")
+    for product_id, url, thumbnail in sample_images(directory, image_cache):
+        picture = (f'<img src="{thumbnail}" alt="{esc(product_id)}">' if thumbnail
+                   else "<div class=missing>not in the image cache</div>")  # fmt: skip
+        parts.append(f'<figure>{picture}<figcaption><a href="{esc(url)}">{esc(product_id)}</a>'
+                     "</figcaption></figure>")  # fmt: skip
+    parts.append("</div></body></html>")
+    return "".join(parts)
