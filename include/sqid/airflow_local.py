@@ -92,14 +92,27 @@ def task_states(run: Any) -> dict[str, str]:
 
 def standalone() -> int:
     """``airflow standalone`` on the project-local home, stopped cleanly on Ctrl-C."""
+    # This machine only, unless asked otherwise; a worker pool sized for a laptop.
+    os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
+    os.environ.setdefault("AIRFLOW__API__PORT", "8080")
+    os.environ.setdefault("AIRFLOW__CORE__PARALLELISM", str(max(2, min(8, os.cpu_count() or 2))))
+    os.environ.setdefault("AIRFLOW__API__WORKERS", "1")
     settings = prepare()
     home = Path(os.environ["AIRFLOW_HOME"])
-    print(f"Airflow UI: http://localhost:8080  (AIRFLOW_HOME={home})", flush=True)
-    print(
-        f"admin password: {home / 'simple_auth_manager_passwords.json.generated'}",
-        flush=True,
-    )
-    print(f"DuckDB file: {settings.duckdb_path}", flush=True)
+    host, port = os.environ["AIRFLOW__API__HOST"], os.environ["AIRFLOW__API__PORT"]
+    site = os.environ.get("SQID_PRODUCT_BASE_URL") or "https://www.amazon.com (the real site)"
+    sqd = settings.sqd_source or "the public SQD files on GitHub (about 1.1 GB)"
+    for line in (
+        f"Airflow UI     http://{host}:{port}  (listening on {host} only)",
+        f"admin password {home / 'simple_auth_manager_passwords.json.generated'}",
+        f"DuckDB file    {settings.duckdb_path}",
+        f"releases       {settings.release_dir}",
+        f"sqid_ingest    reads {sqd}; set SQID_SQD_SOURCE to change",
+        f"sqid_scrape    fetches product pages from {site}; set SQID_PRODUCT_BASE_URL or the",
+        "               sqid_amazon connection to change",
+        f"workers        {os.environ['AIRFLOW__CORE__PARALLELISM']} task slots; Ctrl-C stops everything",
+    ):
+        print(line, flush=True)
     # standalone starts its components as `airflow ...`: the venv's bin must be on PATH.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     children: list[subprocess.Popen] = []
@@ -130,7 +143,8 @@ def standalone() -> int:
     children.append(
         subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], start_new_session=True)
     )
-    return children[0].wait()
+    code = children[0].wait()
+    return 0 if getattr(stop, "sent", False) else code  # stopped on request: a clean exit
 
 
 if __name__ == "__main__":
