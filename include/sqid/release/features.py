@@ -141,6 +141,19 @@ def _report_vectors(release: _Release, name: str, column: str, stats: _VectorSta
             release.add("embeddings", f"{name}: {column} {what}", rows)
 
 
+def _scan(release: _Release, parquet, columns: list[str],
+          checks: list[tuple[int, _VectorStats, _Digests | None]]) -> list[str]:  # fmt: skip
+    """Read a feature file batch by batch, checking each vector column named in
+    ``checks`` (column index, its stats, its digests); the ids, in file order."""
+    ids: list[str] = []
+    for batch in release.batches(parquet, columns):
+        keys = np.array(batch.column(0).to_pylist(), dtype=object)
+        ids += keys.tolist()
+        for index, stats, digests in checks:
+            _vectors(release, keys, batch.column(index), stats, digests)
+    return ids
+
+
 def product_features(release: _Release) -> None:
     schema = {f.name: f.type for f in PRODUCT_FEATURES_SCHEMA}
     parquet = release.read(PRODUCT_FEATURES, schema)
@@ -148,12 +161,7 @@ def product_features(release: _Release) -> None:
         return
     text, image = _VectorStats(), _VectorStats()
     digests = _Digests()
-    ids: list[str] = []
-    for batch in release.batches(parquet, list(schema)):
-        keys = np.array(batch.column(0).to_pylist(), dtype=object)
-        ids += keys.tolist()
-        _vectors(release, keys, batch.column(1), text)
-        _vectors(release, keys, batch.column(2), image, digests)
+    ids = _scan(release, parquet, list(schema), [(1, text, None), (2, image, digests)])
     release.ids(PRODUCT_FEATURES, "product_id", ids)
     release.claim(
         f"rows[{PRODUCT_FEATURES!r}]",
@@ -194,11 +202,7 @@ def query_features(release: _Release) -> None:
     if parquet is None:
         return
     text = _VectorStats()
-    ids: list[str] = []
-    for batch in release.batches(parquet, list(schema)):
-        keys = np.array(batch.column(0).to_pylist(), dtype=object)
-        ids += keys.tolist()
-        _vectors(release, keys, batch.column(1), text)
+    ids = _scan(release, parquet, list(schema), [(1, text, None)])
     release.ids(QUERY_FEATURES, "query_id", ids)
     release.claim(
         f"rows[{QUERY_FEATURES!r}]", release.manifest["rows"].get(QUERY_FEATURES), len(ids)
