@@ -23,8 +23,9 @@ import numpy as np
 import pyarrow as pa
 import requests
 from sqid.embed.clip import ClipEncoder, batched
-from sqid.embed.images import decode_rgb
-from sqid.embed.stage import EmbedConfig, run_image_shard
+from sqid.embed.config import EmbedConfig
+from sqid.embed.decode import decode_rgb
+from sqid.embed.stage import run_image_shard
 from sqid.files import write_parquet_atomic
 from sqid.localserve.cdn import ImageCDN, render_rendition, synthetic_image
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from sqid.embed.clip import ClipEncoder, batched, prefetch_map
-from sqid.embed.images import decode_rgb
+from sqid.embed.decode import decode_rgb
 from sqid.embed.tinyclip import build
 from sqid.localserve.cdn import synthetic_image
 

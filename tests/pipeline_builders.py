@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqid.embed.clip import ClipEncoder
-from sqid.embed.stage import EmbedConfig, merge, plan, run_image_shard, run_text_shard
+from sqid.embed.config import EmbedConfig
+from sqid.embed.stage import merge, plan, run_image_shard, run_text_shard
 from sqid.localserve.cdn import ImageCDN
 from sqid.localserve.site import ProductSite, SiteConfig
 from sqid.scrape.config import ScrapeConfig

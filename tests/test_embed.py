@@ -4,7 +4,8 @@ import duckdb
 import numpy as np
 import pytest
 from sqid.embed.clip import pipelined
-from sqid.embed.stage import EmbedConfig, merge, plan, run_image_shard, run_text_shard
+from sqid.embed.config import EmbedConfig
+from sqid.embed.stage import merge, plan, run_image_shard, run_text_shard
 from sqid.localserve.cdn import ImageCDN, send, synthetic_image
 from sqid.localserve.site import ProductSite, SiteConfig
 from sqid.scrape.config import ScrapeConfig

@@ -4,15 +4,9 @@ import math
 import random
 
 import pytest
-from sqid.release.evaluate import (
-    GAINS,
-    Judgement,
-    dcg,
-    evaluate_clip,
-    evaluate_scores,
-    mean_ndcg,
-    ndcg,
-)
+from sqid.release.evaluate import Judgement, evaluate_clip
+from sqid.release.ndcg import GAINS, dcg, mean_ndcg, ndcg
+from sqid.release.scores import evaluate_scores
 
 
 def test_hand_computed():

@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 from PIL import Image
-from sqid.embed.images import ImagePolicy, decode_rgb, fetch_image
+from sqid.embed.decode import decode_rgb
+from sqid.embed.images import ImagePolicy, fetch_image
 from sqid.ingest.download import DownloadError, fetch_file
 from sqid.ingest.sqd import FileSpec
 from sqid.localserve import LoopbackServer, QuietHandler

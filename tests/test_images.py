@@ -8,7 +8,9 @@ from dataclasses import replace
 import pytest
 import requests
 from PIL import Image
-from sqid.embed.images import ContentCache, ImagePolicy, check_url, decode_rgb, fetch_image, sniff
+from sqid.embed.cache import ContentCache
+from sqid.embed.decode import decode_rgb
+from sqid.embed.images import ImagePolicy, check_url, fetch_image, sniff
 from sqid.localserve.cdn import ImageCDN, send
 from sqid.retry import RetryPolicy
 

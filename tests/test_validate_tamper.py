@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqid.ingest.sqd import EXAMPLES
 from sqid.release.assemble import published_url, write_checksums
-from sqid.release.evaluate import ScoresError, read_scores
+from sqid.release.scores import ScoresError, read_scores
 from sqid.release.validate import ValidationPolicy, validate_release
 from sqid.release.versions import list_versions, next_version, parse_version
 

@@ -93,7 +93,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import duckdb
 
-    from sqid.release.evaluate import ScoresError, evaluate_release
+    from sqid.release.evaluate import evaluate_release
+    from sqid.release.scores import ScoresError
 
     for what, path in (("release", args.release_dir), ("examples file", args.examples)):
         if not Path(path).exists():

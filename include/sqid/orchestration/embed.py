@@ -7,7 +7,7 @@ from sqid.orchestration import run_dir_for
 
 def embed_config(params: dict):
     """EmbedConfig from run Params and the environment (model default, image mirror)."""
-    from sqid.embed.stage import EmbedConfig
+    from sqid.embed.config import EmbedConfig
 
     return EmbedConfig.resolve(params)
 

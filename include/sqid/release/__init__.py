@@ -4,7 +4,9 @@
   DAG's tasks, ``sqid release`` and the tests.
 - ``assemble``: the data files and the manifest; the inputs' fingerprint.
 - ``versions``: version names, staging folders, publishing, ``latest``.
-- ``validate``: the gate, and the file-level validation of any release (``sqid validate``).
-- ``evaluate``: nDCG on the SQID benchmark, of CLIP scores or a user's own scores.
+- ``validate``: the gate, and the file-level validation of any release (``sqid validate``);
+  ``features``: its checks of the vector files.
+- ``evaluate``: the CLIP baselines on the SQID benchmark; ``scores``: a user's own scores;
+  ``ndcg``: the metric, for every query at once.
 - ``documents``: changelog, dataset card, Croissant; ``report``: report.html.
 """

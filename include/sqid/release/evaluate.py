@@ -1,28 +1,20 @@
-"""nDCG on the SQID benchmark (US Task-1 test judgements), as the SQID paper reports it.
+"""A release's evaluation on the SQID benchmark (US Task-1 test judgements): the CLIP
+baselines from its feature files, or a user's own scores (:mod:`sqid.release.scores`),
+with the metric of :mod:`sqid.release.ndcg`.
 
-Gains: E = 1.0, S = 0.1, C = 0.01, I = 0.0 (the corrected mapping; the original SQD
-script swaps S and C), over each query's whole list, no cutoff. Choices, stated:
-
-- Ties in the scores are averaged: every item of a tied group gets the mean discount
-  of the positions the group spans, i.e. the expected DCG under random tie-breaking.
-  A constant scorer therefore gets exactly the random-order expectation.
-- Queries whose ideal DCG is 0 (every judgement ``I``) carry no ranking information and
-  are left out of the mean; the result says how many were left out.
-- A product without an image vector gets, for the image score, the mean image score of
-  the query's other products: it is neither promoted nor buried (the same for the
-  weighted text+image combination).
+A product without an image vector gets, for the image score, the mean image score of
+the query's other products: it is neither promoted nor buried (the same for the
+weighted text+image combination).
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,76 +23,7 @@ import pyarrow.parquet as pq
 from sqid import db
 from sqid.files import read_batches
 from sqid.release.assemble import PRODUCT_FEATURES, QUERY_FEATURES
-
-GAINS: Mapping[str, float] = {"E": 1.0, "S": 0.1, "C": 0.01, "I": 0.0}
-
-
-def dcg_per_query(codes: np.ndarray, gains: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """DCG of every query at once, items ranked by ``scores`` (descending), ties averaged.
-
-    ``codes[i]`` is item i's query as an integer ``0..Q-1``. One sort by (query, -score);
-    an item's discount is ``1/log2(rank + 2)`` within its query; every item of a run of
-    equal scores gets the mean discount of the run. About 30 ms per 100k items, where a
-    Python loop over queries took seconds.
-    """
-    codes = np.asarray(codes, dtype=np.int64)
-    gains = np.asarray(gains, dtype=np.float64)
-    scores = np.asarray(scores, dtype=np.float64)
-    if not len(codes):
-        return np.zeros(0)
-    order = np.lexsort((-scores, codes))
-    c, g, s = codes[order], gains[order], scores[order]
-    new_query = np.r_[True, c[1:] != c[:-1]]
-    starts = np.flatnonzero(new_query)
-    rank = np.arange(len(c)) - np.repeat(starts, np.diff(np.r_[starts, len(c)]))
-    discount = 1.0 / np.log2(rank + 2)
-    tie = np.cumsum(new_query | np.r_[True, s[1:] != s[:-1]]) - 1  # -inf == -inf ties
-    mean_discount = np.bincount(tie, discount) / np.bincount(tie)
-    return np.bincount(c, g * mean_discount[tie], minlength=int(c.max()) + 1)
-
-
-def ndcg_per_query(
-    codes: np.ndarray, gains: np.ndarray, scores: np.ndarray, ideal: np.ndarray | None = None
-) -> np.ndarray:
-    """nDCG of every query; NaN where the ideal DCG is 0 (every judgement ``I``).
-    ``ideal``: the queries' ideal DCG, when several scorings share it."""
-    ideal = dcg_per_query(codes, gains, gains) if ideal is None else ideal
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ideal > 0, dcg_per_query(codes, gains, scores) / ideal, np.nan)
-
-
-def dcg(gains: Sequence[float], scores: Sequence[float]) -> float:
-    """DCG of one list ranked by ``scores`` (descending), ties averaged."""
-    return float(dcg_per_query(np.zeros(len(gains)), gains, scores)[0]) if len(gains) else 0.0
-
-
-def ndcg(gains: Sequence[float], scores: Sequence[float]) -> float | None:
-    """nDCG of one query's list, or None when its ideal DCG is 0."""
-    value = ndcg_per_query(np.zeros(len(gains)), gains, scores)[0] if len(gains) else np.nan
-    return None if np.isnan(value) else float(value)
-
-
-@dataclass(frozen=True)
-class Result:
-    ndcg: float
-    queries: int
-    skipped_queries: int
-
-
-def _mean(values: np.ndarray) -> Result:
-    known = values[~np.isnan(values)]
-    mean = float(known.mean()) if len(known) else float("nan")
-    return Result(mean, len(known), len(values) - len(known))
-
-
-def mean_ndcg(lists: Iterable[tuple[Sequence[float], Sequence[float]]]) -> Result:
-    """Mean nDCG over lists of (gains, scores), each list one query."""
-    codes, gains, scores = [], [], []
-    for i, (g, s) in enumerate(lists):
-        codes += [i] * len(g)
-        gains += list(g)
-        scores += list(s)
-    return _mean(ndcg_per_query(np.array(codes), np.array(gains), np.array(scores)))
+from sqid.release.ndcg import GAINS, Result, dcg_per_query, mean_result, ndcg_per_query
 
 
 @dataclass(frozen=True)
@@ -184,7 +107,7 @@ def evaluate_clip(
     ideal = dcg_per_query(codes, gains, gains)
 
     def mean_ndcg_of(scores: np.ndarray) -> Result:
-        return _mean(ndcg_per_query(codes, gains, scores, ideal))
+        return mean_result(ndcg_per_query(codes, gains, scores, ideal))
 
     text_result, image_result = mean_ndcg_of(text), mean_ndcg_of(image)
     sweep = [{"weight_text": w, "ndcg": mean_ndcg_of(w * text + (1 - w) * image).ndcg}
@@ -201,36 +124,6 @@ def evaluate_clip(
         "best_combination": best,
         "lift_over_text": (best["ndcg"] / text_result.ndcg - 1) if text_result.ndcg else None,
     }
-
-
-def evaluate_scores(
-    judgements: Iterable[Judgement], scores: Mapping[tuple[str, str], float]
-) -> dict[str, object]:
-    """nDCG of a user's own scores; judged pairs without a score count as tied-last.
-
-    The result also counts the scored pairs that match no judgement (other queries or
-    products, or mistyped ids): they cannot count, and a large number signals a mistake.
-    """
-    by_query = group(judgements)
-    judged = {(j.query_id, j.product_id) for items in by_query.values() for j in items}
-    lists, missing = [], 0
-    for query_id, items in by_query.items():
-        gains = [GAINS[j.label] for j in items]
-        values = []
-        for j in items:
-            score = scores.get((query_id, j.product_id))
-            if score is None:
-                missing += 1
-                score = float("-inf")
-            values.append(score)
-        lists.append((gains, values))
-    result = mean_ndcg(lists)
-    return {"ndcg": result.ndcg, "queries": result.queries, "skipped_queries": result.skipped_queries,
-            "unscored_judgements": missing,
-            "unknown_pairs": sum(1 for pair in scores if pair not in judged)}  # fmt: skip
-
-
-# --- a release's evaluation: its feature files against the SQD judgements -------------
 
 
 def _vectors(path: Path, key: str, column: str) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
@@ -347,68 +240,11 @@ def release_judgements(release_dir: Path, examples: Path) -> Judged:
     return Judged(query_ids, product_ids, labels, text_scores, image_scores)
 
 
-class ScoresError(ValueError):
-    """A user's scores file cannot be evaluated; the message says why, in words."""
-
-
-SCORE_COLUMNS = ("query_id", "product_id", "score")
-
-
-def read_scores(path: Path) -> dict[tuple[str, str], float]:
-    """``{(query_id, product_id): score}`` from a user's CSV or Parquet scores file.
-
-    Refused with :class:`ScoresError`: a missing file, missing columns, scores that are
-    not numbers or not finite (NaN would silently reorder the valid ones), and pairs
-    scored twice (which one counts would be a guess).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ScoresError(f"{path}: no such file")
-    parquet = path.suffix == ".parquet"
-    con = db.connect(":memory:")
-    try:
-        describe = "ingest/describe_parquet" if parquet else "ingest/describe_csv"
-        columns = [row[0] for row in db.run(con, describe, {"path": str(path)}).fetchall()]
-        missing = [c for c in SCORE_COLUMNS if c not in columns]
-        if missing:
-            raise ScoresError(
-                f"{path}: needs the columns {', '.join(SCORE_COLUMNS)}; missing {', '.join(missing)}"
-                f" (found {', '.join(columns) or 'none'})"
-            )
-        rows = db.run(
-            con, "release/scores_parquet" if parquet else "release/scores_csv", {"path": str(path)}
-        ).fetchall()
-    except duckdb.Error as exc:
-        raise ScoresError(
-            f"{path}: cannot read as {'Parquet' if parquet else 'CSV'}: {exc}"
-        ) from exc
-    finally:
-        con.close()
-    scores: dict[tuple[str, str], float] = {}
-    not_numbers, not_finite, twice = [], [], []
-    for query_id, product_id, raw, score in rows:
-        pair = (query_id, product_id)
-        if score is None:
-            not_numbers.append(f"{query_id}/{product_id}={raw!r}")
-        elif not math.isfinite(score):
-            not_finite.append(f"{query_id}/{product_id}")
-        elif pair in scores:
-            twice.append(f"{query_id}/{product_id}")
-        else:
-            scores[pair] = score
-    for problem, found in (
-        ("scores that are not numbers", not_numbers),
-        ("scores that are NaN or infinite", not_finite),
-        ("(query_id, product_id) pairs scored more than once", twice),
-    ):
-        if found:
-            raise ScoresError(f"{path}: {len(found)} {problem}, e.g. {', '.join(found[:5])}")
-    return scores
-
-
 def evaluate_release(
     release_dir: Path, examples: Path, scores: Path | None = None
 ) -> dict[str, Any]:
+    from sqid.release.scores import evaluate_scores, read_scores
+
     judged = release_judgements(release_dir, examples)
     if scores is None:
         return evaluate_clip(judged)
