@@ -4,6 +4,8 @@ The files have the real SQD schemas and realistic value shapes (10-character ASI
 ISBN-10s, E/S/C/I mixes, three locales, train/test splits, small/large versions,
 unicode text and empty fields, up to 40 judgements per query), so every stage can be
 exercised end to end without the 1.1 GB originals.
+
+Over 300 lines, most of it word lists and schemas: the generator itself is one function.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ the rows that fail it.
 
 Vectors are checked in Arrow batches with numpy (lengths, finiteness and norms over
 the flattened values, duplicates by the hash of each vector's bytes), so memory stays
-flat however large the release.
+flat however large the release. The checks of the vector files are in
+:mod:`sqid.release.features`; the rest stay here (over 300 lines), each check a short
+function in the order the validator runs them.
 """
 
 from __future__ import annotations
