@@ -185,7 +185,7 @@ def main() -> int:
         return 1
     latest = (settings.release_dir / "latest").resolve()
     print()
-    print(f"release        {latest}")
+    print(f"latest release {latest}")
     print(f"  report       {latest / 'report.html'}")
     print("  (a demo: synthetic SQD files, a local product site and image CDN, and a tiny")
     print("   random-weight CLIP; the scores say nothing about CLIP)")
