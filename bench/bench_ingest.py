@@ -52,18 +52,15 @@ def load_pandas(sample_dir: Path, db_path: Path) -> int:
     return rows
 
 
-METHODS = {"duckdb-native": load_native, "pandas-then-insert": load_pandas}
-
-
 def load_plain_copy(sample_dir: Path, db_path: Path) -> int:
     """The anchor: the same three files copied into unkeyed tables, no checks at all."""
-    import duckdb
+    from sqid import db
 
-    con = duckdb.connect(str(db_path))
-    con.execute("CREATE TABLE e AS SELECT * FROM read_parquet(?)", [str(sample_dir / EXAMPLES)])
-    con.execute("CREATE TABLE p AS SELECT * FROM read_parquet(?)", [str(sample_dir / PRODUCTS)])
-    con.execute("CREATE TABLE s AS SELECT * FROM read_csv(?)", [str(sample_dir / SOURCES)])
-    rows = sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in "eps")
+    con = db.connect(db_path)
+    for statement, name in (("bench/copy_examples", EXAMPLES), ("bench/copy_products", PRODUCTS),
+                            ("bench/copy_sources", SOURCES)):  # fmt: skip
+        db.run(con, statement, {"path": str(sample_dir / name)})
+    [(rows,)] = db.run(con, "bench/count_copies").fetchall()
     con.close()
     return rows
 

@@ -88,9 +88,9 @@ def build(state: Path, scale: float) -> dict[str, int]:
                         "source": ["other"] * n_queries, "n_judgements": [20] * n_queries})  # fmt: skip
     con.register("products_frame", products)
     con.register("queries_frame", queries)
-    con.execute("INSERT INTO sqid_products SELECT * FROM products_frame")
-    con.execute("INSERT INTO sqid_queries SELECT * FROM queries_frame")
-    con.execute("INSERT INTO sqid_set_rule VALUES (2, now())")
+    db.run(con, "bench/insert_sqid_products_from_frame")
+    db.run(con, "bench/insert_sqid_queries_from_frame")
+    db.run(con, "derive/insert_sqid_set_rule", {"min_supp_judgements": 2})
     con.close()
 
     # Scrape: one outcome per product, merged by the scraper's own merge.
@@ -179,16 +179,10 @@ def step_plain_insert(state: str) -> dict:
     con = db.connect(scratch)
     db.run_script(con, "embed/create_embed_tables")
     embed = Path(state) / "embed"
-    fetches = sorted(str(p) for p in embed.glob("image-*/fetches-*.parquet"))
-    con.execute(
-        "INSERT INTO image_fetches SELECT url, image_url, sha256, status, error, http_status,"
-        " attempts, make_timestamp(fetched_at) FROM read_parquet(?)",
-        [fetches],
-    )
-    images = sorted(str(p) for p in embed.glob("image-*/vectors-*.parquet"))
-    texts = sorted(str(p) for p in embed.glob("text-*/vectors-*.parquet"))
-    con.execute("INSERT INTO image_embeddings SELECT * FROM read_parquet(?)", [images])
-    con.execute("INSERT INTO text_embeddings SELECT * FROM read_parquet(?)", [texts])
+    for statement, pattern in (("bench/anchor_fetches", "image-*/fetches-*.parquet"),
+                               ("bench/anchor_image_vectors", "image-*/vectors-*.parquet"),
+                               ("bench/anchor_text_vectors", "text-*/vectors-*.parquet")):  # fmt: skip
+        db.run(con, statement, {"files": sorted(str(p) for p in embed.glob(pattern))})
     con.close()
     scratch.unlink()
     return {}

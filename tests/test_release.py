@@ -233,6 +233,42 @@ def test_nan_in_a_vector(first_release, tmp_path):
     assert any("NaN" in p.message for p in problems)
 
 
+def test_two_images_with_one_vector(first_release, tmp_path):
+    """A copied vector is named; products sharing one image (one image_sha256) are not."""
+    shared = {}
+
+    def copy_vector(copy):
+        def fn(table):
+            rows = table.to_pylist()
+            with_image = [r for r in rows if r["clip_image_features"] is not None]
+            first, second = with_image[0], with_image[1]
+            second["clip_image_features"] = list(first["clip_image_features"])
+            shared.update(ids={first["product_id"], second["product_id"]})
+            return pa.Table.from_pylist(rows, schema=table.schema)
+
+        rewrite_parquet(copy / "product_features.parquet", fn)
+
+    problems, copy = tampered(first_release, tmp_path, copy_vector)
+    [problem] = [p for p in problems if "share an identical image vector" in p.message]
+    assert set(problem.rows) == shared["ids"]
+
+    def same_image(status_copy):
+        def fn(table):
+            rows = table.to_pylist()
+            by_id = {r["product_id"]: r for r in rows}
+            first, second = sorted(shared["ids"])
+            by_id[second]["image_sha256"] = by_id[first]["image_sha256"]
+            return pa.Table.from_pylist(rows, schema=table.schema)
+
+        rewrite_parquet(status_copy / "product_image_status.parquet", fn)
+
+    same_image(copy)
+    write_checksums(copy)
+    _, config = first_release
+    assert not any("identical image vector" in p.message
+                   for p in validate_release(copy, config.validation_policy()))  # fmt: skip
+
+
 def test_missing_file(first_release, tmp_path):
     problems, _ = tampered(
         first_release, tmp_path, lambda c: (c / "query_features.parquet").unlink()

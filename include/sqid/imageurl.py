@@ -221,16 +221,22 @@ def canonical_mask(urls: pa.Array) -> np.ndarray:
     return pc.fill_null(matches, False).to_numpy(zero_copy_only=False)
 
 
+def published_url(url: str | None) -> str | None:
+    """A stored image URL as a release publishes it: in its canonical form (rows scraped
+    by earlier versions may hold ``http://`` or ``//`` URLs). A URL that fails the gate is
+    kept as stored, so that the release's validation refuses it and names the product."""
+    return (canonical_image_url(url) or url) if url else url
+
+
 def canonical_column(urls: pa.Array) -> pa.Array:
-    """A string column with each URL in its canonical form where it has one, and left as
-    it is where it has none (so that a gate downstream names it); nulls stay null."""
+    """:func:`published_url` over a string column: rows the pattern matches are already
+    canonical, in one vector check; only the others take the full parse."""
     fast = canonical_mask(urls)
     if fast.all():
         return urls
     values = urls.to_pylist()
     for i in np.flatnonzero(~fast):
-        if values[i]:
-            values[i] = canonical_image_url(values[i]) or values[i]
+        values[i] = published_url(values[i])
     return pa.array(values, pa.string())
 
 

@@ -152,14 +152,22 @@ def _prepare(encoder: ClipEncoder, policy: ImagePolicy, cache: ContentCache, sha
     return keys, (encoder.preprocess(images) if images else None), failures
 
 
+def _open_shard(
+    shard: dict[str, Any], kind: str, columns: list[str]
+) -> tuple[Path, dict[str, list[Any]]]:
+    """The shard's own folder (created, inside the run's) and its slice of the work list."""
+    run_dir = Path(shard["run_dir"])
+    directory = run_dir / f"{kind}-{shard['shard']:05d}"
+    directory.mkdir(parents=True, exist_ok=True)
+    work = read_slice(run_dir / f"{kind}_work.parquet", columns, shard["offset"], shard["count"])
+    return directory, work
+
+
 def run_image_shard(shard: dict[str, Any], config: EmbedConfig, cache_dir: Path,
                     encoder: ClipEncoder | None = None) -> dict[str, Any]:  # fmt: skip
     """Fetch, verify and embed one shard of image URLs; resumable from its part files."""
-    run_dir = Path(shard["run_dir"])
-    directory = run_dir / f"image-{shard['shard']:05d}"
-    directory.mkdir(parents=True, exist_ok=True)
-    work = read_slice(run_dir / "image_work.parquet", ["url", "image_url"], shard["offset"],
-                      shard["count"])  # fmt: skip
+    directory, work = _open_shard(shard, "image", ["url", "image_url"])
+    run_dir = directory.parent
     urls = work["url"]
     image_urls = dict(zip(urls, work["image_url"], strict=True))
     done_urls = done_keys(directory, "fetches-*.parquet", "url")
@@ -245,11 +253,7 @@ def run_image_shard(shard: dict[str, Any], config: EmbedConfig, cache_dir: Path,
 
 def run_text_shard(shard: dict[str, Any], config: EmbedConfig,
                    encoder: ClipEncoder | None = None) -> dict[str, Any]:  # fmt: skip
-    run_dir = Path(shard["run_dir"])
-    directory = run_dir / f"text-{shard['shard']:05d}"
-    directory.mkdir(parents=True, exist_ok=True)
-    work = read_slice(run_dir / "text_work.parquet", ["text_sha256", "text"], shard["offset"],
-                      shard["count"])  # fmt: skip
+    directory, work = _open_shard(shard, "text", ["text_sha256", "text"])
     done = done_keys(directory, "vectors-*.parquet", "text_sha256")
     pairs = [
         (s, t) for s, t in zip(work["text_sha256"], work["text"], strict=True) if s not in done

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from sqid import db
 from sqid.embed.clip import model_revision
 from sqid.files import sha256_file
-from sqid.imageurl import canonical_column, canonical_image_url
+from sqid.imageurl import canonical_column
 from sqid.release.versions import ReleaseError, latest_version
 
 SQID_CSV = ("product_image_urls.csv", "supp_product_image_urls.csv")
@@ -87,14 +87,6 @@ def package_version() -> str:
         return "unknown"
 
 
-def published_url(url: str | None) -> str | None:
-    """A stored image URL as a release publishes it: in the canonical form of
-    :func:`sqid.imageurl.parse_image_url` (rows scraped by earlier versions may hold
-    ``http://`` or ``//`` URLs). A URL that fails the gate is kept as stored, so that
-    the validation gate refuses the release and names the product."""
-    return (canonical_image_url(url) or url) if url else url
-
-
 def _write_csv(table: pa.Table, path: Path) -> int:
     """``product_id,image_url`` rows with the csv module's minimal quoting (the bytes of
     the published SQID files: only URLs with a comma are quoted)."""
@@ -108,7 +100,7 @@ def _write_csv(table: pa.Table, path: Path) -> int:
 
 
 def _published_urls(table: pa.Table) -> pa.Table:
-    """:func:`published_url` over a whole column (canonical rows pass in one vector check)."""
+    """:func:`sqid.imageurl.published_url` over the ``image_url`` column, if any."""
     index = table.schema.get_field_index("image_url")
     if index < 0:
         return table

@@ -126,43 +126,6 @@ def evaluate_clip(
     }
 
 
-def _vectors(path: Path, key: str, column: str) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
-    """Row index per id, float32 vectors and their L2 norms (NaN where a vector is
-    missing or of another length than the first). One column is read at a time and
-    copied once, chunk by chunk, from Arrow's flat buffers: at 164,900 x 768 a matrix is
-    0.5 GB, and it is never normalised in place (scores divide by the two norms)."""
-    # One thread: on a few cores, threaded decoding of list columns is slower (measured).
-    table = pq.read_table(path, columns=[key, column], use_threads=False)
-    ids = table.column(key).to_pylist()
-    chunks = table.column(column).chunks
-    del table
-    lengths = np.concatenate(
-        [pc.fill_null(pc.list_value_length(c), 0).to_numpy() for c in chunks] or [np.zeros(0)]
-    ).astype(np.int64)
-    dim = int(lengths[lengths > 0][0]) if (lengths > 0).any() else 1
-    matrix = np.empty((len(ids), dim), dtype=np.float32)
-    usable = lengths == dim
-    matrix[~usable] = 0.0
-    row = 0
-    for chunk in chunks:
-        n = len(chunk)
-        flat = chunk.flatten().to_numpy(zero_copy_only=False)  # the values of non-null rows
-        sizes = lengths[row : row + n]
-        kept = sizes[sizes > 0]
-        if (kept == dim).all():
-            matrix[row : row + n][sizes > 0] = flat.reshape(-1, dim)
-        else:  # mixed lengths (the gate refuses such a release): keep the first length only
-            starts = np.r_[0, np.cumsum(kept)]
-            for i, r in enumerate(np.flatnonzero(sizes > 0)):
-                if kept[i] == dim:
-                    matrix[row + r] = flat[starts[i] : starts[i] + dim]
-        row += n
-    del chunks
-    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
-    norms[~usable] = np.nan
-    return {k: i for i, k in enumerate(ids)}, matrix, norms
-
-
 def _block(column: pa.ListArray, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """A batch's vectors as a (vectors, dim) view of Arrow's flat buffer (no copy when
     every vector has ``dim`` values) and each row's position in it (-1: none)."""
@@ -178,6 +141,29 @@ def _block(column: pa.ListArray, dim: int) -> tuple[np.ndarray, np.ndarray]:
         has = sizes == dim
     position = np.where(has, np.cumsum(has) - 1, -1)
     return block, position
+
+
+def _vectors(path: Path, key: str, column: str) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """Row index per id, float32 vectors and their L2 norms (NaN where a vector is
+    missing or of another length than the first), for the small query file: the
+    product file is never loaded whole (:func:`_pair_cosines`)."""
+    table = pq.read_table(path, columns=[key, column], use_threads=False)
+    ids = table.column(key).to_pylist()
+    lengths = pc.list_value_length(table.column(column))
+    positive = pc.filter(lengths, pc.greater(lengths, 0))
+    dim = positive[0].as_py() if len(positive) else 1
+    matrix = np.zeros((len(ids), dim), dtype=np.float32)
+    usable = np.zeros(len(ids), dtype=bool)
+    row = 0
+    for chunk in table.column(column).chunks:
+        block, position = _block(chunk, dim)
+        here = position >= 0
+        matrix[row : row + len(chunk)][here] = block[position[here]]
+        usable[row : row + len(chunk)] = here
+        row += len(chunk)
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
+    norms[~usable] = np.nan
+    return {k: i for i, k in enumerate(ids)}, matrix, norms
 
 
 def _pair_cosines(path: Path, columns: list[str], queries: np.ndarray, q_norms: np.ndarray,

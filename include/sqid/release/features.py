@@ -55,8 +55,9 @@ class _Digests:
     keys: list[np.ndarray] = field(default_factory=list)
     _weights: dict[int, np.ndarray] = field(default_factory=dict)
 
-    def add(self, words: np.ndarray, keys: np.ndarray) -> None:
-        """``words``: one row of uint64 per vector (its bytes)."""
+    def add(self, vectors: np.ndarray, keys: np.ndarray) -> None:
+        """``vectors``: a (rows, dim) float32 block, hashed by its raw bytes."""
+        words = np.ascontiguousarray(vectors, dtype=np.float32).view(np.uint32).astype(np.uint64)
         width = words.shape[1]
         if width not in self._weights:  # fixed odd multipliers: a polynomial hash mod 2**64
             rng = np.random.default_rng(width)
@@ -110,10 +111,8 @@ def _vectors(release: _Release, ids: np.ndarray, column: pa.ListArray, stats: _V
         if not finite.all():  # NaN or inf inside, or finite values whose squares overflow
             finite[~finite] = np.isfinite(block[~finite]).all(axis=1)
         norms = np.sqrt(squares.astype(np.float64))
-        if digests is not None and dim % 2 == 0:
-            digests.add(np.ascontiguousarray(block).view(np.uint64), keys)
-        elif digests is not None:
-            digests.add(np.ascontiguousarray(block).view(np.uint32).astype(np.uint64), keys)
+        if digests is not None:
+            digests.add(block, keys)
     else:  # rows of several lengths: each row on its own
         norms = np.array([math.sqrt(np.square(values[s : s + n], dtype=np.float64).sum())
                           for s, n in zip(start, length, strict=True)])  # fmt: skip
@@ -121,8 +120,7 @@ def _vectors(release: _Release, ids: np.ndarray, column: pa.ListArray, stats: _V
                            for s, n in zip(start, length, strict=True)])  # fmt: skip
         if digests is not None:
             for key, s, n in zip(keys, start, length, strict=True):
-                row = np.ascontiguousarray(values[s : s + n]).view(np.uint32).astype(np.uint64)
-                digests.add(np.r_[row, np.uint64(n)][None, :], np.array([key], dtype=object))
+                digests.add(values[s : s + n][None, :], np.array([key], dtype=object))
     low, high = release.policy.norm_band
     stats.not_finite += keys[~finite].tolist()
     stats.out_of_band += keys[finite & ((norms < low) | (norms > high))].tolist()

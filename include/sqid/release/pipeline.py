@@ -31,11 +31,11 @@ from sqid.release.assemble import (
 )
 from sqid.release.versions import (
     LATEST,
-    ReleaseError,
     latest_version,
     new_staging,
     next_version,
     publish,
+    require_new,
     update_latest,
 )
 
@@ -73,8 +73,7 @@ def unchanged_since(db_path: Path, config: ReleaseConfig) -> str | None:
 
 def stage(db_path: Path, config: ReleaseConfig, version: str) -> dict[str, Any]:
     """Assemble ``version`` in a fresh hidden staging folder; returns its manifest."""
-    if (Path(config.release_dir) / version).exists():
-        raise ReleaseError(f"release {version} exists already; choose another version")
+    require_new(config.release_dir, version)
     staging = new_staging(config.release_dir, version)
     manifest = assemble(db_path, staging, config, version)
     return {**manifest, "staging": str(staging)}
@@ -135,8 +134,7 @@ def run_release(
 ) -> ReleaseOutcome:
     """Every step in order, in one call (``sqid release`` and the tests)."""
     version = next_version(config.release_dir, bump, version)
-    if (Path(config.release_dir) / version).exists():
-        raise ReleaseError(f"release {version} exists already; choose another version")
+    require_new(config.release_dir, version)  # before the quiet-day check: a user mistake
     if not (dry_run or publish_unchanged):
         same = unchanged_since(db_path, config)
         if same:

@@ -76,11 +76,17 @@ def new_staging(release_dir: Path, version: str) -> Path:
     return staging
 
 
-def publish(staging: Path, release_dir: Path, version: str) -> Path:
-    """Move a checked staging folder into place as ``version``; never overwrite."""
+def require_new(release_dir: Path, version: str) -> Path:
+    """The folder ``version`` will have; :class:`ReleaseError` if it is published already."""
     final = Path(release_dir) / version
     if final.exists():
         raise ReleaseError(f"release {version} exists already at {final}; choose another version")
+    return final
+
+
+def publish(staging: Path, release_dir: Path, version: str) -> Path:
+    """Move a checked staging folder into place as ``version``; never overwrite."""
+    final = require_new(release_dir, version)
     os.rename(staging, final)
     return final
 

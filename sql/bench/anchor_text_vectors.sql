@@ -1,0 +1,2 @@
+-- bench/bench_release.py's anchor: the same vector part files, a plain keyed insert.
+INSERT INTO text_embeddings SELECT * FROM read_parquet($files)
