@@ -3,7 +3,8 @@
 Generates an SQD-shaped sample at full scale (about 2.6M examples), then loads it into
 fresh DuckDB files three ways, each in a fresh process (peak memory is the process's own
 high-water mark, see ``fresh.py``): a plain unkeyed copy (the anchor), the project's
-loader, and a pandas read-then-insert. Prints rows/s, peak memory and the ratios.
+loader, and a pandas read-then-insert, in interleaved rounds. Prints the medians of
+rows/s and peak memory, and the ratios.
 
     python bench/bench_ingest.py                 # full SQD scale
     python bench/bench_ingest.py --queries 20000 # quicker
@@ -12,6 +13,7 @@ loader, and a pandas read-then-insert. Prints rows/s, peak memory and the ratios
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -92,6 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=FULL_SCALE_QUERIES)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--rounds", type=int, default=3, help="figures are medians of these")
     args = parser.parse_args()
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="sqid-bench-"))
@@ -105,7 +108,13 @@ def main() -> None:
             f"generated {summary.examples:,} examples, {summary.products:,} products, "
             f"{summary.queries:,} queries in {time.perf_counter() - t:.0f}s"
         )
-    results = {m: measure(m, sample_dir, workdir) for m in METHODS}
+    # Rounds interleave the methods, so a slow moment of the machine hits all of them;
+    # each figure is the median of its rounds.
+    rounds = [{m: measure(m, sample_dir, workdir) for m in METHODS} for _ in range(args.rounds)]
+    results = {
+        m: tuple(statistics.median(r[m][i] for r in rounds) for i in range(3)) for m in METHODS
+    }
+    print(f"medians of {args.rounds} rounds, each method in a fresh process")
     print(f"{'method':<20} {'rows':>11} {'seconds':>8} {'rows/s':>12} {'peak GiB':>9}")
     for method, (rows, seconds, peak) in results.items():
         print(f"{method:<20} {rows:>11,} {seconds:>8.1f} {rows / seconds:>12,.0f} {peak:>9.2f}")

@@ -87,13 +87,26 @@ def test_declared_types_and_keys(sample_sqd, tmp_path):
             " WHERE table_name = 'sqd_examples'"
         ).fetchall()
     )
-    constraints = con.execute(
+    not_null = con.execute(
         "SELECT table_name, constraint_text FROM duckdb_constraints()"
-        " WHERE constraint_type = 'PRIMARY KEY' ORDER BY 1"
+        " WHERE constraint_type = 'NOT NULL' ORDER BY 1"
     ).fetchall()
     con.close()
     assert types["example_id"] == "BIGINT" and types["small_version"] == "TINYINT"
-    assert ("sqd_products", "PRIMARY KEY(product_locale, product_id)") in constraints
+    assert ("sqd_products", "NOT NULL") in not_null and ("sqd_examples", "NOT NULL") in not_null
+
+
+def test_duplicate_keys_fail_the_load_naming_one(sample_sqd, tmp_path):
+    """The raw tables carry no index: the load's key check is what keeps keys unique."""
+    target = copy_sample(sample_sqd, tmp_path)
+    products = pq.read_table(target / PRODUCTS)
+    pq.write_table(pa_concat(products, products.slice(3, 2)), target / PRODUCTS)
+    first = products.slice(3, 2).to_pylist()
+    key = min(f"{r['product_locale']}/{r['product_id']}" for r in first)
+    with pytest.raises(
+        ValueError, match=rf"products\.parquet: violates a key .*2 duplicated keys, e\.g\. {key}"
+    ):
+        load_sqd(tmp_path / "db.duckdb", files_in(target))
 
 
 def test_missing_column_is_named(sample_sqd, tmp_path):
@@ -132,9 +145,10 @@ def test_failed_load_keeps_previous_tables(sample_sqd, tmp_path):
         load_sqd(db_path, files_in(target))
     assert counts(db_path) == before
 
+    shutil.copy(sample_sqd.out_dir / SOURCES, target / SOURCES)
     table = pq.read_table(target / EXAMPLES)
     pq.write_table(pa_concat(table, table.slice(0, 1)), target / EXAMPLES)
-    with pytest.raises(ValueError, match="violates a key"):
+    with pytest.raises(ValueError, match=r"examples\.parquet: violates a key"):
         load_sqd(db_path, files_in(target))
     assert counts(db_path) == before
 

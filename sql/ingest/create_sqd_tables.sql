@@ -1,7 +1,10 @@
--- Raw SQD tables, typed and keyed as published. Run inside the load transaction:
--- CREATE OR REPLACE makes a re-run replace the data instead of appending to it.
+-- Raw SQD tables, typed as published. Run inside the load transaction: CREATE OR
+-- REPLACE makes a re-run replace the data instead of appending to it. Their keys
+-- (example_id; product_locale + product_id; query_id) are checked once per load by
+-- checks/sqd_duplicate_keys.sql instead of an index: the tables are written once and
+-- only read after, and building the index cost more than the load itself.
 CREATE OR REPLACE TABLE sqd_examples (
-    example_id     BIGINT  PRIMARY KEY,
+    example_id     BIGINT  NOT NULL,
     query          VARCHAR,
     query_id       BIGINT  NOT NULL,
     product_id     VARCHAR NOT NULL,
@@ -19,12 +22,11 @@ CREATE OR REPLACE TABLE sqd_products (
     product_description  VARCHAR,
     product_bullet_point VARCHAR,
     product_brand        VARCHAR,
-    product_color        VARCHAR,
-    PRIMARY KEY (product_locale, product_id)
+    product_color        VARCHAR
 );
 
 CREATE OR REPLACE TABLE sqd_sources (
-    query_id BIGINT PRIMARY KEY,
+    query_id BIGINT NOT NULL,
     source   VARCHAR
 );
 

@@ -134,6 +134,15 @@ class LoadedFile:
     sha256: str
 
 
+def _require_unique_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Fail the load, naming one key per file, if a staged table repeats a key."""
+    rows = db.run(con, "checks/sqd_duplicate_keys").fetchall()
+    problems = [f"{name}: violates a key of its table: {n:,} duplicated keys, e.g. {key}"
+                for name, n, key in rows if n]  # fmt: skip
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
 def load_sqd(db_path: Path, files: dict[str, LoadedFile]) -> dict[str, int]:
     """Stage the raw SQD tables from ``files``; return the staged row counts.
 
@@ -159,7 +168,7 @@ def load_sqd(db_path: Path, files: dict[str, LoadedFile]) -> dict[str, int]:
                 try:
                     db.run(con, statement, {"path": str(f.path)})
                 except duckdb.ConstraintException as exc:
-                    raise ValueError(f"{name}: violates a key of its table: {exc}") from exc
+                    raise ValueError(f"{name}: violates a constraint of its table: {exc}") from exc
                 except duckdb.Error as exc:
                     raise SchemaError(f"{name}: cannot load {f.path}: {exc}") from exc
                 db.run(
@@ -167,6 +176,7 @@ def load_sqd(db_path: Path, files: dict[str, LoadedFile]) -> dict[str, int]:
                     "ingest/record_sqd_file",
                     {"file_name": name, "url": f.url, "size": f.size, "sha256": f.sha256},
                 )
+            _require_unique_keys(con)
         counts = db.fetch_dict(con, "ingest/count_sqd_tables")
     finally:
         con.close()
