@@ -12,19 +12,20 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sqid import db
 from sqid.embed.clip import model_revision
 from sqid.files import sha256_file
 from sqid.imageurl import canonical_column
+from sqid.release.vectors import MixedDimensionsError, product_feature_batches
 from sqid.release.versions import ReleaseError, latest_version
 
 SQID_CSV = ("product_image_urls.csv", "supp_product_image_urls.csv")
@@ -109,44 +110,33 @@ def _published_urls(table: pa.Table) -> pa.Table:
 
 
 def _parquet_options(schema: pa.Schema) -> dict[str, Any]:
-    """Vector columns plain and uncompressed: float32 embeddings neither repeat nor
-    compress, and a dictionary attempt (that then falls back) makes writing and reading a
-    gigabyte of them several times slower; the other columns keep both."""
+    """Vector columns plain, uncompressed and without statistics: float32 embeddings
+    neither repeat nor compress, a dictionary attempt (that then falls back) makes writing
+    and reading a gigabyte of them several times slower, and min/max of a float inside a
+    list helps no reader; the other columns keep all three."""
     vectors = {f.name for f in schema if pa.types.is_list(f.type)}
+    others = [f.name for f in schema if f.name not in vectors]
     return {
-        "use_dictionary": [f.name for f in schema if f.name not in vectors],
+        "use_dictionary": others,
+        "write_statistics": others,
         "compression": {f.name: "none" if f.name in vectors else "snappy" for f in schema},
     }
 
 
-def _write_parquet(
-    con,
-    statement: str,
-    params: dict[str, Any],
-    schema: pa.Schema | None,
-    path: Path,
-    dimensions: set[int] | None = None,
-) -> int:
-    """Stream a query into a Parquet file with ``schema`` (vectors as list<float32>),
-    adding the lengths of the vectors it writes to ``dimensions``."""
-    reader = db.arrow_reader(con, statement, params)
+def _write_parquet(batches: Iterable[pa.RecordBatch], schema: pa.Schema | None, path: Path) -> int:
+    """Write record batches into a Parquet file with ``schema`` (vectors as list<float32>)."""
     rows = 0
     writer = None
     try:
-        for batch in reader:
+        for batch in batches:
             table = _published_urls(pa.Table.from_batches([batch]))
             table = table.cast(schema) if schema is not None else table
-            if dimensions is not None:
-                for column in table.columns:
-                    if pa.types.is_list(column.type):
-                        lengths = pc.unique(pc.drop_null(pc.list_value_length(column)))
-                        dimensions.update(lengths.to_pylist())
             if writer is None:
                 writer = pq.ParquetWriter(path, table.schema, **_parquet_options(table.schema))
             writer.write_table(table)
             rows += table.num_rows
         if writer is None:  # no rows: still a valid, typed file
-            empty = schema.empty_table() if schema is not None else reader.schema.empty_table()
+            empty = (schema or getattr(batches, "schema", pa.schema([]))).empty_table()
             pq.write_table(empty, path, **_parquet_options(empty.schema))
     finally:
         if writer is not None:
@@ -186,26 +176,22 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
             urls = db.arrow_reader(con, "release/product_image_urls", {"product_set": product_set})
             rows[name] = _write_csv(urls.read_all(), staging / name)
         dimensions: set[int] = set()
-        rows |= {
-            PRODUCT_FEATURES: _write_parquet(
-                con,
-                "release/product_features",
-                model,
+        try:
+            rows[PRODUCT_FEATURES] = _write_parquet(
+                product_feature_batches(con, model, dimensions),
                 PRODUCT_FEATURES_SCHEMA,
                 staging / PRODUCT_FEATURES,
-                dimensions,
-            ),
-            QUERY_FEATURES: _write_parquet(
-                con,
-                "release/query_features",
-                model,
-                QUERY_FEATURES_SCHEMA,
-                staging / QUERY_FEATURES,
-            ),
-            STATUS_FILE: _write_parquet(
-                con, "release/product_image_status", {}, None, staging / STATUS_FILE
-            ),
-        }
+            )
+        except MixedDimensionsError as exc:
+            raise ReleaseError(f"{model_id}@{revision}: {exc}") from exc
+        rows[QUERY_FEATURES] = _write_parquet(
+            db.arrow_reader(con, "release/query_features", model),
+            QUERY_FEATURES_SCHEMA,
+            staging / QUERY_FEATURES,
+        )
+        rows[STATUS_FILE] = _write_parquet(
+            db.arrow_reader(con, "release/product_image_status"), None, staging / STATUS_FILE
+        )
         sqd_files = [dict(zip(("file_name", "url", "size", "sha256"), r, strict=True))
                      for r in db.run(con, "release/sqd_files").fetchall()]  # fmt: skip
         rule = db.run(con, "release/set_rule").fetchone()
