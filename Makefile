@@ -12,7 +12,7 @@ UV_VERSION ?= 0.13.9
 SQID_HOME ?= $(CURDIR)/.sqid
 export SQID_HOME
 
-.PHONY: help venv demo test test-fast test-distributed cluster-deps lint format airflow bench clean lock
+.PHONY: help venv demo test test-fast test-distributed cluster-deps browser-deps lint format airflow demo-site bench clean lock
 
 help:
 	@echo "make demo      run the whole pipeline end to end on generated sample data"
@@ -20,7 +20,9 @@ help:
 	@echo "make test-fast run the tests not marked slow"
 	@echo "make test-distributed  the production stack on loopback (needs make cluster-deps)"
 	@echo "make cluster-deps      install Debian's postgresql and redis-server for it"
+	@echo "make browser-deps      install Debian's chromium for the browser tests"
 	@echo "make airflow   start 'airflow standalone' with the project's DAGs"
+	@echo "make demo-site serve the demo's product site and image CDN for make airflow"
 	@echo "make bench     run the benchmarks under bench/"
 	@echo "make lint      ruff check + format check"
 	@echo "make lock      re-resolve requirements/lock.txt after editing pyproject.toml"
@@ -47,6 +49,8 @@ demo: venv
 test: venv
 	@$(MAKE) --no-print-directory cluster-deps || \
 	  echo "note: no PostgreSQL/Redis servers; run 'make cluster-deps' for the distributed test"
+	@$(MAKE) --no-print-directory browser-deps || \
+	  echo "note: no Chromium; run 'make browser-deps' for the browser tests"
 	$(BIN)/python -m pytest -q --durations=10
 
 test-fast: venv
@@ -64,6 +68,15 @@ cluster-deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(CLUSTER_PACKAGES); \
 	fi
 
+# The browser tests drive Debian's chromium with Playwright (its own download is not used).
+browser-deps:
+	@if command -v chromium >/dev/null; then \
+	  echo "Chromium is installed"; \
+	else \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	fi
+
 test-distributed: venv
 	$(BIN)/python -m pytest -q -m distributed
 
@@ -77,6 +90,10 @@ format: venv
 
 airflow: venv
 	$(BIN)/python -m sqid.airflow_local standalone
+
+# In a second terminal, before make airflow: its DAGs then use the demo's local servers.
+demo-site: venv
+	$(BIN)/python -m sqid.demo serve
 
 bench: venv
 	$(BIN)/python bench/bench_ingest.py

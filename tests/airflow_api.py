@@ -47,8 +47,9 @@ class Api:
             f"{base}/auth/token", json={"username": "admin", "password": password}, timeout=10
         )
         token.raise_for_status()
+        self.token = token.json()["access_token"]
         self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        self.session.headers["Authorization"] = f"Bearer {self.token}"
 
     def __call__(self, method: str, path: str, **kwargs: Any) -> Any:
         resp = self.session.request(method, f"{self.base}/api/v2{path}", timeout=30, **kwargs)

@@ -136,3 +136,31 @@ def test_a_mistyped_param_is_refused_before_a_run_starts(dagbag, dag_id, conf):
     with pytest.raises(ParamValidationError):
         params.update(conf)
         params.validate()
+
+
+def _first_tasks():
+    from sqid.orchestration import embed, ingest, release, scrape
+
+    return {
+        "sqid_ingest": lambda p: ingest.download("shopping_queries_dataset_sources.csv", p),
+        "sqid_scrape": lambda p: scrape.plan_scrape(p, "manual__typo"),
+        "sqid_embed": lambda p: embed.plan_embed(p, "manual__typo"),
+        "sqid_release": release.inputs_changed,
+    }
+
+
+@pytest.mark.parametrize("dag_id", ["sqid_ingest", "sqid_scrape", "sqid_embed", "sqid_release"])
+def test_an_unknown_conf_key_fails_the_run_at_its_first_task(dagbag, dag_id):
+    """Airflow merges any conf key into params; the first task refuses one no Param declares,
+    before it reads or writes anything."""
+    from sqid.orchestration.params import UnknownParamsError, require_declared
+
+    dag = dagbag.dags[dag_id]
+    defaults = dict(dag.params.items())
+    params_of = {"sqid_ingest": "ingest_params", "sqid_scrape": "scrape_params",
+                 "sqid_embed": "embed_params", "sqid_release": "release_params"}  # fmt: skip
+    import sqid.orchestration.params as declared
+
+    require_declared(defaults, getattr(declared, params_of[dag_id]))  # the defaults pass
+    with pytest.raises(UnknownParamsError, match=r"unknown Params \['limitt'\]"):
+        _first_tasks()[dag_id]({**defaults, "limitt": 5})

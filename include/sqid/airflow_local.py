@@ -90,6 +90,32 @@ def task_states(run: Any) -> dict[str, str]:
         }
 
 
+def load_demo_site_env() -> Path | None:
+    """Take the settings ``make demo-site`` wrote (its servers are running while the file
+    exists); a variable already set in the environment wins. The file read, or None."""
+    from sqid.demo import SITE_ENV
+
+    env_file = load_settings().home / SITE_ENV
+    if not env_file.exists():
+        return None
+    for line in env_file.read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep:
+            os.environ.setdefault(name, value)
+    return env_file
+
+
+def product_site() -> str:
+    """Where ``sqid_scrape`` will fetch pages, in words (connection, then variable)."""
+    conn = os.environ.get("AIRFLOW_CONN_SQID_AMAZON")
+    if conn:
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            c = json.loads(conn)
+            return f"{c.get('schema', 'https')}://{c['host']}:{c.get('port', '')} (sqid_amazon)"
+        return "the sqid_amazon connection"
+    return os.environ.get("SQID_PRODUCT_BASE_URL") or "https://www.amazon.com (the real site)"
+
+
 def standalone() -> int:
     """``airflow standalone`` on the project-local home, stopped cleanly on Ctrl-C."""
     # This machine only, unless asked otherwise; a worker pool sized for a laptop.
@@ -97,19 +123,19 @@ def standalone() -> int:
     os.environ.setdefault("AIRFLOW__API__PORT", "8080")
     os.environ.setdefault("AIRFLOW__CORE__PARALLELISM", str(max(2, min(8, os.cpu_count() or 2))))
     os.environ.setdefault("AIRFLOW__API__WORKERS", "1")
+    demo_site = load_demo_site_env()
     settings = prepare()
     home = Path(os.environ["AIRFLOW_HOME"])
     host, port = os.environ["AIRFLOW__API__HOST"], os.environ["AIRFLOW__API__PORT"]
-    site = os.environ.get("SQID_PRODUCT_BASE_URL") or "https://www.amazon.com (the real site)"
     sqd = settings.sqd_source or "the public SQD files on GitHub (about 1.1 GB)"
     for line in (
         f"Airflow UI     http://{host}:{port}  (listening on {host} only)",
         f"admin password {home / 'simple_auth_manager_passwords.json.generated'}",
         f"DuckDB file    {settings.duckdb_path}",
         f"releases       {settings.release_dir}",
-        f"sqid_ingest    reads {sqd}; set SQID_SQD_SOURCE to change",
-        f"sqid_scrape    fetches product pages from {site}; set SQID_PRODUCT_BASE_URL or the",
-        "               sqid_amazon connection to change",
+        f"sqid_ingest    reads {sqd}",
+        f"sqid_scrape    fetches product pages from {product_site()}",
+        f"settings       {demo_site or 'none read; run make demo-site first to use the demo servers'}",
         f"workers        {os.environ['AIRFLOW__CORE__PARALLELISM']} task slots; Ctrl-C stops everything",
     ):
         print(line, flush=True)

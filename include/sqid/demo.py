@@ -12,9 +12,11 @@ import contextlib
 import logging
 import os
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sqid import db
 from sqid.airflow_local import prepare, test_dag
@@ -25,6 +27,7 @@ from sqid.localserve.cdn import ImageCDN
 from sqid.localserve.files import FileServer
 from sqid.localserve.pages import PRODUCT_LAYOUTS
 from sqid.localserve.site import ProductSite, SiteConfig
+from sqid.progress import ProgressBar
 
 DEMO_QUERIES = 1_000
 DEMO_SEED = 7
@@ -60,21 +63,22 @@ def demo_model(directory):
 
 
 @contextlib.contextmanager
-def output_to(log_file: Path | None):
+def output_to(log_file: Path | None) -> Iterator[TextIO]:
     """Send everything this process and its children write to ``log_file`` (Airflow's
-    task logs, warnings, progress), at the file-descriptor level; None: leave it."""
+    task logs, warnings), at the file-descriptor level; None: leave it. Yields a stream
+    on the terminal, for what the user should still see (the progress bar)."""
     if log_file is None:
-        yield
+        yield sys.stdout
         return
     log_file.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    with log_file.open("a") as fh:
+    with log_file.open("a") as fh, os.fdopen(os.dup(saved[0]), "w") as terminal:
         os.dup2(fh.fileno(), 1)
         os.dup2(fh.fileno(), 2)
         try:
-            yield
+            yield terminal
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -131,7 +135,11 @@ def run_pipeline(
     def step(dag_id: str, conf: dict[str, Any]) -> bool:
         start = time.monotonic()
         print(f"{dag_id:<13} running ...", end="\r", flush=True)
-        with output_to(log_file):
+        kind = dag_id.removeprefix("sqid_")
+        with (
+            output_to(log_file) as terminal,
+            ProgressBar(load_settings().data_dir / kind, kind, terminal),
+        ):
             run = test_dag(dag_id, conf)
         states[dag_id] = str(run.state)
         ok = states[dag_id] == "success"
@@ -156,6 +164,55 @@ def run_pipeline(
     return states
 
 
+SITE_ENV = "demo-site.env"
+"""Under ``$SQID_HOME``: what ``make airflow`` reads to use the demo's local servers."""
+DEMO_PACING = {"requests_per_second": 100, "concurrency": 4, "captcha_pause": 1}
+
+
+def _sample_dir(settings) -> Path:
+    sample_dir = settings.data_dir / f"demo_sqd_{DEMO_QUERIES}_{DEMO_SEED}"
+    if not (sample_dir / CHECKSUM_MANIFEST).exists():
+        summary = generate(sample_dir, n_queries=DEMO_QUERIES, seed=DEMO_SEED)
+        print(f"generated sample SQD files: {summary.examples:,} judgements, "
+              f"{summary.products:,} products")  # fmt: skip
+    return sample_dir
+
+
+def serve(site_port: int = 8781, cdn_port: int = 8782) -> int:
+    """Serve the demo's product site and image CDN until Ctrl-C, and write the settings
+    that point the DAGs at them (and at the demo's SQD files and tiny CLIP) to
+    ``$SQID_HOME/demo-site.env``, which ``make airflow`` reads while it exists."""
+    import signal
+
+    settings = load_settings()
+    sample_dir = _sample_dir(settings)
+    with output_to(settings.home / "demo.log"):
+        model = demo_model(settings.home / "models" / "tiny-clip")
+    env_file = settings.home / SITE_ENV
+    with ProductSite(DEMO_SITE, port=site_port) as site, ImageCDN(port=cdn_port) as cdn:
+        env = {
+            "SQID_SQD_SOURCE": str(sample_dir),
+            "SQID_SQD_CHECKSUMS": str(sample_dir / CHECKSUM_MANIFEST),
+            "SQID_EMBED_MODEL": str(model),
+            **site.connection_env(**DEMO_PACING),
+            **cdn.mirror_env(),
+        }
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+        print(f"demo product site  http://{site.host_name}:{site.port}/dp/<product_id>")
+        print(f"demo image CDN     {cdn.base_url}")
+        print(f"settings           {env_file} (make airflow uses them while this runs)")
+        print("Ctrl-C stops the servers")
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        try:
+            stopped.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            env_file.unlink(missing_ok=True)
+    return 0
+
+
 def main() -> int:
     log_file = load_settings().home / "demo.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -164,16 +221,11 @@ def main() -> int:
     with output_to(log_file):
         settings = prepare()
         model = demo_model(settings.home / "models" / "tiny-clip")
-    sample_dir = settings.data_dir / f"demo_sqd_{DEMO_QUERIES}_{DEMO_SEED}"
-    if not (sample_dir / CHECKSUM_MANIFEST).exists():
-        summary = generate(sample_dir, n_queries=DEMO_QUERIES, seed=DEMO_SEED)
-        print(f"generated sample SQD files: {summary.examples:,} judgements, "
-              f"{summary.products:,} products")  # fmt: skip
     states = run_pipeline(
-        sample_dir,
+        _sample_dir(settings),
         DEMO_SITE,
         model,
-        pacing={"requests_per_second": 100, "concurrency": 4, "captcha_pause": 1},
+        pacing=DEMO_PACING,
         scrape_conf={"shard_size": 250},
         embed_conf={"batch_size": 32},
         # The demo's local site injects failures on purpose: accept a lower coverage.
@@ -190,10 +242,11 @@ def main() -> int:
     print("  (a demo: synthetic SQD files, a local product site and image CDN, and a tiny")
     print("   random-weight CLIP; the scores say nothing about CLIP)")
     print(f"DuckDB file    {settings.duckdb_path}")
-    print(f"Airflow home   {settings.home / 'airflow'} (make airflow to browse the runs)")
+    print(f"Airflow home   {settings.home / 'airflow'} (make airflow to browse the runs;")
+    print("               make demo-site beside it points the DAGs at the demo's local site)")
     print(f"check it       .venv/bin/sqid validate {latest} --coverage-threshold 0.8")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve() if sys.argv[1:] == ["serve"] else main())

@@ -17,7 +17,9 @@ def plan_embed(params: dict, run_id: str) -> list[dict]:
 
     from sqid.config import load_settings
     from sqid.embed.stage import plan
+    from sqid.orchestration.params import embed_params, require_declared
 
+    require_declared(params, embed_params)
     result = plan(
         load_settings().duckdb_path,
         Path(run_dir_for("embed", run_id)),

@@ -6,6 +6,9 @@ from __future__ import annotations
 def download(name: str, params: dict) -> dict:
     """One SQD file, verified by size and sha256 (cached once verified)."""
     from sqid.ingest.sources import download_sqd_file
+    from sqid.orchestration.params import ingest_params, require_declared
+
+    require_declared(params, ingest_params)
 
     return download_sqd_file(
         name, source=params["source"], checksums=params["checksums"], force=params["force_download"]

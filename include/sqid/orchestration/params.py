@@ -9,12 +9,32 @@ that validation, and that every Param has a title and a description).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from airflow.sdk import Param
 
 from sqid.scrape.vocabulary import STATUSES
 
 _VERSION = r"^v(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})$"
 _RENDITION = r"^(as_scraped|original|_[A-Za-z0-9_,]+_)$"
+
+
+class UnknownParamsError(ValueError):
+    """A run's conf names keys the DAG declares no Param for."""
+
+
+def require_declared(params: Mapping[str, Any], declared: Callable[[], dict[str, Param]]) -> None:
+    """Fail a run whose conf has a key the DAG does not declare. Airflow validates each
+    declared Param but merges any other conf key into ``params`` without a word, so a typo
+    such as ``{"limitt": 5}`` would run with the default limit: the first task of each
+    DAG calls this, so such a run fails at once and names the keys it knows."""
+    known = declared()
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise UnknownParamsError(
+            f"unknown Params {unknown} in the run's conf; this DAG takes {sorted(known)}"
+        )
 
 
 def _optional_text(title: str, description: str, **schema: object) -> Param:

@@ -28,8 +28,10 @@ def inputs_changed(params: dict) -> bool:
     """False (skip the whole run) when the inputs equal the newest release's; a dry run
     or ``publish_unchanged`` always goes on."""
     from sqid.config import load_settings
+    from sqid.orchestration.params import release_params, require_declared
     from sqid.release.pipeline import unchanged_since
 
+    require_declared(params, release_params)
     if params["dry_run"] or params["publish_unchanged"]:
         return True
     same = unchanged_since(load_settings().duckdb_path, release_config(params))

@@ -26,6 +26,7 @@ def plan_scrape(params: dict, run_id: str) -> list[dict]:
     from airflow.sdk.exceptions import AirflowSkipException
 
     from sqid.config import load_settings
+    from sqid.orchestration.params import require_declared, scrape_params
     from sqid.scrape.store import (
         WORKLIST,
         plan_shards,
@@ -34,6 +35,7 @@ def plan_scrape(params: dict, run_id: str) -> list[dict]:
         write_drift_baseline,
     )
 
+    require_declared(params, scrape_params)
     run_dir = Path(run_dir_for("scrape", run_id))
     db_path = load_settings().duckdb_path
     ids = []

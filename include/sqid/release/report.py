@@ -55,8 +55,13 @@ def synthetic_reasons(manifest: dict[str, Any]) -> list[str]:
 
 
 def _svg(figure) -> str:
+    """The figure as inline SVG with its words as ``<text>`` (selectable, searchable and
+    read by screen readers; matplotlib's default draws them as glyph outlines)."""
+    import matplotlib
+
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight")
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 
