@@ -7,7 +7,8 @@ written nothing. Otherwise assembles the release in a hidden staging folder next
 published SQID layout (`product_image_urls.csv`, `supp_product_image_urls.csv`,
 `product_features.parquet`, `query_features.parquet`) plus `product_image_status.parquet`,
 `manifest.json`, `SHA256SUMS`, `croissant.json`, a dataset card, `CHANGELOG.md` against
-the previous release, `evaluation.json` and `report.html`. Table checks against DuckDB
+the previous release, `evaluation.json` and `report.html`, and a search index of its
+image and title vectors (`index/`, recall@10 against exact search gated). Table checks against DuckDB
 and file checks on the staged files gate publishing; publishing is one rename (an
 existing version is never overwritten) and `latest` is switched last.
 
@@ -74,6 +75,12 @@ def sqid_release():
 
         return assemble_release(params)
 
+    @task(pool=DUCKDB_POOL)
+    def index(staged: dict) -> dict:
+        from sqid.orchestration.release import index_staged
+
+        return index_staged(staged)
+
     @task
     def evaluate(staged: dict) -> dict:
         from sqid.orchestration.release import evaluate_staged
@@ -110,8 +117,9 @@ def sqid_release():
 
         return point_latest(published, staged, outlet_events)
 
-    staged = assemble()
-    check_tables >> inputs_changed() >> staged
+    assembled = assemble()
+    check_tables >> inputs_changed() >> assembled
+    staged = index(assembled)
     evaluation = evaluate(staged)
     documented = document(staged, evaluation)
     valid = validate(staged)

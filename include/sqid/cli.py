@@ -271,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("--model-id", help="which vectors (default: the most used model)")
     release.add_argument("--revision", help="the model's revision")
     release.set_defaults(func=_cmd_release)
+
+    from sqid.search.cli import add_commands
+
+    add_commands(command, _fail)
     return parser
 
 

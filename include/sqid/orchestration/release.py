@@ -52,6 +52,15 @@ def assemble_release(params: dict) -> dict:
     return {key: manifest[key] for key in ("staging", "version", "counts", "coverage")}
 
 
+def index_staged(staged: dict) -> dict:
+    """The search index of the staged release (``index/``); the same XCom goes on."""
+    from sqid.config import load_settings
+    from sqid.release.pipeline import index
+
+    index(Path(staged["staging"]), load_settings().duckdb_path)
+    return staged
+
+
 def evaluate_staged(staged: dict) -> dict:
     from sqid.config import load_settings
     from sqid.ingest.sqd import EXAMPLES

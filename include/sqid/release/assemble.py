@@ -62,6 +62,7 @@ class ReleaseConfig:
         from sqid.release.validate import ValidationPolicy
 
         return ValidationPolicy(
+            require_index=True,
             norm_band=self.norm_band,
             coverage_threshold=self.coverage_threshold,
             min_image_vector_share=self.min_vector_share,
@@ -255,10 +256,13 @@ def write_checksums(directory: Path, known: dict[str, str] | None = None) -> dic
     """``SHA256SUMS`` over every file of the release (checkable with ``sha256sum -c``);
     ``known``: digests just computed for some of them (the data files are a gigabyte)."""
     known = known or {}
+    directory = Path(directory)
+    files = [p for p in directory.iterdir() if p.is_file() and p.name != CHECKSUMS]
+    if (directory / "index").is_dir():  # the search index (sqid.search.index.INDEX_DIR)
+        files += [p for p in (directory / "index").iterdir() if p.is_file()]
     sums = {
-        p.name: known.get(p.name) or sha256_file(p)
-        for p in sorted(Path(directory).iterdir())
-        if p.is_file() and p.name != CHECKSUMS
+        (name := p.relative_to(directory).as_posix()): known.get(name) or sha256_file(p)
+        for p in sorted(files, key=lambda p: p.relative_to(directory).as_posix())
     }
     (Path(directory) / CHECKSUMS).write_text("".join(f"{h}  {n}\n" for n, h in sums.items()))
     return sums

@@ -126,7 +126,7 @@ def evaluate_clip(
     }
 
 
-def _block(column: pa.ListArray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+def vector_block(column: pa.ListArray, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """A batch's vectors as a (vectors, dim) view of Arrow's flat buffer (no copy when
     every vector has ``dim`` values) and each row's position in it (-1: none)."""
     sizes = pc.fill_null(pc.list_value_length(column), 0).to_numpy().astype(np.int64)
@@ -156,7 +156,7 @@ def _vectors(path: Path, key: str, column: str) -> tuple[dict[str, int], np.ndar
     usable = np.zeros(len(ids), dtype=bool)
     row = 0
     for chunk in table.column(column).chunks:
-        block, position = _block(chunk, dim)
+        block, position = vector_block(chunk, dim)
         here = position >= 0
         matrix[row : row + len(chunk)][here] = block[position[here]]
         usable[row : row + len(chunk)] = here
@@ -181,7 +181,7 @@ def _pair_cosines(path: Path, columns: list[str], queries: np.ndarray, q_norms: 
         pairs = order[lo:hi]
         local = p_rows[pairs] - first
         for name in columns:
-            block, position = _block(batch.column(name), dim)
+            block, position = vector_block(batch.column(name), dim)
             at = position[local]
             ok = at >= 0
             vectors, q = block[at[ok]], q_rows[pairs[ok]]
@@ -233,5 +233,22 @@ def evaluate_release(
 
     judged = release_judgements(release_dir, examples)
     if scores is None:
-        return evaluate_clip(judged)
+        return {**evaluate_clip(judged), **_retrieval(Path(release_dir), judged)}
     return evaluate_scores(judged.judgements(), read_scores(scores))
+
+
+def _retrieval(release_dir: Path, judged: Judged) -> dict[str, Any]:
+    """Search over the whole catalogue (``sqid.search.metrics``), when the release has an
+    index; with the index's build time from the manifest."""
+    import json
+
+    from sqid.search.index import CATALOGUE, INDEX_DIR
+    from sqid.search.metrics import retrieval_metrics
+
+    if not (release_dir / INDEX_DIR / CATALOGUE).exists():
+        return {}
+    index = json.loads((release_dir / "manifest.json").read_text()).get("index") or {}
+    retrieval = retrieval_metrics(release_dir, judged.query_ids, judged.product_ids,
+                                  judged.labels, index.get("nprobe"))  # fmt: skip
+    retrieval["index_build_seconds"] = index.get("build_seconds")
+    return {"retrieval": retrieval}

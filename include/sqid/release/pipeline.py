@@ -79,6 +79,14 @@ def stage(db_path: Path, config: ReleaseConfig, version: str) -> dict[str, Any]:
     return {**manifest, "staging": str(staging)}
 
 
+def index(staging: Path, db_path: Path) -> dict[str, Any]:
+    """The search index (``index/``) and its manifest entry; before the documents, so
+    the checksums cover it and the gate checks its recall."""
+    from sqid.search.index import build_release_index
+
+    return build_release_index(staging, db_path)
+
+
 def document(
     staging: Path, version: str, examples: Path | None, image_cache: Path | None = None
 ) -> dict[str, Any]:
@@ -141,6 +149,7 @@ def run_release(
             return ReleaseOutcome(version, reason=f"no new version: the data equal {same}")
     manifest = stage(db_path, config, version)
     staging = Path(manifest["staging"])
+    index(staging, db_path)
     document(staging, version, examples, image_cache)
     gate(staging, config)  # a failed gate keeps the staging folder for inspection
     reason = reason_not_to_publish(staging, dry_run=dry_run, publish_unchanged=publish_unchanged)

@@ -36,6 +36,7 @@ from sqid.release.assemble import (
     CHECKSUMS,
     DATA_FILES,
     MANIFEST,
+    PRODUCT_FEATURES,
     SQID_CSV,
     STATUS_FILE,
 )
@@ -43,9 +44,10 @@ from sqid.release.features import dimension, product_features, query_features
 from sqid.release.versions import ReleaseError
 from sqid.scrape.defaults import known_defaults
 from sqid.scrape.records import is_valid_product_id
+from sqid.search.index import INDEX_DIR
 
 MAX_LISTED = 10
-_SUM_LINE = re.compile(r"^([0-9a-f]{64})  ([^/\\\x00-\x1f]+)$")
+_SUM_LINE = re.compile(r"^([0-9a-f]{64})  ((?:index/)?[^/\\\x00-\x1f]+)$")
 STATUS_COLUMNS = {"product_id": pa.string(), "product_set": pa.string(), "status": pa.string(),
                   "image_url": pa.string(), "image_sha256": pa.string()}  # fmt: skip
 
@@ -64,6 +66,11 @@ class ValidationPolicy:
     """Least share of products with an image URL that also have an image vector."""
     min_text_vector_share: float = 0.9
     """Least share of products with a title vector."""
+    require_index: bool = False
+    """Whether ``index/`` must be there (the release gate: yes; releases made before
+    search existed have none, and ``sqid validate`` accepts them)."""
+    min_recall_at_10: float = 0.95
+    """Least recall@10 of each search index against exact search."""
 
 
 @dataclass
@@ -153,7 +160,45 @@ def validate_release(directory: Path, policy: ValidationPolicy | None = None) ->
     product_features(release)
     query_features(release)
     dimension(release)
+    _search_index(release)
     return release.problems
+
+
+def _search_index(release: _Release) -> None:
+    """The index's files, its catalogue against product_features, and its recall@10
+    against exact search on the release's own vectors."""
+    from sqid.search.index import CATALOGUE, KINDS, index_path, recall_at_k
+
+    folder = release.directory / INDEX_DIR
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        release.add("index", f"{INDEX_DIR} is not a folder")
+        return
+    if not folder.exists():
+        if release.policy.require_index:
+            release.add("index", f"no {INDEX_DIR}/ folder: the release cannot be searched")
+        return
+    needed = [CATALOGUE, *(index_path(release.directory, k).name for k in KINDS)]
+    missing = [n for n in needed if release.file(f"{INDEX_DIR}/{n}") is None]
+    if missing or "index" not in release.manifest:
+        release.add("index", "index files or the manifest's index entry missing", missing)
+        return
+    try:
+        ids = pq.read_table(folder / CATALOGUE, columns=["product_id"]).column(0)
+        features = pq.read_table(release.directory / PRODUCT_FEATURES, columns=["product_id"])
+        if not ids.equals(features.column(0)):
+            release.add(
+                "index", f"{CATALOGUE} does not list the products of {PRODUCT_FEATURES} in order"
+            )
+            return
+        recalls = recall_at_k(release.directory)
+    except Exception as exc:  # a broken index is a finding, not a crash
+        release.add("index", f"the index cannot be read or searched: {exc}")
+        return
+    low = [f"{kind}: {value:.3f}" for kind, value in recalls.items()
+           if value < release.policy.min_recall_at_10]  # fmt: skip
+    if low:
+        release.add("index", f"recall@10 against exact search below "
+                    f"{release.policy.min_recall_at_10}", low)  # fmt: skip
 
 
 def _entries(release: _Release) -> None:
@@ -218,6 +263,10 @@ def _checksums(release: _Release) -> None:
     if bad:
         release.add("checksums", "files missing or not matching SHA256SUMS", bad)
     present = {p.name for p in release.directory.iterdir() if p.is_file() and not p.is_symlink()}
+    folder = release.directory / INDEX_DIR
+    if folder.is_dir() and not folder.is_symlink():
+        present |= {f"{INDEX_DIR}/{p.name}" for p in folder.iterdir()
+                    if p.is_file() and not p.is_symlink()}  # fmt: skip
     unlisted = sorted(present - set(listed) - {CHECKSUMS})
     if unlisted:
         release.add("checksums", "files not listed in SHA256SUMS", unlisted)
