@@ -130,6 +130,7 @@ def standalone() -> int:
     sqd = settings.sqd_source or "the public SQD files on GitHub (about 1.1 GB)"
     for line in (
         f"Airflow UI     http://{host}:{port}  (listening on {host} only)",
+        f"SQID releases  http://{host}:{port}/sqid/  (search page; also in the UI's menu)",
         f"admin password {home / 'simple_auth_manager_passwords.json.generated'}",
         f"DuckDB file    {settings.duckdb_path}",
         f"releases       {settings.release_dir}",

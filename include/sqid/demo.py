@@ -245,6 +245,7 @@ def main() -> int:
     print(f"Airflow home   {settings.home / 'airflow'} (make airflow to browse the runs;")
     print("               make demo-site beside it points the DAGs at the demo's local site)")
     print(f"check it       .venv/bin/sqid validate {latest} --coverage-threshold 0.8")
+    print(f'search it      .venv/bin/sqid search {latest} --text "red running shoes" -k 5')
     return 0
 
 

@@ -141,6 +141,31 @@ def _fmt(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else "-"
 
 
+def _retrieval(retrieval: dict[str, Any]) -> str:
+    """Whole-catalogue search from the query text: recall of E products, nDCG@10."""
+    cutoffs = retrieval["cutoffs"]
+    head = "".join(f"<th>recall@{k}</th>" for k in cutoffs)
+    rows = [f"<table><tr><th>scored by</th>{head}<th>nDCG@10</th></tr>"]
+    for key, label in (("text", "query text vs title vectors"),
+                       ("image", "query text vs image vectors"),
+                       ("combined", "sum of both")):  # fmt: skip
+        m = retrieval[key]
+        cells = "".join(f"<td>{m[f'recall@{k}']:.4f}</td>" for k in cutoffs)
+        rows.append(f"<tr><td>{label}</td>{cells}<td>{m['ndcg@10']:.4f}</td></tr>")
+    rows.append("</table>")
+    latency = retrieval.get("latency_ms") or {}
+    build = retrieval.get("index_build_seconds") or {}
+    rows.append(
+        f"<p>{retrieval['queries']:,} queries (of {retrieval['of_queries']:,} with an E-labelled "
+        "product in the catalogue) search all test products; recall counts their E-labelled "
+        f"products found. Index: one text query takes {latency.get('p50', 0):.2f} ms (p50), "
+        f"{latency.get('p95', 0):.2f} ms (p95); built in "
+        + ", ".join(f"{v:.1f} s ({k})" for k, v in build.items())
+        + ".</p>"
+    )
+    return "".join(rows)
+
+
 def report_html(directory: Path, evaluation: dict[str, Any] | None, changes: dict[str, Any],
                 previous_evaluation: dict[str, Any] | None = None,
                 image_cache: Path | None = None) -> str:  # fmt: skip
@@ -195,6 +220,8 @@ def report_html(directory: Path, evaluation: dict[str, Any] | None, changes: dic
         parts.append("<h3>Weight sweep</h3>" + sweep_plot(evaluation))
     else:
         parts.append("<p>Not evaluated (no SQD examples file given).</p>")
+    if evaluation and evaluation.get("retrieval", {}).get("queries"):
+        parts.append("<h2>Search</h2>" + _retrieval(evaluation["retrieval"]))
     parts.append("<h2>Changes</h2>" + _changes(changes))
     parts.append("<h2>Sample images</h2><div class=grid>")
     for product_id, url, thumbnail in sample_images(directory, image_cache):

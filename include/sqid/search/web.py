@@ -1,0 +1,224 @@
+"""The releases page and search box, as a FastAPI app (the Airflow plugin mounts it in
+the api-server, behind Airflow's login; tests run it alone).
+
+Everything the page shows comes from this app: release facts from each release's
+manifest and evaluation, thumbnails from the content-addressed image cache, files from
+the release folder (only names its ``SHA256SUMS`` lists). Nothing loads from another
+host, so the page works offline and never leaks a user's view to a third party.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, File, Form, HTTPException, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from sqid.release.versions import list_versions
+from sqid.search.engine import Searcher, SearchError
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+MAX_UPLOAD = 15_000_000
+THUMBNAIL_SIDE = 256
+
+
+def release_facts(release_dir: Path) -> list[dict[str, Any]]:
+    """Newest first: version, date, counts, coverage, nDCG and retrieval, files."""
+    facts = []
+    for version in reversed(list_versions(release_dir)):
+        folder = release_dir / version
+        manifest = json.loads((folder / "manifest.json").read_text())
+        evaluation_file = folder / "evaluation.json"
+        evaluation = json.loads(evaluation_file.read_text()) if evaluation_file.exists() else {}
+        sums = (folder / "SHA256SUMS").read_text().splitlines()
+        facts.append({
+            "version": version,
+            "created_at": manifest.get("created_at"),
+            "model": manifest.get("model", {}).get("model_id"),
+            "counts": {k: v for k, v in manifest.get("counts", {}).items() if k != "statuses"},
+            "coverage": manifest.get("coverage", {}),
+            "ndcg": {k: evaluation.get(k) for k in ("random", "clip_text", "clip_image")
+                     if k in evaluation},
+            "retrieval": evaluation.get("retrieval"),
+            "searchable": (folder / "index").is_dir(),
+            "files": [line.split("  ", 1)[1] for line in sums if "  " in line],
+        })  # fmt: skip
+    return facts
+
+
+def create_app(release_dir: Path, image_cache: Path | None,
+               dependencies: Sequence[Any] = ()) -> FastAPI:  # fmt: skip
+    """The app; ``dependencies`` guard every route (the plugin passes Airflow's user)."""
+    release_dir = Path(release_dir)
+    searchers: dict[str, Searcher] = {}
+
+    def searcher(version: str) -> Searcher:
+        if version not in list_versions(release_dir):
+            raise HTTPException(404, f"no release {version!r}")
+        if version not in searchers:
+            try:
+                searchers[version] = Searcher(release_dir / version)
+            except SearchError as exc:
+                raise HTTPException(409, str(exc)) from exc
+        return searchers[version]
+
+    router = APIRouter(dependencies=list(dependencies))
+
+    @router.get("/", response_class=HTMLResponse)
+    def page() -> str:
+        return render_page(release_facts(release_dir))
+
+    @router.get("/api/releases")
+    def releases() -> list[dict[str, Any]]:
+        return release_facts(release_dir)
+
+    @router.post("/api/search")
+    async def search(
+        version: Annotated[str, Form()],
+        text: Annotated[str, Form()] = "",
+        product: Annotated[str, Form()] = "",
+        feedback: Annotated[str, Form()] = "",
+        weight: Annotated[float, Form(ge=0.0, le=1.0)] = 0.3,
+        k: Annotated[int, Form(ge=1, le=100)] = 12,
+        image: Annotated[UploadFile | None, File()] = None,
+    ) -> dict[str, Any]:
+        engine = searcher(version)
+        try:
+            if image is not None and image.filename:
+                data = await image.read(MAX_UPLOAD + 1)
+                if len(data) > MAX_UPLOAD:
+                    raise SearchError(f"the image is larger than {MAX_UPLOAD:,} bytes")
+                hits = engine.by_image(data, k, feedback or None, weight)
+            elif product.strip():
+                hits = engine.by_product(product.strip(), k)
+            elif text.strip():
+                hits = engine.by_text(text, k)
+            else:
+                raise SearchError("give a text, an image or a product id")
+        except SearchError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {"version": version, "hits": [h.as_dict() for h in hits]}
+
+    @router.get("/thumb/{sha256}")
+    def thumbnail(sha256: str) -> Response:
+        if not _SHA256.match(sha256) or image_cache is None:
+            raise HTTPException(404, "no such image")
+        from sqid.embed.cache import ContentCache
+
+        try:
+            data = ContentCache(Path(image_cache)).read(sha256)
+        except (OSError, KeyError) as exc:
+            raise HTTPException(404, "not in the image cache") from exc
+        return Response(_thumbnail(data), media_type="image/jpeg",
+                        headers={"Cache-Control": "max-age=31536000, immutable"})  # fmt: skip
+
+    @router.get("/files/{version}/{name:path}")
+    def release_file(version: str, name: str) -> FileResponse:
+        facts = {f["version"]: f for f in release_facts(release_dir)}
+        if version not in facts or name not in facts[version]["files"]:
+            raise HTTPException(404, "no such file in the release")
+        return FileResponse(release_dir / version / name)
+
+    app = FastAPI(title="SQID releases and search", docs_url=None, redoc_url=None)
+    app.include_router(router)
+    return app
+
+
+def _thumbnail(data: bytes) -> bytes:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+        out = io.BytesIO()
+        image.convert("RGB").save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+_STYLE = (
+    "body{font:14px system-ui,sans-serif;margin:16px;color:#1f2328}"
+    "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #d0d7de;padding:3px 8px;"
+    "text-align:right}td:first-child,th:first-child{text-align:left}"
+    "form{display:flex;flex-wrap:wrap;gap:8px;align-items:end;margin:12px 0}"
+    "label{display:flex;flex-direction:column;font-size:12px;color:#57606a}"
+    ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px}"
+    ".grid figure{margin:0;border:1px solid #d0d7de;border-radius:6px;padding:6px}"
+    ".grid img{width:100%;height:150px;object-fit:contain;background:#f6f8fa}"
+    ".grid figcaption{font-size:12px}.missing{height:150px;background:#f6f8fa}"
+    "#status{color:#57606a}.error{color:#cf222e}"
+)
+
+_SCRIPT = """
+const form = document.getElementById('search');
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const status = document.getElementById('status');
+  const grid = document.getElementById('results');
+  status.className = ''; status.textContent = 'searching ...'; grid.replaceChildren();
+  const response = await fetch('api/search', {method: 'POST', body: new FormData(form)});
+  const body = await response.json();
+  if (!response.ok) {
+    status.className = 'error'; status.textContent = body.detail || response.statusText; return;
+  }
+  status.textContent = body.hits.length + ' products';
+  for (const hit of body.hits) {
+    const figure = document.createElement('figure');
+    let picture;
+    if (hit.image_sha256) {
+      picture = document.createElement('img');
+      picture.src = 'thumb/' + hit.image_sha256; picture.alt = hit.product_id;
+    } else {
+      picture = document.createElement('div'); picture.className = 'missing';
+    }
+    const caption = document.createElement('figcaption');
+    caption.textContent = `#${hit.rank} ${hit.product_id} (${hit.score.toFixed(3)}) ${hit.title || ''}`;
+    figure.append(picture, caption); grid.append(figure);
+  }
+});
+"""
+
+
+def render_page(facts: list[dict[str, Any]]) -> str:
+    esc = html.escape
+    parts = ["<!doctype html><html><head><meta charset=utf-8><title>SQID releases</title>",
+             f"<style>{_STYLE}</style></head><body><h1>SQID releases</h1>"]  # fmt: skip
+    if not facts:
+        parts.append("<p>No release yet: run the sqid_release DAG.</p></body></html>")
+        return "".join(parts)
+    parts.append("<table><tr><th>version</th><th>created</th><th>test products</th>"
+                 "<th>coverage (test)</th><th>nDCG text</th><th>nDCG image</th>"
+                 "<th>recall@100 (image)</th><th>files</th></tr>")  # fmt: skip
+    for f in facts:
+        retrieval = (f["retrieval"] or {}).get("image") or {}
+        files = " ".join(f'<a href="files/{esc(f["version"])}/{esc(name)}">{esc(name)}</a>'
+                         for name in f["files"] if "/" not in name)  # fmt: skip
+        parts.append(
+            f"<tr><td>{esc(f['version'])}</td><td>{esc(str(f['created_at']))}</td>"
+            f"<td>{f['counts'].get('test_products', 0):,}</td>"
+            f"<td>{f['coverage'].get('test', 0):.1%}</td><td>{_num(f['ndcg'].get('clip_text'))}</td>"
+            f"<td>{_num(f['ndcg'].get('clip_image'))}</td>"
+            f"<td>{_num(retrieval.get('recall@100'))}</td><td>{files}</td></tr>"
+        )
+    parts.append("</table><h2>Search</h2><form id=search>")
+    options = "".join(f"<option>{esc(f['version'])}</option>" for f in facts if f["searchable"])
+    parts.append(
+        f"<label>release<select name=version>{options}</select></label>"
+        "<label>text<input name=text placeholder='red running shoes'></label>"
+        "<label>image<input type=file name=image accept='image/*'></label>"
+        "<label>feedback (with an image)<input name=feedback placeholder='more floral'></label>"
+        "<label>weight<input name=weight type=number min=0 max=1 step=0.1 value=0.3></label>"
+        "<label>or a product id<input name=product placeholder='B0...'></label>"
+        "<label>results<input name=k type=number min=1 max=100 value=12></label>"
+        "<button type=submit>Search</button></form><p id=status></p>"
+        f"<div class=grid id=results></div><script>{_SCRIPT}</script></body></html>"
+    )
+    return "".join(parts)
+
+
+def _num(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) else "-"
