@@ -9,7 +9,8 @@ Then it times, each in a fresh process (seconds include interpreter start-up; pe
 the process's own high-water resident set):
 
 - the embed merge against its anchor, a plain keyed ``INSERT`` of the same part files;
-- a first release step by step (check, stage, evaluate, document, validate, publish);
+- a first release step by step (check, stage, index, evaluate, document, validate,
+  publish);
 - a release on the next, quiet day, when nothing changed (the whole ``run_release``).
 
 All figures come from synthetic data generated here.
@@ -202,6 +203,13 @@ def step_stage(state: str) -> dict:
     return manifest["rows"]
 
 
+def step_index(state: str) -> dict:
+    from sqid.release.pipeline import index
+
+    entry = index(_staging(state), Path(state) / "sqid.duckdb")
+    return {"nprobe": entry["nprobe"], "tuned_recall_at_10": entry["tuned_recall_at_10"]}
+
+
 def step_evaluate(state: str) -> dict:
     from sqid.release.evaluate import evaluate_release
 
@@ -269,7 +277,7 @@ def main() -> None:
         anchor, _ = timed("plain keyed insert (anchor)", "step_plain_insert")
         merge, _ = timed("embed merge", "step_embed_merge")
         first = 0.0
-        for name in ("check", "stage", "evaluate", "document", "validate", "publish"):
+        for name in ("check", "stage", "index", "evaluate", "document", "validate", "publish"):
             first += timed(f"release: {name}", f"step_{name}")[0]
         quiet, _ = timed("release on a quiet day", "step_quiet_day")
         print(f"embed merge: {merge / anchor:.2f}x a plain keyed insert of the same files")

@@ -59,9 +59,12 @@ def unchanged_since(db_path: Path, config: ReleaseConfig) -> str | None:
     latest = latest_version(config.release_dir)
     if latest is None:
         return None
-    recorded = manifest_of(Path(config.release_dir) / latest).get("pipeline", {})
+    manifest = manifest_of(Path(config.release_dir) / latest)
+    recorded = manifest.get("pipeline", {})
     if "inputs_fingerprint" not in recorded:
         return None  # written by an older version: decided after staging instead
+    if "index" not in manifest:
+        return None  # made before releases were searchable: the next one adds the index
     con = db.connect(db_path, read_only=True)
     try:
         model_id, revision = resolve_model(con, config)

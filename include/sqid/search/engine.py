@@ -77,7 +77,11 @@ class Searcher:
 
     @cached_property
     def encoder(self):
+        from transformers.utils import logging as transformers_logging
+
         from sqid.embed.clip import ClipEncoder
+
+        transformers_logging.disable_progress_bar()  # a search prints its results only
 
         return ClipEncoder(self.model_id, self.revision, self.device)
 
