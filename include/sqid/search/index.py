@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -60,22 +61,57 @@ def index_path(release: Path, kind: str) -> Path:
     return Path(release) / INDEX_DIR / f"{kind}.faiss"
 
 
-def unit_vectors(path: Path, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(rows, vectors)``: the row numbers that have a vector in ``column`` of a
-    product_features file, and those vectors L2-normalised (float32), read by row group."""
+def dense_unit_vectors(path: Path, columns: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{column: (vectors, present)}`` for vector columns of a Parquet file, read in one
+    pass by row group: row ``i`` of ``vectors`` is row ``i``'s vector L2-normalised (zeros
+    where it has none), ``present[i]`` whether it has one. Each batch is written straight
+    into its place: no per-batch blocks to concatenate, no second copy."""
     from sqid.release.evaluate import vector_block
 
     parquet = pq.ParquetFile(path)
-    dim = _dimension(parquet, column)
-    rows, blocks, first = [], [], 0
-    for batch in read_batches(parquet, [column]):
-        block, position = vector_block(batch.column(0), dim)
-        present = np.flatnonzero(position >= 0)
-        rows.append(present + first)
-        blocks.append(block[position[present]])
+    n = parquet.metadata.num_rows
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    first = 0
+    for batch in read_batches(parquet, columns):
+        for name in columns:
+            column = batch.column(name)
+            if name not in out:
+                dim = _dimension(parquet, name)
+                out[name] = (np.zeros((n, dim), np.float32), np.zeros(n, dtype=bool))
+            vectors, present = out[name]
+            block, position = (
+                vector_block(column, vectors.shape[1]) if vectors.shape[1] else (None, None)
+            )
+            if block is None:
+                continue
+            here = np.flatnonzero(position >= 0)
+            target = vectors[first + here]
+            target[:] = block[position[here]]
+            vectors[first + here] = _normalised_rows(target)
+            present[first + here] = True
         first += batch.num_rows
-    matrix = np.concatenate(blocks) if blocks else np.empty((0, dim), np.float32)
-    return np.concatenate(rows) if rows else np.empty(0, np.int64), normalise(matrix)
+    for name in columns:  # a file without rows
+        out.setdefault(name, (np.zeros((0, 0), np.float32), np.zeros(0, dtype=bool)))
+    return out
+
+
+def unit_vectors(path: Path, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, vectors)``: the row numbers that have a vector in ``column``, and those
+    vectors L2-normalised (float32)."""
+    vectors, present = dense_unit_vectors(path, [column])[column]
+    rows = np.flatnonzero(present)
+    return rows, vectors[rows] if len(rows) < len(present) else vectors
+
+
+def release_vectors(release: Path) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """``(kind, rows, unit vectors)`` for each index of a release, from one read of
+    product_features.parquet."""
+    dense = dense_unit_vectors(Path(release) / "product_features.parquet", list(KINDS.values()))
+    for kind, column in KINDS.items():
+        vectors, present = dense.pop(column)
+        rows = np.flatnonzero(present)
+        yield kind, rows, vectors[rows]
+        del vectors
 
 
 def _dimension(parquet: pq.ParquetFile, column: str) -> int:
@@ -86,11 +122,17 @@ def _dimension(parquet: pq.ParquetFile, column: str) -> int:
     return 0
 
 
+def _normalised_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))[:, None]
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
 def normalise(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (a zero row stays zero)."""
     matrix = np.asarray(matrix, dtype=np.float32)
-    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    if matrix.ndim == 1:
+        return _normalised_rows(matrix[None, :])[0]
+    return _normalised_rows(matrix)
 
 
 def build(rows: np.ndarray, vectors: np.ndarray, params: IndexParams):
@@ -112,7 +154,7 @@ def build(rows: np.ndarray, vectors: np.ndarray, params: IndexParams):
 
 
 def tune_nprobe(index, rows: np.ndarray, vectors: np.ndarray, params: IndexParams,
-                k: int = 10, queries: int = 300,
+                k: int = 10, queries: int = 100,
                 user_queries: np.ndarray | None = None) -> tuple[int, float]:  # fmt: skip
     """The smallest nprobe (1, 2, 4, ...) whose recall@k reaches the target; sets it.
 
@@ -199,15 +241,14 @@ def query_vectors(release: Path) -> np.ndarray:
     return unit_vectors(Path(release) / "query_features.parquet", "clip_text_features")[1]
 
 
-def recall_at_k(release: Path, k: int = 10, queries: int = 300, seed: int = 1) -> dict[str, float]:
+def recall_at_k(release: Path, k: int = 10, queries: int = 100, seed: int = 1) -> dict[str, float]:
     """recall@k of each of a release's indexes against exact search, on other queries
     than those nprobe was tuned on (another seed), the release's text queries among them."""
     manifest = json.loads((Path(release) / "manifest.json").read_text())
     nprobe = ((manifest.get("index") or {}).get("nprobe")) or {}
     users = query_vectors(release)
     out = {}
-    for kind, column in KINDS.items():
-        rows, vectors = unit_vectors(Path(release) / "product_features.parquet", column)
+    for kind, rows, vectors in release_vectors(release):
         if not len(rows):
             continue
         sample = tuning_queries(vectors, queries, seed, users)
@@ -243,9 +284,8 @@ def build_release_index(release: Path, db_path: Path, params: IndexParams | None
                              "vectors": {}, "nlist": {}, "nprobe": {}, "tuned_recall_at_10": {},
                              "build_seconds": {}}  # fmt: skip
     users = query_vectors(release)
-    for kind, column in KINDS.items():
-        start = time.perf_counter()
-        rows, vectors = unit_vectors(features, column)
+    start = time.perf_counter()
+    for kind, rows, vectors in release_vectors(release):
         index = build(rows, vectors, params)
         nprobe, reached = (tune_nprobe(index, rows, vectors, params, user_queries=users)
                            if len(rows) else (1, 1.0))  # fmt: skip
@@ -255,6 +295,7 @@ def build_release_index(release: Path, db_path: Path, params: IndexParams | None
         entry["nprobe"][kind] = nprobe
         entry["tuned_recall_at_10"][kind] = round(reached, 4)
         entry["build_seconds"][kind] = round(time.perf_counter() - start, 2)
+        start = time.perf_counter()
     manifest_path = release / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["index"] = entry
