@@ -84,11 +84,15 @@ def dense_unit_vectors(path: Path, columns: list[str]) -> dict[str, tuple[np.nda
             )
             if block is None:
                 continue
-            here = np.flatnonzero(position >= 0)
-            target = vectors[first + here]
-            target[:] = block[position[here]]
-            vectors[first + here] = _normalised_rows(target)
-            present[first + here] = True
+            view = vectors[first : first + batch.num_rows]  # rows of a batch are contiguous
+            here = position >= 0
+            if here.all():
+                view[:] = block[: len(view)]
+            else:
+                view[here] = block[position[here]]
+            norms = np.sqrt(np.einsum("ij,ij->i", view, view))[:, None]
+            np.divide(view, norms, out=view, where=norms > 0)
+            present[first : first + batch.num_rows] = here
         first += batch.num_rows
     for name in columns:  # a file without rows
         out.setdefault(name, (np.zeros((0, 0), np.float32), np.zeros(0, dtype=bool)))
