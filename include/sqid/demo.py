@@ -203,11 +203,13 @@ def serve(site_port: int = 8781, cdn_port: int = 8782) -> int:
         print(f"settings           {env_file} (make airflow uses them while this runs)")
         print("Ctrl-C stops the servers")
         stopped = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        # Both set here: a parent that ignores SIGINT (as Airflow's processes can) passes
+        # that on, and Python then raises no KeyboardInterrupt for Ctrl-C.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopped.set())
         try:
-            stopped.wait()
-        except KeyboardInterrupt:
-            pass
+            while not stopped.wait(0.5):
+                pass
         finally:
             env_file.unlink(missing_ok=True)
     return 0
