@@ -240,14 +240,13 @@ def evaluate_release(
 def _retrieval(release_dir: Path, judged: Judged) -> dict[str, Any]:
     """Search over the whole catalogue (``sqid.search.metrics``), when the release has an
     index; with the index's build time from the manifest."""
-    import json
-
+    from sqid.release.assemble import manifest_of
     from sqid.search.index import CATALOGUE, INDEX_DIR
     from sqid.search.metrics import retrieval_metrics
 
     if not (release_dir / INDEX_DIR / CATALOGUE).exists():
         return {}
-    index = json.loads((release_dir / "manifest.json").read_text()).get("index") or {}
+    index = manifest_of(release_dir).get("index") or {}
     retrieval = retrieval_metrics(release_dir, judged.query_ids, judged.product_ids,
                                   judged.labels, index.get("nprobe"))  # fmt: skip
     retrieval["index_build_seconds"] = index.get("build_seconds")

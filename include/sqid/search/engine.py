@@ -10,7 +10,6 @@ text alone.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from sqid.release.assemble import manifest_of
 from sqid.search.index import CATALOGUE, INDEX_DIR, KINDS, normalise, open_index, search_keys
 
 
@@ -59,7 +59,7 @@ class Searcher:
         if not (self.release / INDEX_DIR / CATALOGUE).exists():
             raise SearchError(f"{self.release} has no search index (index/); releases made "
                               "before search was added can be indexed with a new release")  # fmt: skip
-        self.manifest = json.loads((self.release / "manifest.json").read_text())
+        self.manifest = manifest_of(self.release)
         self.nprobe = (self.manifest.get("index") or {}).get("nprobe") or {}
         self.model_id = model or self.manifest["model"]["model_id"]
         self.revision = None if model else self.manifest["model"].get("revision")

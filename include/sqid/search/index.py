@@ -65,38 +65,36 @@ def dense_unit_vectors(path: Path, columns: list[str]) -> dict[str, tuple[np.nda
     """``{column: (vectors, present)}`` for vector columns of a Parquet file, read in one
     pass by row group: row ``i`` of ``vectors`` is row ``i``'s vector L2-normalised (zeros
     where it has none), ``present[i]`` whether it has one. Each batch is written straight
-    into its place: no per-batch blocks to concatenate, no second copy."""
+    into its place: no per-batch blocks to concatenate, no second copy. The dimension is
+    the first vector's (the gate refuses a release with more than one)."""
     from sqid.release.evaluate import vector_block
 
     parquet = pq.ParquetFile(path)
     n = parquet.metadata.num_rows
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    present = {name: np.zeros(n, dtype=bool) for name in columns}
+    vectors: dict[str, np.ndarray] = {}
     first = 0
     for batch in read_batches(parquet, columns):
+        rows = slice(first, first + batch.num_rows)  # the rows of a batch are contiguous
+        first += batch.num_rows
         for name in columns:
             column = batch.column(name)
-            if name not in out:
-                dim = _dimension(parquet, name)
-                out[name] = (np.zeros((n, dim), np.float32), np.zeros(n, dtype=bool))
-            vectors, present = out[name]
-            block, position = (
-                vector_block(column, vectors.shape[1]) if vectors.shape[1] else (None, None)
-            )
-            if block is None:
-                continue
-            view = vectors[first : first + batch.num_rows]  # rows of a batch are contiguous
+            if name not in vectors:
+                lengths = pa.compute.list_value_length(column).drop_null()
+                if not len(lengths):
+                    continue  # no vector yet: these rows stay absent
+                vectors[name] = np.zeros((n, int(lengths[0].as_py())), np.float32)
+            block, position = vector_block(column, vectors[name].shape[1])
             here = position >= 0
+            view = vectors[name][rows]
             if here.all():
                 view[:] = block[: len(view)]
             else:
                 view[here] = block[position[here]]
-            norms = np.sqrt(np.einsum("ij,ij->i", view, view))[:, None]
-            np.divide(view, norms, out=view, where=norms > 0)
-            present[first : first + batch.num_rows] = here
-        first += batch.num_rows
-    for name in columns:  # a file without rows
-        out.setdefault(name, (np.zeros((0, 0), np.float32), np.zeros(0, dtype=bool)))
-    return out
+            _normalise_in_place(view)
+            present[name][rows] = here
+    return {name: (vectors.get(name, np.zeros((n, 0), np.float32)), present[name])
+            for name in columns}  # fmt: skip
 
 
 def unit_vectors(path: Path, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -118,25 +116,18 @@ def release_vectors(release: Path) -> Iterator[tuple[str, np.ndarray, np.ndarray
         del vectors
 
 
-def _dimension(parquet: pq.ParquetFile, column: str) -> int:
-    for batch in read_batches(parquet, [column]):
-        lengths = pa.compute.list_value_length(batch.column(0)).drop_null()
-        if len(lengths):
-            return int(lengths[0].as_py())
-    return 0
-
-
-def _normalised_rows(matrix: np.ndarray) -> np.ndarray:
+def _normalise_in_place(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length where they are not zero; ``matrix`` itself changes."""
     norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))[:, None]
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    return np.divide(matrix, norms, out=matrix, where=norms > 0)
 
 
 def normalise(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (a zero row stays zero)."""
-    matrix = np.asarray(matrix, dtype=np.float32)
-    if matrix.ndim == 1:
-        return _normalised_rows(matrix[None, :])[0]
-    return _normalised_rows(matrix)
+    single = np.ndim(matrix) == 1
+    rows = np.array(matrix, dtype=np.float32, ndmin=2)  # a copy: the caller's stays as it is
+    _normalise_in_place(rows)
+    return rows[0] if single else rows
 
 
 def build(rows: np.ndarray, vectors: np.ndarray, params: IndexParams):
@@ -248,7 +239,9 @@ def query_vectors(release: Path) -> np.ndarray:
 def recall_at_k(release: Path, k: int = 10, queries: int = 100, seed: int = 1) -> dict[str, float]:
     """recall@k of each of a release's indexes against exact search, on other queries
     than those nprobe was tuned on (another seed), the release's text queries among them."""
-    manifest = json.loads((Path(release) / "manifest.json").read_text())
+    from sqid.release.assemble import manifest_of
+
+    manifest = manifest_of(release)
     nprobe = ((manifest.get("index") or {}).get("nprobe")) or {}
     users = query_vectors(release)
     out = {}

@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from sqid.files import read_batches
+from sqid.release.assemble import manifest_of
 from sqid.search.index import CATALOGUE, INDEX_DIR, KINDS
 
 BATCH = 1_024
@@ -36,7 +37,9 @@ def export_release(release: Path, client, collection: str) -> int:
 
     release = Path(release)
     features = pq.ParquetFile(release / "product_features.parquet")
-    dim = _dimension(features)
+    dim = manifest_of(release)["model"].get("dimension")
+    if not dim:
+        raise ValueError(f"{release}: the manifest names no vector dimension (no vectors)")
     if client.collection_exists(collection):
         client.delete_collection(collection)
     cosine = models.VectorParams(size=dim, distance=models.Distance.COSINE)
@@ -54,12 +57,3 @@ def export_release(release: Path, client, collection: str) -> int:
         client.upsert(collection, points=points, wait=True)
         row += batch.num_rows
     return row
-
-
-def _dimension(features: pq.ParquetFile) -> int:
-    for batch in read_batches(features, list(KINDS.values())):
-        for column in batch.columns:
-            for value in column.to_pylist():
-                if value:
-                    return len(value)
-    raise ValueError("the release has no vectors to export")

@@ -20,8 +20,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, File, Form, HTTPException, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from sqid.release.assemble import manifest_of, read_checksums
 from sqid.release.versions import list_versions
 from sqid.search.engine import Searcher, SearchError
+from sqid.search.index import INDEX_DIR
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_UPLOAD = 15_000_000
@@ -33,10 +35,9 @@ def release_facts(release_dir: Path) -> list[dict[str, Any]]:
     facts = []
     for version in reversed(list_versions(release_dir)):
         folder = release_dir / version
-        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest = manifest_of(folder)
         evaluation_file = folder / "evaluation.json"
         evaluation = json.loads(evaluation_file.read_text()) if evaluation_file.exists() else {}
-        sums = (folder / "SHA256SUMS").read_text().splitlines()
         facts.append({
             "version": version,
             "created_at": manifest.get("created_at"),
@@ -46,8 +47,8 @@ def release_facts(release_dir: Path) -> list[dict[str, Any]]:
             "ndcg": {k: evaluation.get(k) for k in ("random", "clip_text", "clip_image")
                      if k in evaluation},
             "retrieval": evaluation.get("retrieval"),
-            "searchable": (folder / "index").is_dir(),
-            "files": [line.split("  ", 1)[1] for line in sums if "  " in line],
+            "searchable": (folder / INDEX_DIR).is_dir(),
+            "files": list(read_checksums(folder)),
         })  # fmt: skip
     return facts
 
@@ -120,8 +121,9 @@ def create_app(release_dir: Path, image_cache: Path | None,
 
     @router.get("/files/{version}/{name:path}")
     def release_file(version: str, name: str) -> FileResponse:
-        facts = {f["version"]: f for f in release_facts(release_dir)}
-        if version not in facts or name not in facts[version]["files"]:
+        if version not in list_versions(release_dir) or name not in read_checksums(
+            release_dir / version
+        ):
             raise HTTPException(404, "no such file in the release")
         return FileResponse(release_dir / version / name)
 
