@@ -8,6 +8,7 @@ import json
 import shutil
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from sqid.cli import main as cli
@@ -19,9 +20,11 @@ from sqid.search.index import (
     INDEX_DIR,
     IndexParams,
     build,
+    build_release_index,
     exact_top_k,
     index_path,
     normalise,
+    open_index,
     recall,
     search_keys,
     tune_nprobe,
@@ -91,6 +94,25 @@ def test_a_release_is_indexed_checksummed_and_gated_on_recall(first_release, tmp
     assert messages and "cannot be searched" in messages[0]
     older = ValidationPolicy(coverage_threshold=0.5)  # sqid validate on a pre-search release
     assert not [p for p in validate_release(broken, older) if p.check == "index"]
+
+
+def test_a_release_without_image_vectors_still_gets_both_indexes(first_release, pipeline, tmp_path):  # noqa: F811
+    path, _ = first_release
+    copy = tmp_path / "no-images"
+    shutil.copytree(path, copy)
+    shutil.rmtree(copy / INDEX_DIR)
+    table = pq.read_table(copy / "product_features.parquet")
+    column = table.schema.get_field_index("clip_image_features")
+    nothing = pa.nulls(len(table), table.schema.field(column).type)
+    pq.write_table(table.set_column(column, table.schema.field(column), nothing),
+                   copy / "product_features.parquet")  # fmt: skip
+    entry = build_release_index(copy, pipeline[1])
+    assert entry["vectors"]["image"] == 0 and entry["vectors"]["title"] == len(table)
+    dim = json.loads((copy / "manifest.json").read_text())["model"]["dimension"]
+    image = open_index(copy, "image")
+    assert image.ntotal == 0 and image.d == dim
+    keys, _ = search_keys(image, normalise(np.ones((1, dim), np.float32)), 3)
+    assert (keys == -1).all()
 
 
 def _with_image(release) -> tuple[str, str]:

@@ -13,17 +13,23 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sqid import db
-from sqid.files import read_batches
 from sqid.release.assemble import PRODUCT_FEATURES, QUERY_FEATURES
 from sqid.release.ndcg import GAINS, Result, dcg_per_query, mean_result, ndcg_per_query
+from sqid.vectorscan import inverse_norms, scan, vector_block
+
+if TYPE_CHECKING:
+    from sqid.search.metrics import Retrieval
+
+
+PAIR_CHUNK = 4_096
+"""Judged pairs scored at a time: 2 x 4,096 x 768 float32 gathered is 25 MB."""
 
 
 @dataclass(frozen=True)
@@ -126,23 +132,6 @@ def evaluate_clip(
     }
 
 
-def vector_block(column: pa.ListArray, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """A batch's vectors as a (vectors, dim) view of Arrow's flat buffer (no copy when
-    every vector has ``dim`` values) and each row's position in it (-1: none)."""
-    sizes = pc.fill_null(pc.list_value_length(column), 0).to_numpy().astype(np.int64)
-    flat = column.flatten().to_numpy(zero_copy_only=False)  # the values of non-null rows
-    has = sizes > 0
-    if (sizes[has] == dim).all():
-        block = flat.reshape(-1, dim)
-    else:  # mixed lengths (the gate refuses such a release): keep the first length only
-        starts = np.r_[0, np.cumsum(sizes[has])][:-1]
-        block = np.stack([flat[s : s + dim] for s, n in zip(starts, sizes[has], strict=True)
-                          if n == dim] or [np.zeros(dim, np.float32)])  # fmt: skip
-        has = sizes == dim
-    position = np.where(has, np.cumsum(has) - 1, -1)
-    return block, position
-
-
 def _vectors(path: Path, key: str, column: str) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
     """Row index per id, float32 vectors and their L2 norms (NaN where a vector is
     missing or of another length than the first), for the small query file: the
@@ -167,34 +156,44 @@ def _vectors(path: Path, key: str, column: str) -> tuple[dict[str, int], np.ndar
 
 
 def _pair_cosines(path: Path, columns: list[str], queries: np.ndarray, q_norms: np.ndarray,
-                  q_rows: np.ndarray, p_rows: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
+                  q_rows: np.ndarray, p_rows: np.ndarray,
+                  also: Retrieval | None = None) -> dict[str, np.ndarray]:  # fmt: skip
     """Cosine of each pair's query and product vector, for each vector column of the
     product file, read batch by batch in one pass: a batch's vectors are used where
-    Arrow holds them, so no product matrix is ever built (it would be 0.5 GB a column)."""
+    Arrow holds them, so no product matrix is ever built (it would be 0.5 GB a column).
+    ``also`` scores whole-catalogue search from the same batches."""
     out = {c: np.full(len(q_rows), np.nan) for c in columns}
     order = np.argsort(p_rows, kind="stable")
     sorted_rows = p_rows[order]
-    dim = queries.shape[1]
-    first = 0
-    for batch in read_batches(pq.ParquetFile(path), columns):
-        lo, hi = np.searchsorted(sorted_rows, [first, first + batch.num_rows])
+    dims = dict.fromkeys(columns, queries.shape[1])
+    for batch in scan(path, columns, dims):
+        lo, hi = np.searchsorted(sorted_rows, [batch.first, batch.first + batch.rows])
         pairs = order[lo:hi]
-        local = p_rows[pairs] - first
+        local = p_rows[pairs] - batch.first
         for name in columns:
-            block, position = vector_block(batch.column(name), dim)
+            block, position = batch.blocks[name]
             at = position[local]
             ok = at >= 0
-            vectors, q = block[at[ok]], q_rows[pairs[ok]]
-            dots = np.einsum("ij,ij->i", queries[q], vectors, dtype=np.float64)
-            norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[name][pairs[ok]] = dots / (q_norms[q] * norms)
-        first += batch.num_rows
+            inverse = inverse_norms(block)
+            for part in np.array_split(np.flatnonzero(ok), max(1, int(ok.sum()) // PAIR_CHUNK)):
+                # a few thousand pairs at a time: the gathered rows stay small and reused
+                q, rows = q_rows[pairs[part]], at[part]
+                dots = np.einsum("ij,ij->i", queries[q], block[rows], dtype=np.float64)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    out[name][pairs[part]] = np.where(
+                        inverse[rows] > 0, dots * inverse[rows] / q_norms[q], np.nan
+                    )
+        if also is not None:
+            also.add(batch)
     return out
 
 
-def release_judgements(release_dir: Path, examples: Path) -> Judged:
-    """US Task-1 test judgements with their CLIP cosine scores from a release's files."""
+def release_judgements(release_dir: Path, examples: Path,
+                       search: bool = False) -> tuple[Judged, Retrieval | None]:  # fmt: skip
+    """US Task-1 test judgements with their CLIP cosine scores from a release's files;
+    with ``search``, whole-catalogue retrieval scored in the same read of the vectors."""
+    from sqid.search.metrics import Retrieval
+
     release_dir = Path(release_dir)
     con = db.connect(":memory:")
     try:
@@ -207,47 +206,46 @@ def release_judgements(release_dir: Path, examples: Path) -> Judged:
         con.close()
     query_ids, product_ids = (pairs.column(c).to_numpy(zero_copy_only=False).astype(object)
                               for c in ("query_id", "product_id"))  # fmt: skip
+    labels = pairs.column("esci_label").to_numpy(zero_copy_only=False)
     q_index, queries, q_norms = _vectors(
         release_dir / QUERY_FEATURES, "query_id", "clip_text_features"
     )
     q_rows = np.array([q_index[qid] for qid in query_ids], dtype=np.int64)
     products = pq.read_table(release_dir / PRODUCT_FEATURES, columns=["product_id"])
-    p_index = {pid: i for i, pid in enumerate(products.column(0).to_pylist())}
+    catalogue = products.column(0).to_pylist()
+    p_index = {pid: i for i, pid in enumerate(catalogue)}
     p_rows = np.array([p_index.get(pid, -1) for pid in product_ids], dtype=np.int64)
     found = p_rows >= 0
+    retrieval = (Retrieval(catalogue, q_index, queries, query_ids, product_ids, labels)
+                 if search else None)  # fmt: skip
     scores = _pair_cosines(release_dir / PRODUCT_FEATURES, ["clip_text_features", "clip_image_features"],
-                           queries, q_norms, q_rows[found], p_rows[found])  # fmt: skip
+                           queries, q_norms, q_rows[found], p_rows[found], retrieval)  # fmt: skip
     text_scores, image_scores = np.full(len(p_rows), np.nan), np.full(len(p_rows), np.nan)
     text_scores[found], image_scores[found] = (
         scores["clip_text_features"],
         scores["clip_image_features"],
     )
-    labels = pairs.column("esci_label").to_numpy(zero_copy_only=False)
-    return Judged(query_ids, product_ids, labels, text_scores, image_scores)
+    return Judged(query_ids, product_ids, labels, text_scores, image_scores), retrieval
 
 
 def evaluate_release(
     release_dir: Path, examples: Path, scores: Path | None = None
 ) -> dict[str, Any]:
-    from sqid.release.scores import evaluate_scores, read_scores
-
-    judged = release_judgements(release_dir, examples)
-    if scores is None:
-        return {**evaluate_clip(judged), **_retrieval(Path(release_dir), judged)}
-    return evaluate_scores(judged.judgements(), read_scores(scores))
-
-
-def _retrieval(release_dir: Path, judged: Judged) -> dict[str, Any]:
-    """Search over the whole catalogue (``sqid.search.metrics``), when the release has an
-    index; with the index's build time from the manifest."""
+    """The CLIP baselines and, when the release has an index, whole-catalogue search
+    (``sqid.search.metrics``); or a user's own ``scores``."""
     from sqid.release.assemble import manifest_of
+    from sqid.release.scores import evaluate_scores, read_scores
     from sqid.search.index import CATALOGUE, INDEX_DIR
-    from sqid.search.metrics import retrieval_metrics
 
-    if not (release_dir / INDEX_DIR / CATALOGUE).exists():
-        return {}
-    index = manifest_of(release_dir).get("index") or {}
-    retrieval = retrieval_metrics(release_dir, judged.query_ids, judged.product_ids,
-                                  judged.labels, index.get("nprobe"))  # fmt: skip
-    retrieval["index_build_seconds"] = index.get("build_seconds")
-    return {"retrieval": retrieval}
+    release_dir = Path(release_dir)
+    if scores is not None:
+        judged, _ = release_judgements(release_dir, examples)
+        return evaluate_scores(judged.judgements(), read_scores(scores))
+    searchable = (release_dir / INDEX_DIR / CATALOGUE).exists()
+    judged, retrieval = release_judgements(release_dir, examples, search=searchable)
+    out = evaluate_clip(judged)
+    if retrieval is not None:
+        index = manifest_of(release_dir).get("index") or {}
+        out["retrieval"] = retrieval.result(release_dir, index.get("nprobe"))
+        out["retrieval"]["index_build_seconds"] = index.get("build_seconds")
+    return out

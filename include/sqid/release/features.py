@@ -7,10 +7,11 @@ however large the release. The dimension is the policy's, else the named model's
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -47,23 +48,20 @@ class _VectorStats:
 
 @dataclass
 class _Digests:
-    """A 64-bit hash of each vector's bytes and its owner, gathered batch by batch as
-    arrays; only hashes seen more than once ever become Python objects. Two different
-    vectors share a hash with odds of about 1e-9 among 200k vectors (2**-64 per pair)."""
+    """A 64-bit BLAKE2b digest of each vector's bytes and its owner, gathered batch by
+    batch as arrays; only digests seen more than once ever become Python objects. Two
+    different vectors share a digest with odds of about 1e-9 among 200k vectors."""
 
     hashes: list[np.ndarray] = field(default_factory=list)
     keys: list[np.ndarray] = field(default_factory=list)
-    _weights: dict[int, np.ndarray] = field(default_factory=dict)
 
     def add(self, vectors: np.ndarray, keys: np.ndarray) -> None:
         """``vectors``: a (rows, dim) float32 block, hashed by its raw bytes."""
-        words = np.ascontiguousarray(vectors, dtype=np.float32).view(np.uint32).astype(np.uint64)
-        width = words.shape[1]
-        if width not in self._weights:  # fixed odd multipliers: a polynomial hash mod 2**64
-            rng = np.random.default_rng(width)
-            self._weights[width] = rng.integers(1, 2**63, width, dtype=np.uint64) | np.uint64(1)
-        with np.errstate(over="ignore"):
-            self.hashes.append((words * self._weights[width]).sum(axis=1, dtype=np.uint64))
+        raw = memoryview(np.ascontiguousarray(vectors, dtype=np.float32)).cast("B")
+        width = vectors.shape[1] * 4
+        digests = (hashlib.blake2b(raw[i : i + width], digest_size=8).digest()
+                   for i in range(0, len(raw), width))  # fmt: skip
+        self.hashes.append(np.frombuffer(b"".join(digests), dtype=np.uint64))
         self.keys.append(keys)
 
     def shared(self) -> list[list[str]]:
@@ -78,9 +76,19 @@ class _Digests:
         return list(groups.values())
 
 
+class _Sink(Protocol):
+    def add(self, column: str, vectors: np.ndarray, rows: np.ndarray, scale: np.ndarray) -> None:
+        """A batch's vectors of ``column``, their row numbers and 1 / their norms."""
+
+    def skip(self, column: str) -> None:
+        """``column`` has vectors of several lengths: not all of them can be handed over."""
+
+
 def _vectors(release: _Release, ids: np.ndarray, column: pa.ListArray, stats: _VectorStats,
-             digests: _Digests | None = None) -> None:  # fmt: skip
-    """Check one batch of one vector column; ``digests`` gathers image vector hashes."""
+             digests: _Digests | None = None, sink: _Sink | None = None,
+             first: int = 0, name: str = "") -> None:  # fmt: skip
+    """Check one batch of one vector column (rows ``first ..`` of the file, column
+    ``name``); ``digests`` gathers image vector hashes, ``sink`` gets the vectors."""
     stats.rows += len(column)
     present = ~column.is_null().to_numpy(zero_copy_only=False)
     stats.missing += ids[~present].tolist()
@@ -97,9 +105,10 @@ def _vectors(release: _Release, ids: np.ndarray, column: pa.ListArray, stats: _V
     start = offsets[:-1][present]
     length = lengths[present]
     keys = ids[present]
+    rows = first + np.flatnonzero(present)
     empty = length == 0
     stats.wrong_length += keys[empty].tolist()
-    start, length, keys = start[~empty], length[~empty], keys[~empty]
+    start, length, keys, rows = start[~empty], length[~empty], keys[~empty], rows[~empty]
     if not len(start):
         return
     dim = int(length[0])
@@ -113,7 +122,15 @@ def _vectors(release: _Release, ids: np.ndarray, column: pa.ListArray, stats: _V
         norms = np.sqrt(squares.astype(np.float64))
         if digests is not None:
             digests.add(block, keys)
-    else:  # rows of several lengths: each row on its own
+        if sink is not None:
+            usable = finite & (norms > 0)
+            scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=usable)
+            if not finite.all():  # a NaN would poison every score it meets
+                block = np.where(finite[:, None], block, np.float32(0))
+            sink.add(name, block, rows, scale.astype(np.float32))
+    else:  # rows of several lengths: each row on its own (the sink gets none of them)
+        if sink is not None:
+            sink.skip(name)
         norms = np.array([math.sqrt(np.square(values[s : s + n], dtype=np.float64).sum())
                           for s, n in zip(start, length, strict=True)])  # fmt: skip
         finite = np.array([np.isfinite(values[s : s + n]).all()
@@ -140,15 +157,19 @@ def _report_vectors(release: _Release, name: str, column: str, stats: _VectorSta
 
 
 def _scan(release: _Release, parquet, columns: list[str],
-          checks: list[tuple[int, _VectorStats, _Digests | None]]) -> list[str]:  # fmt: skip
+          checks: list[tuple[int, _VectorStats, _Digests | None]],
+          sink: _Sink | None = None) -> list[str]:  # fmt: skip
     """Read a feature file batch by batch, checking each vector column named in
-    ``checks`` (column index, its stats, its digests); the ids, in file order."""
+    ``checks`` (column index, its stats, its digests) and handing its vectors to
+    ``sink``; the ids, in file order."""
     ids: list[str] = []
     for batch in release.batches(parquet, columns):
         keys = np.array(batch.column(0).to_pylist(), dtype=object)
+        first = len(ids)
         ids += keys.tolist()
         for index, stats, digests in checks:
-            _vectors(release, keys, batch.column(index), stats, digests)
+            _vectors(release, keys, batch.column(index), stats, digests, sink, first,
+                     columns[index])  # fmt: skip
     return ids
 
 
@@ -159,7 +180,8 @@ def product_features(release: _Release) -> None:
         return
     text, image = _VectorStats(), _VectorStats()
     digests = _Digests()
-    ids = _scan(release, parquet, list(schema), [(1, text, None), (2, image, digests)])
+    ids = _scan(release, parquet, list(schema), [(1, text, None), (2, image, digests)],
+                release.recall)  # fmt: skip
     release.ids(PRODUCT_FEATURES, "product_id", ids)
     release.claim(
         f"rows[{PRODUCT_FEATURES!r}]",

@@ -44,7 +44,7 @@ from sqid.release.features import dimension, product_features, query_features
 from sqid.release.versions import ReleaseError
 from sqid.scrape.defaults import known_defaults
 from sqid.scrape.records import is_valid_product_id
-from sqid.search.index import INDEX_DIR
+from sqid.search.index import INDEX_DIR, RecallCheck
 
 MAX_LISTED = 10
 _SUM_LINE = re.compile(r"^([0-9a-f]{64})  ((?:index/)?[^/\\\x00-\x1f]+)$")
@@ -101,6 +101,8 @@ class _Release:
         self.image_sha256: dict[str, str | None] = {}
         """Product -> sha256 of its image bytes, from the status file."""
         self.dimensions: Counter[int] = Counter()
+        self.recall: RecallCheck | None = None
+        """Exact search for the index's recall check, fed by the product file's scan."""
 
     def add(self, check: str, message: str, rows: list[Any] | None = None) -> None:
         self.problems.append(Problem(check, message, [str(r) for r in rows or []]))
@@ -157,17 +159,18 @@ def validate_release(directory: Path, policy: ValidationPolicy | None = None) ->
     for name in SQID_CSV:
         _csv(release, name)
     _status(release)
+    _search_index(release)
     product_features(release)
     query_features(release)
     dimension(release)
-    _search_index(release)
+    _index_recall(release)
     return release.problems
 
 
 def _search_index(release: _Release) -> None:
-    """The index's files, its catalogue against product_features, and its recall@10
-    against exact search on the release's own vectors."""
-    from sqid.search.index import CATALOGUE, KINDS, index_path, recall_at_k
+    """The index's files and its catalogue against product_features; then prepares its
+    recall check, which the scan of product_features feeds (:func:`_index_recall`)."""
+    from sqid.search.index import CATALOGUE, KINDS, index_path
 
     folder = release.directory / INDEX_DIR
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
@@ -190,7 +193,17 @@ def _search_index(release: _Release) -> None:
                 "index", f"{CATALOGUE} does not list the products of {PRODUCT_FEATURES} in order"
             )
             return
-        recalls = recall_at_k(release.directory)
+        release.recall = RecallCheck(release.directory)
+    except Exception as exc:  # a broken index is a finding, not a crash
+        release.add("index", f"the index cannot be read or searched: {exc}")
+
+
+def _index_recall(release: _Release) -> None:
+    """recall@10 of each index against exact search on the release's own vectors."""
+    if release.recall is None:
+        return
+    try:
+        recalls = release.recall.result()
     except Exception as exc:  # a broken index is a finding, not a crash
         release.add("index", f"the index cannot be read or searched: {exc}")
         return
