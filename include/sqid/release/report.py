@@ -159,9 +159,9 @@ def _retrieval(retrieval: dict[str, Any]) -> str:
         f"<p>{retrieval['queries']:,} queries (of {retrieval['of_queries']:,} with an E-labelled "
         "product in the catalogue) search all test products; recall counts their E-labelled "
         f"products found. Index: one text query takes {latency.get('p50', 0):.2f} ms (p50), "
-        f"{latency.get('p95', 0):.2f} ms (p95); built in "
-        + ", ".join(f"{v:.1f} s ({k})" for k, v in build.items())
-        + ".</p>"
+        f"{latency.get('p95', 0):.2f} ms (p95); built in {sum(build.values()):.1f} s ("
+        + ", ".join(f"{k} {v:.1f} s" for k, v in build.items())
+        + ").</p>"
     )
     return "".join(rows)
 

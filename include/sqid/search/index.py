@@ -296,87 +296,97 @@ def build_release_index(release: Path, db_path: Path, params: IndexParams | None
 
     params = params or IndexParams()
     release = Path(release)
-    folder = release / INDEX_DIR
-    folder.mkdir(exist_ok=True)
     features = pq.ParquetFile(release / PRODUCT_FEATURES)
-    product_ids = features.read(columns=["product_id"]).column(0)
+    _write_catalogue(release, db_path, features)
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        seconds[phase] = round(time.perf_counter() - clock, 2)
+        clock = time.perf_counter()
+
+    samples, counts = _training_samples(features, params)
+    lap("reading a training sample")
+    users = query_vectors(release)
+    indexes = {kind: trained(samples[kind], counts[kind], params) for kind in KINDS if counts[kind]}
+    truth = {kind: TopK(tuning_queries(samples[kind], 100, params.seed, users), 10)
+             for kind in indexes}  # fmt: skip
+    lap("training")
+    _fill(features, indexes, truth)
+    lap("adding every vector")
+    tuned = {kind: tune_to(indexes[kind], truth[kind].queries, truth[kind].result()[0],
+                           params.target_recall) for kind in indexes}  # fmt: skip
+    lap("tuning nprobe")
+
+    entry: dict[str, Any] = {"library": "faiss-cpu", "library_version": faiss.__version__,
+                             "params": asdict(params), "key": "row of product_features.parquet",
+                             "metric": "inner product of L2-normalised vectors (cosine)",
+                             "vectors": counts, "nlist": {}, "nprobe": {},
+                             "tuned_recall_at_10": {}, "build_seconds": seconds}  # fmt: skip
+    for kind in KINDS:
+        if kind in indexes:
+            index, (nprobe, reached) = indexes[kind], tuned[kind]
+        else:  # no vectors of this kind: an empty index, so every release has both files
+            dim = manifest_of(release)["model"].get("dimension") or 1
+            index, nprobe, reached = trained(np.zeros((0, dim), np.float32), 0, params), 1, 1.0
+        faiss.write_index(index, str(index_path(release, kind)))
+        entry["nlist"][kind] = faiss.extract_index_ivf(index).nlist
+        entry["nprobe"][kind] = nprobe
+        entry["tuned_recall_at_10"][kind] = round(reached, 4)
+    manifest_path = release / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["index"] = entry
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    return entry
+
+
+def _write_catalogue(release: Path, db_path: Path, features: pq.ParquetFile) -> None:
+    """``index/catalogue.parquet``: what a hit shows, row for row with the features."""
+    (release / INDEX_DIR).mkdir(exist_ok=True)
     con = db.connect(db_path, read_only=True)
     try:
         status = {"status_file": str(release / "product_image_status.parquet")}
         catalogue = db.arrow_reader(con, "release/catalogue", status).read_all()
     finally:
         con.close()
-    if not catalogue.column("product_id").equals(product_ids):
+    if not catalogue.column("product_id").equals(features.read(columns=["product_id"]).column(0)):
         raise RuntimeError("the catalogue does not line up with product_features.parquet")
-    pq.write_table(catalogue, folder / CATALOGUE)
-    columns = list(KINDS.values())
-    seconds = {kind: 0.0 for kind in KINDS}
-    start = time.perf_counter()
+    pq.write_table(catalogue, release / INDEX_DIR / CATALOGUE)
 
-    # Read 1: every row is drawn with the same chance; its vectors join the training
-    # samples of the kinds it has. A little more is drawn than needed, as rows lack some.
+
+def _training_samples(features: pq.ParquetFile,
+                      params: IndexParams) -> tuple[dict[str, np.ndarray], dict[str, int]]:  # fmt: skip
+    """Read 1: ``({kind: unit training vectors, shuffled}, {kind: vectors in the file})``.
+    Every row is drawn with the same chance, and its vectors join the samples of the kinds
+    it has; a quarter more rows are drawn than needed, as some rows lack a vector."""
     n = features.metadata.num_rows
     rng = np.random.default_rng(params.seed)
     drawn = np.zeros(n, dtype=bool)
     drawn[rng.permutation(n)[: round(1.25 * params.training_size(n))]] = True
-    samples: dict[str, list[np.ndarray]] = {kind: [] for kind in KINDS}
+    parts: dict[str, list[np.ndarray]] = {kind: [] for kind in KINDS}
     counts = dict.fromkeys(KINDS, 0)
-    for batch in scan(features, columns):
+    for batch in scan(features, list(KINDS.values())):
         for kind, column in KINDS.items():
             rows, block = batch.present(column)
             counts[kind] += len(rows)
-            samples[kind].append(unit_rows(block[drawn[rows]]))
-    read_seconds = time.perf_counter() - start
+            if drawn[rows].any():
+                parts[kind].append(unit_rows(block[drawn[rows]]))
+    samples = {}
+    for kind, found in parts.items():
+        sample = np.concatenate(found) if found else np.zeros((0, 1), np.float32)
+        samples[kind] = sample[rng.permutation(len(sample))]
+    return samples, counts
 
-    users = query_vectors(release)
-    indexes, truth = {}, {}
-    for kind in KINDS:
-        clock = time.perf_counter()
-        sample = [s for s in samples.pop(kind) if s.size]
-        sample = np.concatenate(sample) if sample else np.zeros((0, 1), np.float32)
-        sample = sample[rng.permutation(len(sample))]
-        if counts[kind]:
-            indexes[kind] = trained(sample, counts[kind], params)
-            truth[kind] = TopK(tuning_queries(sample, 100, params.seed, users), 10)
-        seconds[kind] += time.perf_counter() - clock
 
-    # Read 2: every vector into its index and into the exact search for tuning.
-    clock, adding = time.perf_counter(), 0.0
-    for batch in scan(features, [KINDS[kind] for kind in indexes]) if indexes else ():
+def _fill(features: pq.ParquetFile, indexes: dict[str, Any], truth: dict[str, TopK]) -> None:
+    """Read 2: every vector into its kind's index and into the exact search for tuning."""
+    if not indexes:
+        return
+    for batch in scan(features, [KINDS[kind] for kind in indexes]):
         for kind, index in indexes.items():
             rows, block = batch.present(KINDS[kind])
             if len(rows):
-                began = time.perf_counter()
                 unit = unit_rows(block)
                 index.add_with_ids(unit, rows.astype(np.int64))
                 truth[kind].add(unit, rows)
-                seconds[kind] += time.perf_counter() - began
-                adding += time.perf_counter() - began
-    read_seconds += time.perf_counter() - clock - adding
-
-    entry: dict[str, Any] = {"library": "faiss-cpu", "library_version": faiss.__version__,
-                             "params": asdict(params), "key": "row of product_features.parquet",
-                             "metric": "inner product of L2-normalised vectors (cosine)",
-                             "vectors": {}, "nlist": {}, "nprobe": {}, "tuned_recall_at_10": {},
-                             "build_seconds": {}}  # fmt: skip
-    for kind in KINDS:
-        clock = time.perf_counter()
-        if kind in indexes:
-            index = indexes.pop(kind)
-            nprobe, reached = tune_to(index, truth[kind].queries, truth[kind].result()[0],
-                                      params.target_recall)  # fmt: skip
-        else:  # no vectors of this kind: an empty index, so every release has both files
-            dim = manifest_of(release)["model"].get("dimension") or 1
-            index, nprobe, reached = trained(np.zeros((0, dim), np.float32), 0, params), 1, 1.0
-        faiss.write_index(index, str(index_path(release, kind)))
-        entry["vectors"][kind] = counts[kind]
-        entry["nlist"][kind] = faiss.extract_index_ivf(index).nlist
-        entry["nprobe"][kind] = nprobe
-        entry["tuned_recall_at_10"][kind] = round(reached, 4)
-        entry["build_seconds"][kind] = round(seconds[kind] + time.perf_counter() - clock, 2)
-    entry["build_seconds"]["reading vectors"] = round(read_seconds, 2)
-    manifest_path = release / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["index"] = entry
-    manifest_path.write_text(json.dumps(manifest, indent=2))
-    return entry
