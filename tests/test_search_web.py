@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import requests
 from sqid.embed.cache import ContentCache
@@ -137,3 +139,31 @@ def test_page_in_chromium_upload_an_image_see_a_grid(served, pipeline, tmp_path)
     assert remote == [], remote
     assert figures >= 1 and loaded and all(loaded), (figures, loaded)
     assert status.endswith("products")
+
+
+def test_the_app_keeps_recent_releases_open_and_one_model(first_release, tmp_path, monkeypatch):  # noqa: F811
+    from fastapi.testclient import TestClient
+    from sqid.search import web
+    from sqid.search.engine import Searcher
+
+    path, _ = first_release
+    for version in ("v0.1.0", "v0.2.0", "v0.3.0"):
+        shutil.copytree(path, tmp_path / version)
+    opened = []
+
+    class Counted(Searcher):
+        def __init__(self, release, *args, **kwargs):
+            opened.append(Path(release).name)
+            super().__init__(release, *args, **kwargs)
+
+    monkeypatch.setattr(web, "Searcher", Counted)
+    monkeypatch.setattr(web, "OPEN_RELEASES", 2)
+    client = TestClient(web.create_app(tmp_path, None))
+    product = pq.read_table(path / "product_features.parquet").column("product_id")[0].as_py()
+    for version in ("v0.1.0", "v0.2.0", "v0.1.0", "v0.3.0", "v0.2.0"):
+        reply = client.post("/api/search", data={"version": version, "product": product, "k": 2})
+        assert reply.status_code == 200, reply.text
+    # v0.1.0 was used again before v0.3.0 came, so v0.2.0 was the one let go.
+    assert opened == ["v0.1.0", "v0.2.0", "v0.3.0", "v0.2.0"]
+    first, second = Searcher(tmp_path / "v0.1.0"), Searcher(tmp_path / "v0.2.0")
+    assert first.encoder is second.encoder  # one CLIP for every release of one model

@@ -11,7 +11,7 @@ text alone.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,18 @@ def slerp(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
     return normalise((np.sin((1 - weight) * angle) * a + np.sin(weight * angle) * b) / s)
 
 
+@lru_cache(maxsize=2)
+def shared_encoder(model_id: str, revision: str | None, device: str):
+    """One loaded CLIP per model, shared by every release that names it (ViT-L/14 holds
+    about 1.7 GB); the least recently used of more than two is let go."""
+    from transformers.utils import logging as transformers_logging
+
+    from sqid.embed.clip import ClipEncoder
+
+    transformers_logging.disable_progress_bar()  # a search prints its results only
+    return ClipEncoder(model_id, revision, device)
+
+
 class Searcher:
     """One release, opened for search; the model is loaded on the first text or image."""
 
@@ -77,13 +89,7 @@ class Searcher:
 
     @cached_property
     def encoder(self):
-        from transformers.utils import logging as transformers_logging
-
-        from sqid.embed.clip import ClipEncoder
-
-        transformers_logging.disable_progress_bar()  # a search prints its results only
-
-        return ClipEncoder(self.model_id, self.revision, self.device)
+        return shared_encoder(self.model_id, self.revision, self.device)
 
     # --- query vectors --------------------------------------------------------------
 

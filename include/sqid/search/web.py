@@ -13,6 +13,8 @@ import html
 import io
 import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +30,8 @@ from sqid.search.index import INDEX_DIR
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_UPLOAD = 15_000_000
 THUMBNAIL_SIDE = 256
+OPEN_RELEASES = 4
+"""Releases kept open for search at once, the most recently used."""
 
 
 def release_facts(release_dir: Path) -> list[dict[str, Any]]:
@@ -57,17 +61,24 @@ def create_app(release_dir: Path, image_cache: Path | None,
                dependencies: Sequence[Any] = ()) -> FastAPI:  # fmt: skip
     """The app; ``dependencies`` guard every route (the plugin passes Airflow's user)."""
     release_dir = Path(release_dir)
-    searchers: dict[str, Searcher] = {}
+    searchers: OrderedDict[str, Searcher] = OrderedDict()
+    lock = threading.Lock()
 
     def searcher(version: str) -> Searcher:
+        """The release opened for search; the last ``OPEN_RELEASES`` used stay open (a
+        catalogue is tens of MB; the model is shared, see ``shared_encoder``)."""
         if version not in list_versions(release_dir):
             raise HTTPException(404, f"no release {version!r}")
-        if version not in searchers:
-            try:
-                searchers[version] = Searcher(release_dir / version)
-            except SearchError as exc:
-                raise HTTPException(409, str(exc)) from exc
-        return searchers[version]
+        with lock:  # requests run on a thread pool
+            if version not in searchers:
+                try:
+                    searchers[version] = Searcher(release_dir / version)
+                except SearchError as exc:
+                    raise HTTPException(409, str(exc)) from exc
+                while len(searchers) > OPEN_RELEASES:
+                    searchers.popitem(last=False)
+            searchers.move_to_end(version)
+            return searchers[version]
 
     router = APIRouter(dependencies=list(dependencies))
 
