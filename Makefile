@@ -101,6 +101,7 @@ bench: venv
 	$(BIN)/python bench/bench_embed.py
 	$(BIN)/python bench/bench_download.py
 	$(BIN)/python bench/bench_release.py
+	$(BIN)/python bench/bench_search.py
 
 clean:
 	rm -rf $(SQID_HOME)
