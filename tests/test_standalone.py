@@ -83,8 +83,25 @@ def test_asset_chain_under_the_scheduler(tmp_path, tiny_clip):
         # Unpausing sqid_ingest also starts its latest monthly run; the scrape run that
         # follows it finds no work and announces nothing, so embed and release run once.
         assert [len(api.runs(d)) for d in ("sqid_embed", "sqid_release")] == [1, 1]
-    latest = settings.release_dir / "latest"
-    assert latest.exists() and (latest / "SHA256SUMS").exists()
+        latest = settings.release_dir / "latest"
+        assert latest.exists() and (latest / "SHA256SUMS").exists()
+        if not unavailable():
+            releases_in_the_ui(base, api.token, latest.resolve().name)
+
+
+def releases_in_the_ui(base: str, token: str, version: str) -> None:
+    """The UI's "SQID releases" view (the plugin's navigation entry leads to
+    ``/plugin/sqid-releases``) shows the plugin's page in its frame, behind the UI's
+    login, listing the release just published with its search box."""
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context.add_cookies([{"name": "_token", "value": token, "url": base}])
+        page = context.new_page()
+        page.goto(f"{base}/plugin/sqid-releases")
+        frame = page.frame_locator("iframe")
+        frame.get_by_text(version).first.wait_for(timeout=30_000)
+        assert frame.locator("form#search").count() == 1
+        context.close()
 
 
 def trigger_from_the_form(base: str, token: str) -> None:
