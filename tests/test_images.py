@@ -5,11 +5,12 @@ import struct
 import zlib
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import requests
 from PIL import Image
 from sqid.embed.cache import ContentCache
-from sqid.embed.decode import decode_rgb
+from sqid.embed.decode import decode_rgb, png_data_complete
 from sqid.embed.images import ImagePolicy, check_url, fetch_image, sniff
 from sqid.localserve.cdn import ImageCDN, send
 from sqid.retry import RetryPolicy
@@ -29,17 +30,19 @@ def encoded(image: Image.Image, fmt: str, **kwargs) -> bytes:
     return out.getvalue()
 
 
-def png_bomb(width: int = 30_000, height: int = 30_000) -> bytes:
-    """A few hundred bytes claiming 900 megapixels."""
-
+def png(ihdr: bytes, idat: bytes) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (
             struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
         )
 
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 10_000, 9)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def png_bomb(width: int = 30_000, height: int = 30_000) -> bytes:
+    """A few hundred bytes claiming 900 megapixels."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return png(ihdr, zlib.compress(b"\x00" * 10_000, 9))
 
 
 def palette_with_transparency() -> bytes:
@@ -177,6 +180,57 @@ def test_conversions_to_rgb(cdn):
 def test_retries_then_succeeds(cdn):
     assert get(cdn, "/missing.jpg").attempts == 1  # a 404 is final
     assert cdn.requests["/flaky"] >= 3
+
+
+ADAM7_PASSES = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4),
+                (1, 0, 2, 2), (0, 1, 1, 2))  # fmt: skip
+
+
+def png_from_pixels(
+    pixels: np.ndarray, *, interlaced: bool, keep_bytes: int | None = None
+) -> bytes:
+    """An 8-bit RGB (h, w, 3) or 1-bit grey (h, w) PNG, written here because Pillow
+    cannot write an interlaced one. ``keep_bytes`` cuts the image data before
+    compressing it: a valid stream that holds fewer rows than the header claims."""
+    grey = pixels.ndim == 2
+    height, width = pixels.shape[:2]
+
+    def rows(sub: np.ndarray) -> bytes:
+        if not sub.size:
+            return b""  # an empty pass has no filter bytes either
+        packed = np.packbits(sub, axis=1) if grey else sub.reshape(len(sub), -1)
+        return np.hstack([np.zeros((len(sub), 1), np.uint8), packed]).tobytes()
+
+    passes = ADAM7_PASSES if interlaced else ((0, 0, 1, 1),)
+    raw = b"".join(rows(pixels[y::dy, x::dx]) for x, y, dx, dy in passes)
+    ihdr = struct.pack(">IIBBBBB", width, height, 1 if grey else 8, 0 if grey else 2, 0, 0,
+                       int(interlaced))  # fmt: skip
+    return png(ihdr, zlib.compress(raw[:keep_bytes]))
+
+
+@pytest.mark.parametrize("interlaced", [False, True], ids=["plain", "adam7"])
+def test_png_decodes_only_when_its_data_holds_every_row(interlaced):
+    pixels = np.random.default_rng(7).integers(0, 256, (29, 37, 3), dtype=np.uint8)
+    status, image, _ = decode_rgb(png_from_pixels(pixels, interlaced=interlaced))
+    assert status == "ok" and np.array_equal(np.asarray(image), pixels)
+    last_row = 1 + 37 * 3  # also the last row of Adam7's last pass
+    short = png_from_pixels(pixels, interlaced=interlaced, keep_bytes=-last_row)
+    with Image.open(io.BytesIO(short)) as lenient:
+        lenient.load()  # Pillow alone decodes it, the missing row black
+    status, image, error = decode_rgb(short)
+    assert (status, image) == ("decode_error", None) and "fewer rows" in error
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 9), (9, 1), (2, 3), (8, 8), (13, 5)])
+def test_png_row_arithmetic_holds_for_empty_passes_and_packed_bits(size):
+    pixels = np.random.default_rng(1).integers(0, 2, size, dtype=np.uint8)
+    for interlaced in (False, True):
+        whole = png_from_pixels(pixels, interlaced=interlaced)
+        assert png_data_complete(whole)
+        with Image.open(io.BytesIO(whole)) as image:
+            assert np.array_equal(np.asarray(image.convert("L")) > 0, pixels > 0)
+        one_byte_short = png_from_pixels(pixels, interlaced=interlaced, keep_bytes=-1)
+        assert not png_data_complete(one_byte_short)
 
 
 @pytest.mark.parametrize(
