@@ -110,6 +110,10 @@ HOSTILE = {
     "lt_in_attribute": '<img alt="a < b" id="landingImage" src="https://m.media-amazon.com/images/I/71fv4Dv5RaL._SX425_.jpg">',
     "markup_in_script": '<script>var t = \'<img id="landingImage" src="https://m.media-amazon.com/images/I/71fv4Dv5RaL.jpg">\';</script>',
     "markup_in_comment": '<!-- <img id="landingImage" src="https://m.media-amazon.com/images/I/71fv4Dv5RaL.jpg"> -->',
+    # Tag names are case-insensitive: a <SCRIPT> is a script, markup in it is text.
+    "markup_in_upper_case_script": '<SCRIPT>var t = \'<img id="landingImage" src="https://m.media-amazon.com/images/I/71fv4Dv5RaL.jpg">\';</SCRIPT>',
+    "markup_in_mixed_case_style": '<StYlE>/* <img id="landingImage" src="https://m.media-amazon.com/images/I/71fv4Dv5RaL.jpg"> */</sTyLe>',
+    "json_in_upper_case_script": '<TITLE>Amazon.com: Red Kettle</TITLE><span id="productTitle">x</span><SCRIPT>var d = {\'colorImages\': { \'initial\': [{"hiRes":"https://m.media-amazon.com/images/I/71fv4Dv5RaL._SL1500_.jpg"}]}}</SCRIPT>',
 }
 HOSTILE_KIND = {
     "deep_nesting": "product",
@@ -127,6 +131,9 @@ HOSTILE_KIND = {
     "lt_in_attribute": "product",
     "markup_in_script": "unrecognised",
     "markup_in_comment": "unrecognised",
+    "markup_in_upper_case_script": "unrecognised",
+    "markup_in_mixed_case_style": "unrecognised",
+    "json_in_upper_case_script": "product",
 }
 
 
@@ -259,6 +266,13 @@ def test_attribute_entities_decode_as_an_html5_parser_does():
     expected = "a=1&copy=2&b=3 \u00a9 \u00a0x &bogus;"
     assert ScanReader(page).tag("img", "id", "landingImage", exact=True)["alt"] == expected
     assert TreeReader(page).tag("img", "id", "landingImage", exact=True)["alt"] == expected
+
+
+def test_tag_names_in_any_case_keep_the_text_as_written():
+    page = b"<TITLE>Amazon.com: Red Kettle</TITLE><Script>var A = 'B';</SCRIPT>"
+    for reader in (ScanReader(page), TreeReader(page)):
+        assert reader.title() == "Amazon.com: Red Kettle"
+        assert list(reader.scripts_with("A =")) == ["var A = 'B';"]
 
 
 CORPUS_PAGES = corpus.load() if corpus.available() else []

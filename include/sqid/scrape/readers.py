@@ -14,6 +14,7 @@ both, and side by side a change to one shows what the other needs.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterator
@@ -112,11 +113,18 @@ class ScanReader:
 
     Hits inside scripts, style sheets and comments are not elements and are skipped; a
     tag is found by looking back to its ``<`` with no bound, so a 33 kB ``data:`` URI
-    before the ``id`` is no obstacle.
+    before the ``id`` is no obstacle. Tag names are found in :attr:`folded`, so
+    ``<SCRIPT>`` is a script as it is to a browser; markers and values are read from the
+    page as it is.
     """
 
     def __init__(self, page: bytes) -> None:
         self.page = page
+
+    @functools.cached_property
+    def folded(self) -> bytes:
+        """The page with ASCII letters in lower case: every offset is the page's own."""
+        return self.page.lower()
 
     def mentions(self, text: str) -> bool:
         return text.encode() in self.page
@@ -128,7 +136,7 @@ class ScanReader:
         ``<script`` inside a comment (or a ``<!--`` inside a script) is text and is
         passed over. The look-back is bounded, as hostile pages can nest these freely.
         """
-        page, limit = self.page, pos
+        page, limit = self.folded, pos
         for _ in range(_MAX_LOOKBACK_TAGS):
             start, closer, skip = max(
                 (page.rfind(opener, 0, limit), closer, skip) for opener, closer, skip in _RAW_TEXT
@@ -209,7 +217,7 @@ class ScanReader:
         return None
 
     def img_within(self, container_id: str) -> Attrs | None:
-        page = self.page
+        page = self.folded
         for start, end, name, raw in self._tags_with(container_id.encode(), whole_value=True):
             if _attr_value(raw.get("id", b"")) != container_id or self._in_raw_text(start):
                 continue
@@ -233,7 +241,7 @@ class ScanReader:
             if opening is None:
                 pos = page.find(marker, pos + 1)
                 continue
-            close = page.find(b"</script", pos)
+            close = self.folded.find(b"</script", pos)
             end = close if close >= 0 else len(page)
             yield _decode(page[opening:end])
             pos = page.find(marker, end)
@@ -243,7 +251,7 @@ class ScanReader:
 
         A ``<script`` inside a script's text opens nothing: look back past it.
         """
-        page, start = self.page, pos
+        page, start = self.folded, pos
         for _ in range(_MAX_LOOKBACK_TAGS):
             start = page.rfind(b"<script", 0, start)
             if start < 0:
@@ -262,13 +270,15 @@ class ScanReader:
         return None
 
     def title(self) -> str:
-        page = self.page
+        page = self.folded
         pos = page.find(b"<title")
         while pos >= 0:
             match = self._start_tag(pos, b"title")
             if match:
                 close = page.find(b"</title", match.end())
-                return html.unescape(_decode(page[match.end() : close if close >= 0 else None]))
+                return html.unescape(
+                    _decode(self.page[match.end() : close if close >= 0 else None])
+                )
             pos = page.find(b"<title", pos + 1)
         return ""
 
