@@ -32,8 +32,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import requests
-import requests.adapters
-from sqid.embed.images import OK, fetch_image
+from sqid.embed.images import OK, fetch_image, image_session
 from sqid.files import write_parquet_atomic
 from sqid.localserve.cdn import ImageCDN
 
@@ -41,9 +40,7 @@ THREADS = 8
 
 
 def project_download(urls: list[str], policy) -> float:
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_maxsize=THREADS)
-    session.mount("http://", adapter)
+    session = image_session(policy, THREADS)
     start = time.perf_counter()
     with ThreadPoolExecutor(THREADS) as pool:
         results = list(pool.map(lambda u: fetch_image(u, session, policy), urls))

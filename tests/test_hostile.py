@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import socket
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 import requests
 from PIL import Image
 from sqid.embed.decode import decode_rgb
-from sqid.embed.images import ImagePolicy, fetch_image
+from sqid.embed.images import ImagePolicy, fetch_image, image_session
+from sqid.http import public_addresses
 from sqid.ingest.download import DownloadError, fetch_file
 from sqid.ingest.sqd import FileSpec
 from sqid.localserve import LoopbackServer, QuietHandler
@@ -190,7 +192,7 @@ def image_policy(server, **overrides) -> ImagePolicy:
 
 
 def get_image(url: str, policy: ImagePolicy):
-    with requests.Session() as session:
+    with image_session(policy) as session:
         return fetch_image(url, session, policy, sleep=lambda s: None)
 
 
@@ -224,6 +226,47 @@ def test_no_request_reaches_a_private_address(hostile, template):
     got = get_image(url, ImagePolicy(retry=RetryPolicy(max_attempts=1)))
     assert got.status == "forbidden_host"
     assert hostile.hits == {}
+
+
+def rebinding_dns(monkeypatch, first_answer: str, name: str = "localhost") -> None:
+    """``name`` resolves to ``first_answer`` once, then to loopback: a name whose owner
+    changes its answer between the check and the connection."""
+    real = socket.getaddrinfo
+    answers = iter([first_answer])
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        return real(next(answers, "127.0.0.1") if host == name else host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_dns_rebinding_cannot_reach_a_private_address(hostile, monkeypatch):
+    policy = image_policy(hostile, allow_private_addresses=False, retry=RetryPolicy(max_attempts=1))
+    url = f"{hostile.base_url}/images/image.jpg"
+    rebinding_dns(monkeypatch, "93.184.216.34")
+    with requests.Session() as plain:  # the check alone: the connection resolves again
+        assert fetch_image(url, plain, policy).status == "ok"
+    assert hostile.hits == {"/images/image.jpg": 1}
+    rebinding_dns(monkeypatch, "93.184.216.34")
+    got = get_image(url, policy)
+    assert got.status == "forbidden_host" and "private or loopback address (127.0.0.1)" in got.error
+    assert hostile.hits == {"/images/image.jpg": 1}  # no second request arrived
+
+
+def test_dns_rebinding_is_refused_over_https_too(monkeypatch):
+    # The default policy; the connection is refused before any byte is sent.
+    rebinding_dns(monkeypatch, "93.184.216.34", "m.media-amazon.com")
+    got = get_image("https://m.media-amazon.com/images/I/71abcdefghL.jpg", ImagePolicy())
+    assert got.status == "forbidden_host" and "(127.0.0.1)" in got.error
+
+
+def test_one_private_answer_is_enough_to_refuse_a_name(monkeypatch):
+    answers = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, 443)) for ip in ("93.184.216.34", "10.0.0.5")]  # fmt: skip
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: answers)
+    with pytest.raises(ValueError, match=r"private or loopback address \(10\.0\.0\.5\)"):
+        public_addresses("images.example", 443)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: answers[:1])
+    assert public_addresses("images.example", 443) == [(socket.AF_INET, ("93.184.216.34", 443))]
 
 
 def test_a_redirect_to_a_backslash_url_is_refused(hostile):

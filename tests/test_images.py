@@ -7,11 +7,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import requests
 from PIL import Image
 from sqid.embed.cache import ContentCache
 from sqid.embed.decode import decode_rgb, png_data_complete
-from sqid.embed.images import ImagePolicy, check_url, fetch_image, sniff
+from sqid.embed.images import ImagePolicy, check_url, fetch_image, image_session, sniff
 from sqid.localserve.cdn import ImageCDN, send
 from sqid.retry import RetryPolicy
 
@@ -128,8 +127,8 @@ def serve_files_as(handler, path):
 
 
 def get(cdn, path):
-    with requests.Session() as session:
-        policy = replace(TEST_POLICY, allowed_ports=frozenset({cdn.port}))
+    policy = replace(TEST_POLICY, allowed_ports=frozenset({cdn.port}))
+    with image_session(policy) as session:
         return fetch_image(f"{cdn.base_url}{path}", session, policy, sleep=lambda s: None)
 
 

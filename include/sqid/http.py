@@ -3,16 +3,26 @@
 Servers are not trusted. A header number is ASCII digits or nothing (``'²'.isdigit()``
 is true in Python, and ``int('²')`` raises). A body is read one socket read at a time,
 so a wall-clock deadline holds even against a server that drips two bytes a second
-(a read timeout alone never fires then), and a size limit holds while streaming.
+(a read timeout alone never fires then), and a size limit holds while streaming. A
+session from :func:`public_session` connects only to public addresses, checked on the
+addresses it connects to, so a name that resolves differently a second time (DNS
+rebinding) cannot reach a private one.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import requests
 import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util import connection as _connection
 
 MAX_HEADER_DIGITS = 18
 """More digits than any real length or delay: a longer number is refused, not parsed."""
@@ -77,3 +87,101 @@ def iter_body(
 def read_body(response: requests.Response, *, max_bytes: int, deadline: float) -> bytes:
     """The whole body within the limits of :func:`iter_body`."""
     return b"".join(iter_body(response, max_bytes=max_bytes, deadline=deadline))
+
+
+class PrivateAddressError(urllib3.exceptions.NewConnectionError):
+    """A connection refused because its host name resolves to a non-public address."""
+
+    def __init__(self, conn: HTTPConnection, detail: str) -> None:
+        super().__init__(conn, detail)
+        self.detail = detail
+
+
+def public_addresses(host: str, port: int) -> list[tuple[int, tuple]]:
+    """(family, socket address) of each address ``host`` resolves to, all of them public.
+
+    Raises ``ValueError`` when any is loopback, private, link-local or otherwise not
+    global (one such answer is enough to distrust the name), ``OSError`` when the name
+    does not resolve.
+    """
+    found = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+    private = [sa[0] for *_, sa in found if not ipaddress.ip_address(sa[0]).is_global]
+    if private:
+        raise ValueError(f"host {host} resolves to a private or loopback address ({private[0]})")
+    return [(family, sa) for family, _, _, _, sa in found]
+
+
+class _PublicOnly:
+    """Mixed into urllib3's connections: resolve once, check, connect to what was checked."""
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            addresses = public_addresses(self._dns_host, self.port)
+        except ValueError as exc:
+            raise PrivateAddressError(self, str(exc)) from None
+        except socket.gaierror as exc:
+            raise urllib3.exceptions.NameResolutionError(self.host, self, exc) from exc
+        error: OSError | None = None
+        for _, sockaddr in addresses:
+            try:
+                return _connection.create_connection(
+                    sockaddr[:2], self.timeout, source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )  # fmt: skip
+            except TimeoutError as exc:
+                error = urllib3.exceptions.ConnectTimeoutError(
+                    self, f"Connection to {self.host} timed out"
+                )
+                error.__cause__ = exc
+            except OSError as exc:
+                error = urllib3.exceptions.NewConnectionError(
+                    self, f"Failed to establish a new connection: {exc}"
+                )
+        raise error or urllib3.exceptions.NewConnectionError(self, "no address to connect to")
+
+
+class _PublicHTTPConnection(_PublicOnly, HTTPConnection):
+    pass
+
+
+class _PublicHTTPSConnection(_PublicOnly, HTTPSConnection):
+    pass
+
+
+class _PublicHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PublicHTTPConnection
+
+
+class _PublicHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PublicHTTPSConnection
+
+
+class _PublicOnlyAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _PublicHTTPPool,
+            "https": _PublicHTTPSPool,
+        }
+
+
+def public_session(pool_size: int = 10, *, allow_private: bool = False) -> requests.Session:
+    """A session whose every connection goes to a public address (``allow_private``:
+    a plain session, for local servers in the demo and tests).
+
+    The check is made on the very addresses the socket connects to, not on an earlier
+    lookup of the name; the connection is refused with :class:`PrivateAddressError`.
+    """
+    session = requests.Session()
+    adapter_cls = HTTPAdapter if allow_private else _PublicOnlyAdapter
+    adapter = adapter_cls(pool_connections=pool_size, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def private_address_refused(exc: requests.ConnectionError) -> str | None:
+    """The reason, when ``exc`` is a connection :func:`public_session` refused."""
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3 wraps it in MaxRetryError
+    return reason.detail if isinstance(reason, PrivateAddressError) else None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +19,13 @@ from urllib.parse import urljoin
 
 import requests
 
-from sqid.http import BodyError, read_body
+from sqid.http import (
+    BodyError,
+    private_address_refused,
+    public_addresses,
+    public_session,
+    read_body,
+)
 from sqid.imageurl import AMAZON_IMAGE_HOSTS, UrlParts, split_url
 from sqid.retry import RetryPolicy, decide
 
@@ -106,15 +111,21 @@ class Fetched:
 
 
 def _resolves_publicly(host: str) -> bool:
+    """An early, readable refusal; the connection itself is checked again by
+    :func:`sqid.http.public_session`, on the addresses it connects to."""
     try:
-        infos = socket.getaddrinfo(host, None)
+        public_addresses(host, 443)
+    except ValueError:
+        return False
     except OSError:
         return True  # unresolvable: the request itself will fail as a network error
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            return False
     return True
+
+
+def image_session(policy: ImagePolicy, pool_size: int = 10) -> requests.Session:
+    """The session images are fetched with: connections to public addresses only,
+    unless the policy allows private ones (a local CDN)."""
+    return public_session(pool_size, allow_private=policy.allow_private_addresses)
 
 
 def vet_url(
@@ -208,7 +219,11 @@ def _fetch_once(url: str, session: requests.Session, policy: ImagePolicy) -> Fet
                 content_type = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
         except requests.Timeout:
             return Fetched(url, NETWORK_ERROR, error="timeout")
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+        except requests.ConnectionError as exc:
+            if refused := private_address_refused(exc):
+                return Fetched(url, FORBIDDEN_HOST, error=refused)
+            return Fetched(url, NETWORK_ERROR, error="connection")
+        except requests.exceptions.ChunkedEncodingError:
             return Fetched(url, NETWORK_ERROR, error="connection")
         except requests.RequestException as exc:
             return Fetched(url, NETWORK_ERROR, error=type(exc).__name__)

@@ -20,8 +20,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import requests
-import requests.adapters
 
 from sqid import db
 from sqid.embed.cache import ContentCache
@@ -39,6 +37,7 @@ from sqid.embed.images import (
     OK,
     ImagePolicy,
     fetch_image,
+    image_session,
 )
 from sqid.files import write_parquet_atomic
 from sqid.runs import MAX_SHARDS, WORKLIST_ROW_GROUP, done_keys, offset_shards, read_slice
@@ -179,10 +178,7 @@ def run_image_shard(shard: dict[str, Any], config: EmbedConfig, cache_dir: Path,
     counts: Counter[str] = Counter()
     start = time.monotonic()
     embedded = 0
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_maxsize=config.download_workers)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    session = image_session(config.policy, config.download_workers)
     downloads = ThreadPoolExecutor(max_workers=config.download_workers)
     encoder = encoder or ClipEncoder(config.model_id, config.revision, config.device)
     revision = config.model_revision()

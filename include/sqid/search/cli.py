@@ -14,13 +14,12 @@ def read_image(source: str) -> bytes:
     from sqid.search.engine import SearchError
 
     if source.startswith(("http://", "https://")):
-        import requests
-
         from sqid.embed.config import EmbedConfig
-        from sqid.embed.images import OK, fetch_image
+        from sqid.embed.images import OK, fetch_image, image_session
 
-        with requests.Session() as session:
-            fetched = fetch_image(source, session, EmbedConfig.resolve({}).policy)
+        policy = EmbedConfig.resolve({}).policy
+        with image_session(policy, pool_size=1) as session:
+            fetched = fetch_image(source, session, policy)
         if fetched.status != OK or fetched.data is None:
             raise SearchError(f"cannot fetch {source}: {fetched.status} ({fetched.error})")
         return fetched.data
