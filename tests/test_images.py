@@ -249,6 +249,27 @@ def test_default_policy(url, reason):
     assert (got is None) if reason is None else (reason in got)
 
 
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://images.example.org/photo.jpg", None),
+        ("https://images.example.org:8443/photo.jpg", "port"),
+        ("http://images.example.org/photo.jpg", "scheme"),
+        ("https://10.0.0.5/photo.jpg", "IP literal"),
+        ("https://user@images.example.org/photo.jpg", "credentials"),
+    ],
+)
+def test_a_users_own_image_may_come_from_any_public_https_host(url, reason):
+    # The demo's policy (an http mirror, private addresses) widened as sqid search does.
+    policy = replace(ImagePolicy.with_mirror("http://localhost:8000"), any_public_host=True)
+    got = check_url(url, policy, resolve=lambda host: True)
+    assert (got is None) if reason is None else (reason in got), got
+    if reason is None:
+        assert "not allowlisted" in check_url(url, ImagePolicy(), resolve=lambda host: True)
+        public_only = ImagePolicy(any_public_host=True)
+        assert "private or loopback" in check_url(url, public_only, resolve=lambda host: False)
+
+
 def test_private_resolution_is_refused():
     got = check_url("https://m.media-amazon.com/x.jpg", ImagePolicy(), resolve=lambda host: False)
     assert "private or loopback" in got

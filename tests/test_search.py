@@ -146,6 +146,8 @@ def test_cli_search_by_image_text_and_product(first_release, pipeline, tmp_path,
     assert "--feedback refines an image search" in capsys.readouterr().err
     assert cli(["search", str(tmp_path), "--text", "shoes"]) == 2
     assert "no search index" in capsys.readouterr().err
+    assert cli(["search", str(path), "--image", "https://10.0.0.5/x.jpg"]) == 2
+    assert "forbidden_host (IP literal 10.0.0.5 not allowed)" in capsys.readouterr().err
 
 
 def test_feedback_moves_the_results_toward_the_text(first_release, pipeline):  # noqa: F811

@@ -71,6 +71,9 @@ class ImagePolicy:
     """Only for tests and private mirrors: hosts resolving to loopback/private ranges."""
     allowed_ports: frozenset[int] = frozenset()
     """Explicit ports a URL may name (a mirror's); Amazon's image URLs name none."""
+    any_public_host: bool = False
+    """Any host name on a public address, over HTTPS: for an image a user names
+    (``sqid search --image URL``), never for URLs read off scraped pages."""
     max_bytes: int = 15_000_000
     max_pixels: int = 40_000_000
     min_side: int = 16
@@ -148,7 +151,10 @@ def vet_url(
     except ValueError:
         pass
     if host not in policy.allowed_hosts:
-        return f"host {host} not allowlisted"
+        if not policy.any_public_host:
+            return f"host {host} not allowlisted"
+        if parts.scheme != "https":
+            return f"scheme {parts.scheme!r} not allowed for host {host}"
     if parts.port is not None and parts.port not in policy.allowed_ports:
         return f"port {parts.port} not allowed"
     if not policy.allow_private_addresses and not resolve(host):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -17,7 +18,7 @@ def read_image(source: str) -> bytes:
         from sqid.embed.config import EmbedConfig
         from sqid.embed.images import OK, fetch_image, image_session
 
-        policy = EmbedConfig.resolve({}).policy
+        policy = replace(EmbedConfig.resolve({}).policy, any_public_host=True)
         with image_session(policy, pool_size=1) as session:
             fetched = fetch_image(source, session, policy)
         if fetched.status != OK or fetched.data is None:
@@ -86,7 +87,7 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser],
     search.add_argument("release_dir", help="a release directory with an index/ folder")
     what = search.add_mutually_exclusive_group(required=True)
     what.add_argument("--text", help='e.g. "red running shoes"')
-    what.add_argument("--image", help="an image file, or an Amazon image URL")
+    what.add_argument("--image", help="an image file, or an https image URL")
     what.add_argument("--product", help="a product id of the release: products like it")
     search.add_argument("--feedback", help='with --image: e.g. "more floral", "in red"')
     search.add_argument(
