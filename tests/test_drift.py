@@ -98,13 +98,36 @@ def test_a_shard_stops_on_layout_drift_and_resumes_when_the_site_is_understood(t
     for path in drift["sample_pages"]:  # the saved pages re-analyse as they were judged
         assert analyse_page(gzip.decompress(Path(path).read_bytes())).page_kind == "unrecognised"
     recorded = outcomes(tmp_path)
-    assert len(recorded) == 10  # the rest of the shard was not spent on a broken layout
+    read = [r for r in recorded if not (r["error"] or "").startswith("layout_drift:")]
+    assert len(read) == 10  # the rest of the shard was not spent on a broken layout
     assert summarise_shards(tmp_path)["stopped"][0]["reason"] == "layout_drift"
+
+    assert sorted(drift["held_product_ids"]) == sorted(r["product_id"] for r in read)
+    assert len(recorded) == 20  # each suspect page's outcome, then the one superseding it
 
     with ProductSite(SiteConfig()) as site:
         resumed = run_shard(ids, tmp_path, 0, fast_config(site, **config_kw), "r1")
-    assert resumed.stopped is None and resumed.skipped_done == 10
-    assert sorted(r["product_id"] for r in outcomes(tmp_path)) == ids
+    assert resumed.stopped is None and resumed.skipped_done == 0  # the held pages read again
+    assert resumed.statuses == {"ok": 80}
+
+
+def test_no_image_read_while_the_layout_drifted_is_not_final(tmp_path):
+    # Pages that declare no image, and no placeholder explains: final statuses, unless
+    # read while the shard's pages drifted. They are superseded and read again.
+    ids = [f"B0{i:08d}" for i in range(40)]
+    config_kw = dict(drift_window=20, drift_min_pages=10, concurrency=1)
+    site_config = SiteConfig(layouts=dict.fromkeys(ids[3:], "no_image_null"))
+    stops = pytest.raises(LayoutDrift, match="reads again the 7 pages judged suspect")
+    with ProductSite(site_config) as site, stops:
+        run_shard(ids, tmp_path, 0, fast_config(site, **config_kw), "r1")
+    db_path = tmp_path / "sqid.duckdb"
+    merged = merge_run(tmp_path, db_path)  # what the DAG's merge (all_done) does
+    assert merged["statuses"] == {"ok": 3, "unrecognised": 7}
+    assert [r["status"] for r in outcomes(tmp_path)].count("no_image") == 7  # kept as read
+    with ProductSite(SiteConfig()) as site:
+        resumed = run_shard(ids, tmp_path, 0, fast_config(site, **config_kw), "r1")
+    assert resumed.skipped_done == 3 and resumed.statuses == {"ok": 37}
+    assert merge_run(tmp_path, db_path)["statuses"] == {"ok": 40}
 
 
 def test_baseline_from_the_merged_history(tmp_path):

@@ -5,7 +5,10 @@ worse, as a ``no_image`` that no known placeholder explains). Without a guard a 
 run would spend 192k requests writing that. The guard watches the latest pages of a
 shard and trips when the share of such suspect outcomes rises more than a tolerance
 above what the product set's history shows. The shard then stops with a retryable
-error that names the shares, a sample of product IDs and where their pages were saved.
+error that names the shares, a sample of product IDs and where their pages were saved,
+and names every suspect page of the window (:meth:`DriftGuard.suspects`): their
+outcomes, a ``no_image`` among them final, were read while the layout drifted, so the
+shard supersedes them and reads those pages again.
 
 Pure policy, no I/O: the shard decides what to do when it trips.
 """
@@ -68,7 +71,8 @@ class DriftGuard:
 
     limits: DriftLimits = field(default_factory=DriftLimits)
     baseline: DriftBaseline = field(default_factory=DriftBaseline)
-    recent: deque[str | None] = field(init=False)
+    recent: deque[tuple[str, str | None]] = field(init=False)
+    """(product_id, suspect class or None) of the latest analysed pages."""
     samples: deque[tuple[str, str, bytes]] = field(init=False)
     """(product_id, suspect class, page) of the latest suspect pages."""
     tripped: dict[str, Any] | None = field(default=None, init=False)
@@ -83,8 +87,13 @@ class DriftGuard:
     def shares(self) -> dict[str, float]:
         n = len(self.recent)
         return {
-            cls: (sum(c == cls for c in self.recent) / n if n else 0.0) for cls in SUSPECT_CLASSES
+            cls: (sum(c == cls for _, c in self.recent) / n if n else 0.0)
+            for cls in SUSPECT_CLASSES
         }
+
+    def suspects(self) -> list[tuple[str, str]]:
+        """(product_id, suspect class) of each suspect page in the window, oldest first."""
+        return [(pid, cls) for pid, cls in self.recent if cls is not None]
 
     def observe(
         self,
@@ -98,7 +107,7 @@ class DriftGuard:
         if self.tripped is not None or page_kind not in ANALYSED_KINDS:
             return False
         cls = suspect_class(page_kind, status, default_reason)
-        self.recent.append(cls)
+        self.recent.append((product_id, cls))
         if cls is not None and page is not None:
             self.samples.append((product_id, cls, page))
         if len(self.recent) < self.limits.min_pages:

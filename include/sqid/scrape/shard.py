@@ -5,6 +5,11 @@ recorded outcome (:mod:`sqid.scrape.product`) and every HTTP attempt with one at
 row; both are checkpointed to Parquet part files (written to a temp name, then renamed),
 so a killed worker loses at most the requests in flight and a re-run resumes where it
 stopped. Captchas, 429s and layout drift stop the shard early with a retryable error.
+
+When layout drift stops a shard, the pages of the guard's window that it judged suspect
+were read while the site's markup was not understood: each gets a newer outcome,
+``unrecognised`` with a ``layout_drift:`` error, so no ``no_image`` read then stays
+final in ``product_images``, and a resumed shard reads those pages again.
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sqid.files import write_parquet_atomic
-from sqid.runs import done_keys
 from sqid.scrape.config import ScrapeConfig
 from sqid.scrape.drift import DriftBaseline, DriftGuard
 from sqid.scrape.fetch import AdaptiveThrottle, HostLimiter, PageFetcher
@@ -36,7 +41,14 @@ from sqid.scrape.product import (
     scrape_product,
     store_raw_page,
 )
-from sqid.scrape.records import ATTEMPT_SCHEMA, CAPTCHA, OUTCOME_SCHEMA, RETRYABLE_STATUSES
+from sqid.scrape.records import (
+    ATTEMPT_SCHEMA,
+    CAPTCHA,
+    OUTCOME_SCHEMA,
+    RETRYABLE_STATUSES,
+    UNRECOGNISED,
+    ProductOutcome,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +77,35 @@ def shard_dir(run_dir: Path, shard: int) -> Path:
 
 
 def done_products(directory: Path) -> set[str]:
-    """Products with an outcome already checkpointed in ``directory``."""
-    return done_keys(directory, "outcomes-*.parquet", "product_id")
+    """Products with an outcome checkpointed in ``directory``, less those whose latest
+    outcome holds a page read while the layout drifted (they are read again)."""
+    files = sorted(Path(directory).glob("outcomes-*.parquet"))
+    if not files:
+        return set()
+    table = pq.read_table(files, columns=["product_id", "scraped_at", "error"])
+    latest: dict[str, tuple[Any, str | None]] = {}
+    rows = zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True)
+    for product_id, scraped_at, error in rows:  # part files in order: a tie goes to the later
+        if product_id not in latest or scraped_at >= latest[product_id][0]:
+            latest[product_id] = (scraped_at, error)
+    return {pid for pid, (_, error) in latest.items() if not _held_for_drift(error)}
+
+
+def _held_for_drift(error: str | None) -> bool:
+    return error is not None and error.startswith(f"{LAYOUT_DRIFT}:")
+
+
+def drift_holds(suspects: list[tuple[str, str]], run_id: str) -> list[dict[str, Any]]:
+    """Outcomes that supersede those of pages read while the layout drifted."""
+    at = now_utc()
+    return [
+        asdict(ProductOutcome(
+            product_id=pid, status=UNRECOGNISED, page_kind=UNRECOGNISED, scraped_at=at,
+            run_id=run_id,
+            error=f"{LAYOUT_DRIFT}: read as {cls} while the layout drifted; read again on resume",
+        ))
+        for pid, cls in suspects
+    ]  # fmt: skip
 
 
 @dataclass
@@ -179,9 +218,10 @@ def run_shard(
             stats["retries"] += max(0, len(attempts) - 1)
             pending_outcomes.append(asdict(outcome))
             pending_attempts.extend(asdict(a) for a in attempts)
-            guard.observe(
+            if guard.observe(
                 product_id, outcome.page_kind, outcome.status, outcome.default_reason, page
-            )
+            ):
+                pending_outcomes.extend(drift_holds(guard.suspects(), run_id))
             if len(pending_outcomes) >= config.checkpoint_every:
                 flush()
             now = time.monotonic()
@@ -225,6 +265,7 @@ def run_shard(
         summary.stopped = LAYOUT_DRIFT
         summary.drift = {
             **guard.tripped,
+            "held_product_ids": [pid for pid, _ in guard.suspects()],
             "sample_pages": [
                 str(store_raw_page(directory / "drift-pages", pid, now_utc(), body))
                 for pid, _, body in guard.samples
@@ -253,7 +294,8 @@ def run_shard(
             f"shard {shard}: layout drift, too many pages not understood in the latest "
             f"{drift['window_pages']}: shares {drift['shares']} over limits {drift['limits']} "
             f"(history: {drift['baseline']}); stopped after {summary.scraped} products, a "
-            f"retry resumes the remaining {remaining}. Sample products "
+            f"retry resumes the remaining {remaining} and reads again the "
+            f"{len(drift['held_product_ids'])} pages judged suspect. Sample products "
             f"{drift['sample_product_ids']}, pages saved in {directory / 'drift-pages'}; "
             "check them with `sqid parse-page`"
         )
