@@ -123,6 +123,7 @@ def test_no_image_read_while_the_layout_drifted_is_not_final(tmp_path):
     db_path = tmp_path / "sqid.duckdb"
     merged = merge_run(tmp_path, db_path)  # what the DAG's merge (all_done) does
     assert merged["statuses"] == {"ok": 3, "unrecognised": 7}
+    assert drift_baseline(db_path) == DriftBaseline(pages=3)  # the holds are no history
     assert [r["status"] for r in outcomes(tmp_path)].count("no_image") == 7  # kept as read
     with ProductSite(SiteConfig()) as site:
         resumed = run_shard(ids, tmp_path, 0, fast_config(site, **config_kw), "r1")

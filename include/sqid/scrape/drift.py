@@ -26,6 +26,9 @@ ANALYSED_KINDS = frozenset({PRODUCT, NO_IMAGE, NOT_FOUND, DEGRADED, UNRECOGNISED
 pages and network failures have mechanisms of their own (breaker, retries)."""
 UNEXPLAINED_NO_IMAGE = "unexplained_no_image"
 SUSPECT_CLASSES = (UNRECOGNISED, UNEXPLAINED_NO_IMAGE)
+HELD_PREFIX = "layout_drift:"
+"""How the error of an outcome superseding a suspect page of a tripped window begins:
+such an outcome says nothing about the product, so the baseline leaves it out."""
 
 
 def suspect_class(page_kind: str | None, status: str, default_reason: str | None) -> str | None:

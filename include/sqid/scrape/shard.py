@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from sqid.files import write_parquet_atomic
 from sqid.scrape.config import ScrapeConfig
-from sqid.scrape.drift import DriftBaseline, DriftGuard
+from sqid.scrape.drift import HELD_PREFIX, DriftBaseline, DriftGuard
 from sqid.scrape.fetch import AdaptiveThrottle, HostLimiter, PageFetcher
 from sqid.scrape.product import (
     CAPTCHA_CIRCUIT_OPEN,
@@ -92,7 +92,7 @@ def done_products(directory: Path) -> set[str]:
 
 
 def _held_for_drift(error: str | None) -> bool:
-    return error is not None and error.startswith(f"{LAYOUT_DRIFT}:")
+    return error is not None and error.startswith(HELD_PREFIX)
 
 
 def drift_holds(suspects: list[tuple[str, str]], run_id: str) -> list[dict[str, Any]]:
@@ -102,7 +102,7 @@ def drift_holds(suspects: list[tuple[str, str]], run_id: str) -> list[dict[str, 
         asdict(ProductOutcome(
             product_id=pid, status=UNRECOGNISED, page_kind=UNRECOGNISED, scraped_at=at,
             run_id=run_id,
-            error=f"{LAYOUT_DRIFT}: read as {cls} while the layout drifted; read again on resume",
+            error=f"{HELD_PREFIX} read as {cls} while the layout drifted; read again on resume",
         ))
         for pid, cls in suspects
     ]  # fmt: skip

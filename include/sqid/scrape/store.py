@@ -21,7 +21,7 @@ from sqid.files import write_parquet_atomic
 from sqid.runs import WORKLIST_ROW_GROUP, offset_shards, read_slice
 from sqid.scrape.config import ScrapeConfig
 from sqid.scrape.defaults import SharedImageRule, find_shared_images
-from sqid.scrape.drift import ANALYSED_KINDS, DriftBaseline
+from sqid.scrape.drift import ANALYSED_KINDS, HELD_PREFIX, DriftBaseline
 from sqid.scrape.records import NO_IMAGE, RETRYABLE_STATUSES, UNRECOGNISED
 from sqid.scrape.shard import run_shard
 
@@ -104,6 +104,7 @@ def drift_baseline(db_path: Path) -> DriftBaseline:
                 "unrecognised": UNRECOGNISED,
                 "no_image": NO_IMAGE,
                 "analysed_kinds": sorted(ANALYSED_KINDS),
+                "held_prefix": HELD_PREFIX,
             },
         ).fetchone()
     finally:
