@@ -3,7 +3,7 @@ the catalogue their keys point into.
 
 faiss ``IVF,SQfp16`` was picked by measurement (``bench/bench_search.py``, 200k x 768 on
 the 2-core reference machine): the k-means training of an inverted file and the adding
-take seconds where an HNSW graph at recall >= 0.99 took 90 s and more (faiss HNSW,
+take seconds where an HNSW graph at recall >= 0.99 took 84 s and more (faiss HNSW,
 usearch; the README has the figures); half-precision codes halve the file at no measured loss of
 recall@10; queries take about a millisecond. ``nprobe`` (lists visited per query) is
 tuned at build time on the release's own vectors until recall@10 against exact search
