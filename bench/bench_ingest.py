@@ -25,7 +25,7 @@ from sqid.ingest.sqd import CHECKSUM_MANIFEST, EXAMPLES, FILE_NAMES, PRODUCTS, S
 def load_native(sample_dir: Path, db_path: Path) -> int:
     from sqid.ingest.load import LoadedFile, load_sqd
 
-    files = {n: LoadedFile(sample_dir / n, n, 0, "") for n in FILE_NAMES}
+    files = {n: LoadedFile.as_found(sample_dir / n, n) for n in FILE_NAMES}
     return sum(load_sqd(db_path, files).values())
 
 

@@ -39,6 +39,10 @@ from sqid.orchestration import (
     EMBED_QUEUE,
     EMBEDDINGS,
     PRODUCT_IMAGES,
+    TIMEOUT_EMBED_SHARD,
+    TIMEOUT_QUICK,
+    TIMEOUT_TABLES,
+    fail_run_when_a_task_fails,
 )
 from sqid.orchestration.params import embed_params
 
@@ -56,25 +60,25 @@ from sqid.orchestration.params import embed_params
     params=embed_params(),
 )
 def sqid_embed():
-    @task(pool=DUCKDB_POOL)
+    @task(pool=DUCKDB_POOL, execution_timeout=TIMEOUT_TABLES)
     def plan(params=None, run_id=None) -> list[dict]:
         from sqid.orchestration.embed import plan_embed
 
         return plan_embed(params, run_id)
 
-    @task(queue=EMBED_QUEUE, pool=EMBED_POOL)
+    @task(queue=EMBED_QUEUE, pool=EMBED_POOL, execution_timeout=TIMEOUT_EMBED_SHARD)
     def embed_shard(shard: dict, params=None) -> dict:
         from sqid.orchestration.embed import embed_shard as run
 
         return run(shard, params)
 
-    @task(pool=DUCKDB_POOL, trigger_rule="all_done")
+    @task(pool=DUCKDB_POOL, trigger_rule="all_done", execution_timeout=TIMEOUT_TABLES)
     def merge(run_id=None) -> dict:
         from sqid.orchestration.embed import merge_embed
 
         return merge_embed(run_id)
 
-    @task(outlets=[EMBEDDINGS])
+    @task(outlets=[EMBEDDINGS], execution_timeout=TIMEOUT_QUICK)
     def announce(merged: dict, *, outlet_events=None) -> dict:
         from sqid.orchestration.embed import embed_summary
 
@@ -89,4 +93,4 @@ def sqid_embed():
     announce(merged)
 
 
-sqid_embed()
+fail_run_when_a_task_fails(sqid_embed())

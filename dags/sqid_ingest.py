@@ -45,6 +45,10 @@ from sqid.orchestration import (
     SQD_TABLES,
     SQID_SETS,
     TEMPLATE_SEARCHPATH,
+    TIMEOUT_DOWNLOAD,
+    TIMEOUT_QUICK,
+    TIMEOUT_TABLES,
+    fail_run_when_a_task_fails,
 )
 from sqid.orchestration.params import ingest_params
 
@@ -65,19 +69,19 @@ ZERO = {"equal_to": 0}
     params=ingest_params(),
 )
 def sqid_ingest():
-    @task(retries=3)
+    @task(retries=3, execution_timeout=TIMEOUT_DOWNLOAD)
     def download(name: str, params=None) -> dict:
         from sqid.orchestration.ingest import download
 
         return download(name, params)
 
-    @task(pool=DUCKDB_POOL)
+    @task(pool=DUCKDB_POOL, execution_timeout=TIMEOUT_TABLES)
     def load(downloads: list[dict]) -> dict:
         from sqid.orchestration.ingest import load
 
         return load(downloads)
 
-    @task(pool=DUCKDB_POOL, outlets=[SQD_TABLES])
+    @task(pool=DUCKDB_POOL, outlets=[SQD_TABLES], execution_timeout=TIMEOUT_TABLES)
     def derive(params=None) -> dict:
         from sqid.orchestration.ingest import derive
 
@@ -112,7 +116,7 @@ def sqid_ingest():
         pool=DUCKDB_POOL,
     )
 
-    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    @task.short_circuit(ignore_downstream_trigger_rules=False, execution_timeout=TIMEOUT_QUICK)
     def published_counts_expected(downloads: list[dict], params=None) -> bool:
         from sqid.orchestration.ingest import published_counts_expected
 
@@ -133,7 +137,7 @@ def sqid_ingest():
         )
     ]
 
-    @task(outlets=[SQID_SETS], trigger_rule="none_failed")
+    @task(outlets=[SQID_SETS], trigger_rule="none_failed", execution_timeout=TIMEOUT_QUICK)
     def announce(loaded: dict, derived: dict, *, outlet_events=None) -> dict:
         outlet_events[SQID_SETS].extra = {**loaded, **derived}
         return {**loaded, **derived}
@@ -149,4 +153,4 @@ def sqid_ingest():
     published_checks >> done
 
 
-sqid_ingest()
+fail_run_when_a_task_fails(sqid_ingest())

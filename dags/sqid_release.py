@@ -38,6 +38,9 @@ from sqid.orchestration import (
     EMBEDDINGS,
     RELEASE,
     TEMPLATE_SEARCHPATH,
+    TIMEOUT_QUICK,
+    TIMEOUT_TABLES,
+    fail_run_when_a_task_fails,
 )
 from sqid.orchestration.params import release_params
 
@@ -61,57 +64,63 @@ def sqid_release():
         sql="checks/release_tables.sql",
         conn_id=DUCKDB_CONN_ID,
         pool=DUCKDB_POOL,
+        execution_timeout=TIMEOUT_TABLES,
     )
 
-    @task.short_circuit(pool=DUCKDB_POOL)
+    # A short circuit skips only the task after it; the rest follow their trigger rules,
+    # so the run's verdict task still sees every failure.
+    @task.short_circuit(
+        pool=DUCKDB_POOL, ignore_downstream_trigger_rules=False, execution_timeout=TIMEOUT_TABLES
+    )
     def inputs_changed(params=None) -> bool:
         from sqid.orchestration.release import inputs_changed
 
         return inputs_changed(params)
 
-    @task(pool=DUCKDB_POOL)
+    @task(pool=DUCKDB_POOL, execution_timeout=TIMEOUT_TABLES)
     def assemble(params=None) -> dict:
         from sqid.orchestration.release import assemble_release
 
         return assemble_release(params)
 
-    @task(pool=DUCKDB_POOL)
+    @task(pool=DUCKDB_POOL, execution_timeout=TIMEOUT_TABLES)
     def index(staged: dict) -> dict:
         from sqid.orchestration.release import index_staged
 
         return index_staged(staged)
 
-    @task
+    @task(execution_timeout=TIMEOUT_TABLES)
     def evaluate(staged: dict) -> dict:
         from sqid.orchestration.release import evaluate_staged
 
         return evaluate_staged(staged)
 
-    @task
+    @task(execution_timeout=TIMEOUT_TABLES)
     def document(staged: dict, evaluation: dict) -> dict:
         from sqid.orchestration.release import document_staged
 
         return document_staged(staged, evaluation)
 
-    @task(retries=0)  # a failed check is a data problem: retrying cannot fix it
+    # A failed check is a data problem: retrying cannot fix it.
+    @task(retries=0, execution_timeout=TIMEOUT_TABLES)
     def validate(staged: dict, params=None) -> dict:
         from sqid.orchestration.release import validate_staged
 
         return validate_staged(staged, params)
 
-    @task.short_circuit
+    @task.short_circuit(ignore_downstream_trigger_rules=False, execution_timeout=TIMEOUT_QUICK)
     def publishing(staged: dict, params=None) -> bool:
         from sqid.orchestration.release import should_publish
 
         return should_publish(staged, params)
 
-    @task(retries=0)
+    @task(retries=0, execution_timeout=TIMEOUT_QUICK)
     def publish(staged: dict) -> str:
         from sqid.orchestration.release import publish_staged
 
         return publish_staged(staged)
 
-    @task(outlets=[RELEASE])
+    @task(outlets=[RELEASE], execution_timeout=TIMEOUT_QUICK)
     def update_latest(published: str, staged: dict, *, outlet_events=None) -> dict:
         from sqid.orchestration.release import point_latest
 
@@ -131,4 +140,4 @@ def sqid_release():
     update_latest(published, staged)
 
 
-sqid_release()
+fail_run_when_a_task_fails(sqid_release())

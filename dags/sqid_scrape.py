@@ -39,6 +39,10 @@ from sqid.orchestration import (
     SCRAPE_POOL,
     SCRAPE_RETRY_DELAY,
     SQID_SETS,
+    TIMEOUT_QUICK,
+    TIMEOUT_SCRAPE_SHARD,
+    TIMEOUT_TABLES,
+    fail_run_when_a_task_fails,
 )
 from sqid.orchestration.params import scrape_params
 
@@ -58,7 +62,7 @@ from sqid.orchestration.params import scrape_params
     params=scrape_params(),
 )
 def sqid_scrape():
-    @task(pool=DUCKDB_POOL)
+    @task(pool=DUCKDB_POOL, execution_timeout=TIMEOUT_QUICK)
     def plan(params=None, run_id=None) -> list[dict]:
         from sqid.orchestration.scrape import plan_scrape
 
@@ -69,25 +73,26 @@ def sqid_scrape():
         retries=4,
         retry_delay=SCRAPE_RETRY_DELAY,
         max_active_tis_per_dagrun=8,
+        execution_timeout=TIMEOUT_SCRAPE_SHARD,
     )
     def scrape_shard(shard: dict, params=None, run_id=None) -> dict:
         from sqid.orchestration.scrape import scrape_shard as run
 
         return run(shard, params, run_id)
 
-    @task(pool=DUCKDB_POOL, trigger_rule="all_done")
+    @task(pool=DUCKDB_POOL, trigger_rule="all_done", execution_timeout=TIMEOUT_TABLES)
     def merge(run_id=None) -> dict:
         from sqid.orchestration.scrape import merge_scrape
 
         return merge_scrape(run_id)
 
-    @task(pool=DUCKDB_POOL)
+    @task(pool=DUCKDB_POOL, execution_timeout=TIMEOUT_TABLES)
     def flag_shared_defaults(run_id=None) -> dict:
         from sqid.orchestration.scrape import flag_defaults
 
         return flag_defaults(run_id)
 
-    @task(outlets=[PRODUCT_IMAGES])
+    @task(outlets=[PRODUCT_IMAGES], execution_timeout=TIMEOUT_QUICK)
     def announce(merged: dict, defaults: dict, *, outlet_events=None) -> dict:
         from sqid.orchestration.scrape import scrape_summary
 
@@ -104,4 +109,4 @@ def sqid_scrape():
     announce(merged, defaults)
 
 
-sqid_scrape()
+fail_run_when_a_task_fails(sqid_scrape())

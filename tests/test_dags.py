@@ -13,6 +13,7 @@ DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
 HEAVY = ("torch", "transformers", "pandas", "PIL", "bs4", "lxml", "mlcroissant", "numpy")
 # Retrying these cannot help: a failed release check or an existing version is final.
 NO_RETRIES = {("sqid_release", "validate"), ("sqid_release", "publish")}
+VERDICT = "run_verdict"
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,8 @@ def test_every_dag_is_documented_tagged_owned_and_retried(dagbag):
         assert dag.max_active_runs == 1, dag_id
         for task in dag.tasks:
             assert task.owner == "sqid", (dag_id, task.task_id)
-            if (dag_id, task.task_id) in NO_RETRIES:
+            assert task.execution_timeout is not None, (dag_id, task.task_id)
+            if (dag_id, task.task_id) in NO_RETRIES or task.task_id == VERDICT:
                 assert task.retries == 0
                 continue
             assert task.retries >= 1, (dag_id, task.task_id)
@@ -153,6 +155,7 @@ def _first_tasks():
 def test_an_unknown_conf_key_fails_the_run_at_its_first_task(dagbag, dag_id):
     """Airflow merges any conf key into params; the first task refuses one no Param declares,
     before it reads or writes anything."""
+    from airflow.sdk.exceptions import AirflowFailException
     from sqid.orchestration.params import UnknownParamsError, require_declared
 
     dag = dagbag.dags[dag_id]
@@ -162,5 +165,17 @@ def test_an_unknown_conf_key_fails_the_run_at_its_first_task(dagbag, dag_id):
     import sqid.orchestration.params as declared
 
     require_declared(defaults, getattr(declared, params_of[dag_id]))  # the defaults pass
-    with pytest.raises(UnknownParamsError, match=r"unknown Params \['limitt'\]"):
+    # AirflowFailException: the task fails at once, its retries are not spent on a typo.
+    with pytest.raises(AirflowFailException, match=r"unknown Params \['limitt'\]") as failed:
         _first_tasks()[dag_id]({**defaults, "limitt": 5})
+    assert isinstance(failed.value.__cause__, UnknownParamsError)
+
+
+def test_every_task_is_upstream_of_the_run_verdict(dagbag):
+    """The verdict task is the only leaf, so Airflow judges the run by it alone."""
+    for dag_id, dag in dagbag.dags.items():
+        leaves = [t.task_id for t in dag.tasks if not t.downstream_task_ids]
+        assert leaves == [VERDICT], dag_id
+        verdict = dag.get_task(VERDICT)
+        assert verdict.trigger_rule == "one_failed"
+        assert verdict.upstream_task_ids == {t.task_id for t in dag.tasks} - {VERDICT}

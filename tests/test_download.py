@@ -3,7 +3,14 @@
 from pathlib import Path
 
 import pytest
-from sqid.ingest.download import ChecksumError, DownloadError, fetch_file, is_verified
+from sqid.config import ConfigError
+from sqid.ingest.download import (
+    ChecksumError,
+    DownloadError,
+    MissingSourceError,
+    fetch_file,
+    is_verified,
+)
 from sqid.ingest.sample import spec_of
 from sqid.ingest.sqd import PRODUCTS
 from sqid.localserve.files import FileServer
@@ -103,8 +110,37 @@ def test_file_url_and_missing_file(sample_sqd, spec, tmp_path):
     source = sample_sqd.out_dir / PRODUCTS
     result = fetch_file(source.as_uri(), tmp_path / PRODUCTS, spec)
     assert spec_of(result.path) == spec
-    with pytest.raises(DownloadError, match="no such file"):
+    with pytest.raises(MissingSourceError, match="absent does not exist"):
         fetch_file((tmp_path / "absent").as_uri(), tmp_path / "x", spec)
+
+
+def test_a_source_that_is_gone_fails_even_with_a_verified_copy(sample_sqd, spec, tmp_path):
+    """The cached copy came from there, but the run names a source that does not exist:
+    that is a mistake in the run, not a reason to load the old bytes in its name."""
+    source_dir = tmp_path / "src"
+    source_dir.mkdir()
+    (source_dir / PRODUCTS).write_bytes((sample_sqd.out_dir / PRODUCTS).read_bytes())
+    dest = tmp_path / "cache" / PRODUCTS
+    assert not fetch_file((source_dir / PRODUCTS).as_uri(), dest, spec).cached
+    assert fetch_file((source_dir / PRODUCTS).as_uri(), dest, spec).cached
+    (source_dir / PRODUCTS).unlink()
+    with pytest.raises(MissingSourceError) as failed:
+        fetch_file((source_dir / PRODUCTS).as_uri(), dest, spec)
+    assert isinstance(failed.value, ConfigError)  # the task fails at once, no retries
+
+
+def test_a_verified_copy_from_another_source_is_not_reused(sample_sqd, spec, tmp_path):
+    """Provenance names where the loaded bytes came from: a copy fetched from one source
+    is not passed off as fetched from another."""
+    dest = tmp_path / PRODUCTS
+    fetch_file((sample_sqd.out_dir / PRODUCTS).as_uri(), dest, spec)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / PRODUCTS).write_bytes((sample_sqd.out_dir / PRODUCTS).read_bytes())
+    result = fetch_file((other / PRODUCTS).as_uri(), dest, spec)
+    assert not result.cached
+    assert is_verified(dest, spec, origin=(other / PRODUCTS).as_uri())
+    assert not is_verified(dest, spec, origin=(sample_sqd.out_dir / PRODUCTS).as_uri())
 
 
 def test_unsupported_scheme(spec, tmp_path):

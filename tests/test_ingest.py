@@ -24,7 +24,7 @@ from .conftest import shared_file
 
 
 def files_in(directory, specs=None):
-    return {n: LoadedFile(directory / n, (directory / n).as_uri(), 0, "") for n in FILE_NAMES}
+    return {n: LoadedFile.as_found(directory / n) for n in FILE_NAMES}
 
 
 def ingest(db_path, files, floors=None):
@@ -261,10 +261,41 @@ def test_real_sources_csv(sample_sqd, tmp_path):
     """The real ESCI sources file goes through the CSV path with its exact row count."""
     real = shared_file("esci", SOURCES)
     files = files_in(sample_sqd.out_dir)
-    files[SOURCES] = LoadedFile(real, real.as_uri(), real.stat().st_size, "")
+    files[SOURCES] = LoadedFile.as_found(real)
     loaded = ingest(tmp_path / "db.duckdb", files)
     assert loaded["sources"] == 130_652
     con = duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True)
     sources = dict(con.execute("SELECT source, count(*) FROM sqd_sources GROUP BY 1").fetchall())
     con.close()
     assert sources["other"] == 113_656 and sources["nlqec"] == 169
+
+
+@pytest.mark.parametrize("how", ["swapped", "edited_in_place"])
+def test_a_file_changed_after_verification_is_not_loaded(sample_sqd, tmp_path, how):
+    """The load hashes what it reads: a file swapped for another, or edited in place with
+    its size and modification time kept, fails the load and the live tables stay."""
+    import os
+
+    from sqid.files import ChangedFileError
+
+    directory = copy_sample(sample_sqd, tmp_path)
+    db_path = tmp_path / "sqid.duckdb"
+    ingest(db_path, files_in(directory))
+    before = counts(db_path)
+    files = files_in(directory)  # verified now
+    target = directory / SOURCES
+    stat = target.stat()
+    data = bytearray(target.read_bytes())
+    data[-2] = ord("9") if data[-2] != ord("9") else ord("8")  # same size, other bytes
+    if how == "swapped":
+        fresh = target.with_name("swap.tmp")
+        fresh.write_bytes(bytes(data))
+        os.replace(fresh, target)
+    else:
+        with target.open("r+b") as fh:
+            fh.write(bytes(data))
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert target.stat().st_size == stat.st_size
+    with pytest.raises(ChangedFileError, match="changed since it was verified: sha256"):
+        load_sqd(db_path, files)
+    assert counts(db_path) == before

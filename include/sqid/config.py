@@ -31,6 +31,12 @@ DUCKDB_CONN_ID = "sqid_duckdb"
 """Airflow connection used by the SQL check operators (``AIRFLOW_CONN_SQID_DUCKDB``)."""
 
 
+class ConfigError(ValueError):
+    """A mistake in how a run was configured (an unknown Param, a source that does not
+    exist, a version that is taken). Retrying cannot fix it, so the orchestration fails
+    such a task at once instead of spending its retries and their backoff on it."""
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     connect_timeout: float = 10.0

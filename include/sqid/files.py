@@ -7,6 +7,7 @@ a killed task leaves at most a temporary file behind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -26,11 +27,46 @@ _MICROSECOND = timedelta(microseconds=1)
 
 def sha256_file(path: Path) -> str:
     """The sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
     with Path(path).open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
+        return _sha256_of(fh)
+
+
+def _sha256_of(fh: Any) -> str:
+    digest = hashlib.sha256()
+    while block := fh.read(1 << 20):
+        digest.update(block)
     return digest.hexdigest()
+
+
+class ChangedFileError(RuntimeError):
+    """A file's bytes are not the ones verified earlier (swapped or edited since)."""
+
+
+@contextlib.contextmanager
+def pinned(path: Path, size: int, sha256: str) -> Iterator[str]:
+    """A name for exactly the bytes ``path`` held when checked against ``size`` and
+    ``sha256``, for a reader that opens files by name (DuckDB).
+
+    The file is opened once and hashed through that descriptor; the reader is given the
+    descriptor's own name (``/proc/self/fd/N`` where the system has one), so a file
+    renamed over ``path`` after the check is not what gets read, and a copy edited in
+    place with its size and mtime kept is refused by the hash. Raises
+    :class:`ChangedFileError` naming the file and both digests.
+    """
+    path = Path(path)
+    with path.open("rb") as fh:
+        actual_size = os.fstat(fh.fileno()).st_size
+        if actual_size != size:
+            raise ChangedFileError(
+                f"{path} changed since it was verified: {actual_size} bytes, expected {size}"
+            )
+        actual = _sha256_of(fh)
+        if actual != sha256:
+            raise ChangedFileError(
+                f"{path} changed since it was verified: sha256 {actual}, expected {sha256}"
+            )
+        by_descriptor = Path(f"/proc/self/fd/{fh.fileno()}")
+        yield str(by_descriptor if by_descriptor.exists() else path)
 
 
 def _column(values: list[Any], field: pa.Field) -> pa.Array:

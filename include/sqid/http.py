@@ -3,16 +3,21 @@
 Servers are not trusted. A header number is ASCII digits or nothing (``'²'.isdigit()``
 is true in Python, and ``int('²')`` raises). A body is read one socket read at a time,
 so a wall-clock deadline holds even against a server that drips two bytes a second
-(a read timeout alone never fires then), and a size limit holds while streaming. A
-session from :func:`public_session` connects only to public addresses, checked on the
-addresses it connects to, so a name that resolves differently a second time (DNS
-rebinding) cannot reach a private one.
+(a read timeout alone never fires then), and a size limit holds while streaming. The
+same deadline covers connecting and the status line and headers (:func:`within`): a
+server that drips its headers a byte a second is cut off when it passes, not when the
+task's own timeout ends. A session from :func:`public_session` connects only to public
+addresses, checked on the addresses it connects to, so a name that resolves differently
+a second time (DNS rebinding) cannot reach a private one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -89,6 +94,75 @@ def read_body(response: requests.Response, *, max_bytes: int, deadline: float) -
     return b"".join(iter_body(response, max_bytes=max_bytes, deadline=deadline))
 
 
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "sqid_http_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def within(deadline: float) -> Iterator[None]:
+    """Requests made in this block (on this thread) give up at ``deadline``
+    (``time.monotonic()``), whether connecting, waiting for the status line or reading
+    headers: a read timeout is per socket read, so it alone never ends a server that
+    sends one byte a second."""
+    token = _DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+@contextlib.contextmanager
+def _watchdog(conn: HTTPConnection, phase: str) -> Iterator[None]:
+    """Shut the connection's socket down when the block's deadline passes; the blocked
+    read then returns, and the error is reported as the timeout it is."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        yield
+        return
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError(f"deadline passed before {phase}")
+    fired = threading.Event()
+
+    def cut() -> None:
+        fired.set()
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(remaining, cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except Exception as exc:
+        if fired.is_set():
+            raise TimeoutError(f"deadline passed during {phase}") from exc
+        raise
+    finally:
+        timer.cancel()
+    if fired.is_set():
+        raise TimeoutError(f"deadline passed during {phase}")
+
+
+class _WallClock:
+    """Mixed into urllib3's connections: the block's deadline bounds connecting (TLS
+    handshake included) and reading the status line and headers."""
+
+    def connect(self) -> None:
+        try:
+            with _watchdog(self, "connect"):  # type: ignore[arg-type]
+                super().connect()  # type: ignore[misc]
+        except TimeoutError as exc:
+            raise urllib3.exceptions.ConnectTimeoutError(self, str(exc)) from exc
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        with _watchdog(self, "the status line and headers"):  # type: ignore[arg-type]
+            return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+
+
 class PrivateAddressError(urllib3.exceptions.NewConnectionError):
     """A connection refused because its host name resolves to a non-public address."""
 
@@ -140,44 +214,61 @@ class _PublicOnly:
         raise error or urllib3.exceptions.NewConnectionError(self, "no address to connect to")
 
 
-class _PublicHTTPConnection(_PublicOnly, HTTPConnection):
-    pass
+def _pools(*mixins: type) -> dict[str, type]:
+    """urllib3 pool classes whose connections carry ``mixins`` (and the deadline)."""
+    http = type("Connection", (*mixins, _WallClock, HTTPConnection), {})
+    https = type("TLSConnection", (*mixins, _WallClock, HTTPSConnection), {})
+    return {
+        "http": type("Pool", (HTTPConnectionPool,), {"ConnectionCls": http}),
+        "https": type("TLSPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
+    }
 
 
-class _PublicHTTPSConnection(_PublicOnly, HTTPSConnection):
-    pass
+_ANY_ADDRESS_POOLS = _pools()
+_PUBLIC_POOLS = _pools(_PublicOnly)
 
 
-class _PublicHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _PublicHTTPConnection
+class _Adapter(HTTPAdapter):
+    """requests' adapter with this module's connections, directly and through a proxy."""
 
+    def __init__(self, pools: dict[str, type], **kwargs: Any) -> None:
+        self._pool_classes = pools
+        super().__init__(**kwargs)
 
-class _PublicHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _PublicHTTPSConnection
-
-
-class _PublicOnlyAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _PublicHTTPPool,
-            "https": _PublicHTTPSPool,
-        }
+        self.poolmanager.pool_classes_by_scheme = self._pool_classes
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = self._pool_classes
+        return manager
+
+
+def session(pool_size: int = 10, *, public_only: bool = True) -> requests.Session:
+    """A session whose requests honour :func:`within`, and with ``public_only`` connect
+    only to public addresses. Nothing is retried inside requests: every caller has its
+    own retry policy, which counts what it retries."""
+    s = requests.Session()
+    adapter = _Adapter(
+        _PUBLIC_POOLS if public_only else _ANY_ADDRESS_POOLS,
+        pool_connections=pool_size,
+        pool_maxsize=pool_size,
+        max_retries=0,
+    )
+    s.mount("http://", adapter)
+    s.mount("https://", adapter)
+    return s
 
 
 def public_session(pool_size: int = 10, *, allow_private: bool = False) -> requests.Session:
     """A session whose every connection goes to a public address (``allow_private``:
-    a plain session, for local servers in the demo and tests).
+    any address, for local servers in the demo and tests).
 
     The check is made on the very addresses the socket connects to, not on an earlier
     lookup of the name; the connection is refused with :class:`PrivateAddressError`.
     """
-    session = requests.Session()
-    adapter_cls = HTTPAdapter if allow_private else _PublicOnlyAdapter
-    adapter = adapter_cls(pool_connections=pool_size, pool_maxsize=pool_size)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+    return session(pool_size, public_only=not allow_private)
 
 
 def private_address_refused(exc: requests.ConnectionError) -> str | None:

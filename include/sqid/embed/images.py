@@ -25,6 +25,7 @@ from sqid.http import (
     public_addresses,
     public_session,
     read_body,
+    within,
 )
 from sqid.imageurl import AMAZON_IMAGE_HOSTS, UrlParts, split_url
 from sqid.retry import RetryPolicy, decide
@@ -203,9 +204,12 @@ def _fetch_once(url: str, session: requests.Session, policy: ImagePolicy) -> Fet
             return Fetched(url, FORBIDDEN_HOST, error=vetted)
         current = vetted.geturl()
         try:
-            with session.get(
-                current, timeout=policy.timeout, stream=True, allow_redirects=False
-            ) as resp:
+            with (
+                within(deadline),
+                session.get(
+                    current, timeout=policy.timeout, stream=True, allow_redirects=False
+                ) as resp,
+            ):
                 if resp.is_redirect:
                     current = urljoin(current, resp.headers.get("Location", ""))
                     continue

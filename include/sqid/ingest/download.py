@@ -20,6 +20,8 @@ from urllib.parse import unquote, urlparse
 
 import requests
 
+from sqid import http
+from sqid.config import ConfigError
 from sqid.files import sha256_file
 from sqid.http import parse_header_int
 from sqid.ingest.sqd import FileSpec
@@ -40,6 +42,11 @@ class ChecksumError(DownloadError):
     """A file arrived but is not the expected file."""
 
 
+class MissingSourceError(DownloadError, ConfigError):
+    """The run names a local source that does not exist or cannot be read: a mistake in
+    its configuration, which no retry fixes."""
+
+
 @dataclass(frozen=True)
 class DownloadResult:
     path: Path
@@ -54,21 +61,24 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".verified.json")
 
 
-def is_verified(path: Path, spec: FileSpec) -> bool:
-    """True if ``path`` was verified against ``spec`` and has not changed since."""
+def is_verified(path: Path, spec: FileSpec, origin: str | None = None) -> bool:
+    """True if ``path`` was verified against ``spec`` and has not changed since, and, with
+    ``origin``, was fetched from there (so provenance never names a source the bytes did
+    not come from)."""
     try:
         stat = path.stat()
         mark = json.loads(_sidecar(path).read_text())
     except (OSError, ValueError):
         return False
     return (
-        mark.get("sha256") == spec.sha256
+        (origin is None or mark.get("origin") == origin)
+        and mark.get("sha256") == spec.sha256
         and mark.get("size") == spec.size == stat.st_size
         and mark.get("mtime_ns") == stat.st_mtime_ns
     )
 
 
-def _verify_and_install(part: Path, dest: Path, spec: FileSpec) -> None:
+def _verify_and_install(part: Path, dest: Path, spec: FileSpec, origin: str) -> None:
     size = part.stat().st_size
     if size != spec.size:
         part.unlink(missing_ok=True)
@@ -79,7 +89,8 @@ def _verify_and_install(part: Path, dest: Path, spec: FileSpec) -> None:
         raise ChecksumError(f"{spec.name}: sha256 mismatch, expected {spec.sha256}, got {actual}")
     os.replace(part, dest)
     stat = dest.stat()
-    mark = {"sha256": spec.sha256, "size": spec.size, "mtime_ns": stat.st_mtime_ns}
+    mark = {"sha256": spec.sha256, "size": spec.size, "mtime_ns": stat.st_mtime_ns,
+            "origin": origin}  # fmt: skip
     tmp = _sidecar(dest).with_suffix(".tmp")
     tmp.write_text(json.dumps(mark))
     os.replace(tmp, _sidecar(dest))
@@ -104,27 +115,28 @@ def fetch_file(
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    scheme = urlparse(url).scheme
+    source = Path(unquote(urlparse(url).path)) if scheme == "file" else None
+    if source is not None and not (source.is_file() and os.access(source, os.R_OK)):
+        what = "is not readable" if source.is_file() else "does not exist"
+        raise MissingSourceError(f"{spec.name}: the source {source} {what}")
     if force:
         dest.unlink(missing_ok=True)
         _sidecar(dest).unlink(missing_ok=True)
-    elif is_verified(dest, spec):
-        log.info("%s: already verified at %s, not downloading", spec.name, dest)
+    elif is_verified(dest, spec, origin=url):
+        log.info("%s: verified copy of %s at %s, not downloading", spec.name, url, dest)
         return DownloadResult(dest, spec, cached=True, bytes_fetched=0, attempts=0)
 
     part = dest.with_name(dest.name + ".part")
-    scheme = urlparse(url).scheme
-    if scheme == "file":
-        source = Path(unquote(urlparse(url).path))
-        if not source.is_file():
-            raise DownloadError(f"{spec.name}: no such file {source}")
+    if source is not None:
         shutil.copyfile(source, part)
-        _verify_and_install(part, dest, spec)
+        _verify_and_install(part, dest, spec, url)
         return DownloadResult(dest, spec, False, spec.size, 1)
     if scheme not in ("http", "https"):
         raise DownloadError(f"{spec.name}: unsupported URL scheme in {url!r}")
 
     own_session = session is None
-    session = session or requests.Session()
+    session = session or http.session(public_only=False)
     policy = policy or RetryPolicy()
     fetched = 0
     try:
@@ -132,7 +144,7 @@ def fetch_file(
             status, error, retry_after, got = _try_once(session, url, part, spec, timeout)
             fetched += got
             if status is not None and 200 <= status < 300 and error is None:
-                _verify_and_install(part, dest, spec)
+                _verify_and_install(part, dest, spec, url)
                 log.info(
                     "%s: verified (%d bytes fetched, %d attempts)", spec.name, fetched, attempt
                 )
@@ -173,7 +185,13 @@ def _try_once(
     headers = {"Range": f"bytes={have}-"} if have else {}
     written = 0
     try:
-        with session.get(url, headers=headers, stream=True, timeout=timeout) as resp:
+        # The deadline covers connecting and the headers; the body's pace is the read
+        # timeout's (a dataset file can rightly take longer than any fixed deadline).
+        headers_by = time.monotonic() + sum(timeout)
+        with (
+            http.within(headers_by),
+            session.get(url, headers=headers, stream=True, timeout=timeout) as resp,
+        ):
             if resp.status_code == 416 and have:
                 # The server says we already hold every byte; let verification decide.
                 return 200, None, None, 0

@@ -12,6 +12,7 @@ column fails with a message that names it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ import duckdb
 
 from sqid import db
 from sqid.config import load_settings
+from sqid.files import pinned, sha256_file
 from sqid.ingest.sqd import EXAMPLES, PRODUCTS, SOURCES
 
 log = logging.getLogger(__name__)
@@ -128,10 +130,19 @@ def check_schema(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> None:
 
 @dataclass(frozen=True)
 class LoadedFile:
+    """A file to load, with the size and sha256 it was verified to have: the load reads
+    it only if it still has them."""
+
     path: Path
     url: str
     size: int
     sha256: str
+
+    @classmethod
+    def as_found(cls, path: Path, url: str | None = None) -> LoadedFile:
+        """A local file taken as it is now (no manifest to check it against)."""
+        path = Path(path)
+        return cls(path, url or path.as_uri(), path.stat().st_size, sha256_file(path))
 
 
 def _require_unique_keys(con: duckdb.DuckDBPyConnection) -> None:
@@ -151,35 +162,42 @@ def load_sqd(db_path: Path, files: dict[str, LoadedFile]) -> dict[str, int]:
     missing = set(EXPECTED_COLUMNS) - set(files)
     if missing:
         raise ValueError(f"load_sqd needs all SQD files, missing {sorted(missing)}")
-    con = db.connect(db_path)
-    try:
-        for name, f in files.items():
-            check_schema(con, name, f.path)
-        with db.transaction(con):
-            db.run_script(con, "ingest/create_staging")
-            db.run_script(con, "ingest/use_staging")
-            db.run_script(con, "ingest/create_sqd_tables")
-            for name, statement in (
-                (EXAMPLES, "ingest/insert_sqd_examples"),
-                (PRODUCTS, "ingest/insert_sqd_products"),
-                (SOURCES, "ingest/insert_sqd_sources"),
-            ):
-                f = files[name]
-                try:
-                    db.run(con, statement, {"path": str(f.path)})
-                except duckdb.ConstraintException as exc:
-                    raise ValueError(f"{name}: violates a constraint of its table: {exc}") from exc
-                except duckdb.Error as exc:
-                    raise SchemaError(f"{name}: cannot load {f.path}: {exc}") from exc
-                db.run(
-                    con,
-                    "ingest/record_sqd_file",
-                    {"file_name": name, "url": f.url, "size": f.size, "sha256": f.sha256},
-                )
-            _require_unique_keys(con)
-        counts = db.fetch_dict(con, "ingest/count_sqd_tables")
-    finally:
-        con.close()
+    # Each file is read through the descriptor it was hashed on: what is loaded is
+    # exactly what was verified, even if the file is swapped or edited meanwhile.
+    with contextlib.ExitStack() as pins:
+        paths = {name: pins.enter_context(pinned(f.path, f.size, f.sha256))
+                 for name, f in files.items()}  # fmt: skip
+        con = db.connect(db_path)
+        try:
+            for name in files:
+                check_schema(con, name, paths[name])
+            with db.transaction(con):
+                db.run_script(con, "ingest/create_staging")
+                db.run_script(con, "ingest/use_staging")
+                db.run_script(con, "ingest/create_sqd_tables")
+                for name, statement in (
+                    (EXAMPLES, "ingest/insert_sqd_examples"),
+                    (PRODUCTS, "ingest/insert_sqd_products"),
+                    (SOURCES, "ingest/insert_sqd_sources"),
+                ):
+                    f = files[name]
+                    try:
+                        db.run(con, statement, {"path": paths[name]})
+                    except duckdb.ConstraintException as exc:
+                        raise ValueError(
+                            f"{name}: violates a constraint of its table: {exc}"
+                        ) from exc
+                    except duckdb.Error as exc:
+                        raise SchemaError(f"{name}: cannot load {f.path}: {exc}") from exc
+                    db.run(
+                        con,
+                        "ingest/record_sqd_file",
+                        {"file_name": name, "url": f.url, "size": f.size, "sha256": f.sha256},
+                    )
+                _require_unique_keys(con)
+            counts = db.fetch_dict(con, "ingest/count_sqd_tables")
+        finally:
+            con.close()
     log.info("staged SQD tables: %s", counts)
     return counts
 

@@ -8,7 +8,8 @@ from urllib.parse import unquote, urlparse
 
 import requests
 
-from sqid.config import Settings, load_settings
+from sqid import http
+from sqid.config import ConfigError, Settings, load_settings
 from sqid.ingest.download import fetch_file
 from sqid.ingest.sqd import FILE_NAMES, PUBLISHED_SPECS, FileSpec, parse_manifest, source_url
 from sqid.retry import RetryPolicy
@@ -25,8 +26,14 @@ def read_manifest(location: str, session: requests.Session | None = None) -> dic
         text = resp.text
     else:
         path = Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(location)
-        text = path.expanduser().read_text()
-    return parse_manifest(text)
+        try:
+            text = path.expanduser().read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"the checksum manifest {location} cannot be read: {exc}") from exc
+    try:
+        return parse_manifest(text)
+    except ValueError as exc:
+        raise ConfigError(f"the checksum manifest {location}: {exc}") from exc
 
 
 def resolve_specs(checksums: str) -> dict[str, FileSpec]:
@@ -56,19 +63,19 @@ def download_sqd_file(
     checksums = checksums or settings.sqd_checksums
     spec = resolve_specs(checksums)[name]
     url = source_url(source, name)
-    http = settings.http
+    net = settings.http
     policy = RetryPolicy(
-        max_attempts=http.max_attempts, backoff_base=http.backoff_base, backoff_max=http.backoff_max
+        max_attempts=net.max_attempts, backoff_base=net.backoff_base, backoff_max=net.backoff_max
     )
-    with requests.Session() as session:
-        session.headers["User-Agent"] = http.user_agent
+    with http.session(public_only=False) as session:
+        session.headers["User-Agent"] = net.user_agent
         result = fetch_file(
             url,
             settings.download_dir / name,
             spec,
             session=session,
             policy=policy,
-            timeout=http.timeout,
+            timeout=net.timeout,
             force=force,
         )
     return {

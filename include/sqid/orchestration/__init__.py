@@ -8,14 +8,23 @@ task, imported inside the task so that parsing stays fast.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from airflow.sdk import Asset
 
 from sqid.config import DUCKDB_CONN_ID as DUCKDB_CONN_ID
-from sqid.config import SQL_DIR
+from sqid.config import SQL_DIR, ConfigError
+
+if TYPE_CHECKING:
+    from airflow.sdk import DAG
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 OWNER = "sqid"
 DUCKDB_POOL = "sqid_duckdb"
@@ -30,12 +39,36 @@ SQD_TABLES = Asset(name="sqid.sqd_tables", uri="sqid://duckdb/sqd_tables", group
 SQID_SETS = Asset(name="sqid.sqid_sets", uri="sqid://duckdb/sqid_sets", group="sqid")
 """The derived SQID sets (sqid_products, sqid_queries) in DuckDB."""
 
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)
+
+
+TIMEOUT_QUICK = minutes(10)
+"""Bookkeeping that reads or writes a few rows: announcing, planning, flags."""
+TIMEOUT_TABLES = minutes(45)
+"""A pass over the SQD-sized tables or a whole release in DuckDB (about 30 s to 1 min at
+SQID's full scale here; the margin is for slow disks and a busy machine)."""
+TIMEOUT_DOWNLOAD = minutes(90)
+"""One SQD file (the examples parquet is about 1 GB) at 0.25 MB/s or better, retries
+and their backoff included."""
+TIMEOUT_SCRAPE_SHARD = minutes(180)
+"""A shard of 500 pages at the default 1 request/s is about 9 minutes; captcha pauses,
+throttling and slow pages can stretch it many times over, and a retried shard resumes
+from its checkpoint, so a lost try costs little."""
+TIMEOUT_EMBED_SHARD = minutes(240)
+"""A shard of 2,000 images: seconds on a GPU, about 2.2 hours with ViT-L/14 on a CPU
+(0.25 images/s), plus the downloads."""
+
+
 DEFAULT_ARGS = {
     "owner": OWNER,
     "retries": 2,
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=15),
+    # Every task has a deadline; the tasks whose work is larger or smaller set their own.
+    "execution_timeout": TIMEOUT_TABLES,
 }
 
 TEMPLATE_SEARCHPATH = [str(SQL_DIR)]
@@ -81,3 +114,54 @@ def run_dir_for(kind: str, run_id: str) -> str:
 
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
     return str(load_settings().data_dir / kind / safe)
+
+
+def fail_fast(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run a task body; a :class:`~sqid.config.ConfigError` (an unknown Param, a source
+    that does not exist) fails the task at once, without the retries and backoff meant
+    for the network, with the mistake as the task's error."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+    return run
+
+
+RUN_VERDICT = "run_verdict"
+
+
+def fail_run_when_a_task_fails(dag: DAG) -> DAG:
+    """Give ``dag`` a last task that fails whenever any other task of the run failed.
+
+    Airflow sets a run's state from its leaf tasks alone, so a failure followed by an
+    ``all_done`` merge and skipped announcements would end the run green. This task is
+    downstream of every other one: it fails as soon as one of them fails (the run still
+    ends only when no task is left running) and is skipped when none did, so a run is
+    failed exactly when a task failed, scheduled, manual and backfill runs alike.
+    """
+    from airflow.sdk import task
+
+    others = list(dag.tasks)
+
+    def verdict() -> None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("a task of this run failed: its log says why")
+
+    with dag:
+        last = task(
+            task_id=RUN_VERDICT,
+            trigger_rule="one_failed",
+            retries=0,
+            execution_timeout=TIMEOUT_QUICK,
+            doc_md="Fails the run when any other task failed (Airflow reads only leaves).",
+        )(verdict)()
+    for other in others:
+        other >> last
+    return dag

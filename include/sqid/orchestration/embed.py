@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqid.orchestration import run_dir_for
+from sqid.orchestration import fail_fast, run_dir_for
 
 
 def embed_config(params: dict):
@@ -12,6 +12,7 @@ def embed_config(params: dict):
     return EmbedConfig.resolve(params)
 
 
+@fail_fast
 def plan_embed(params: dict, run_id: str) -> list[dict]:
     from pathlib import Path
 
@@ -31,6 +32,7 @@ def plan_embed(params: dict, run_id: str) -> list[dict]:
     return result["shards"]
 
 
+@fail_fast
 def embed_shard(shard: dict, params: dict) -> dict:
     from sqid.embed.stage import cache_dir_default, run_image_shard, run_text_shard
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from sqid.orchestration import fail_fast
 
+
+@fail_fast
 def download(name: str, params: dict) -> dict:
     """One SQD file, verified by size and sha256 (cached once verified)."""
     from sqid.ingest.sources import download_sqd_file
@@ -22,6 +25,7 @@ def load(downloads: list[dict]) -> dict:
     return load_downloads(downloads)
 
 
+@fail_fast
 def derive(params: dict) -> dict:
     """Derive the sets from the staged tables, gate them, and swap them in."""
     from sqid.ingest.load import IngestFloors, derive_sets

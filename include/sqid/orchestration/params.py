@@ -14,13 +14,14 @@ from typing import Any
 
 from airflow.sdk import Param
 
+from sqid.config import ConfigError
 from sqid.scrape.vocabulary import STATUSES
 
 _VERSION = r"^v(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})$"
 _RENDITION = r"^(as_scraped|original|_[A-Za-z0-9_,]+_)$"
 
 
-class UnknownParamsError(ValueError):
+class UnknownParamsError(ConfigError):
     """A run's conf names keys the DAG declares no Param for."""
 
 

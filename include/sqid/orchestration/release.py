@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sqid.orchestration import RELEASE
+from sqid.orchestration import RELEASE, fail_fast
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ def release_config(params: dict):
     )
 
 
+@fail_fast
 def inputs_changed(params: dict) -> bool:
     """False (skip the whole run) when the inputs equal the newest release's; a dry run
     or ``publish_unchanged`` always goes on."""
@@ -40,6 +41,7 @@ def inputs_changed(params: dict) -> bool:
     return same is None
 
 
+@fail_fast
 def assemble_release(params: dict) -> dict:
     """Stage a release: data files and manifest in a hidden folder; its path via XCom."""
     from sqid.config import load_settings

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqid.orchestration import AMAZON_CONN_ID, PROXY_CONN_ID, optional_connection, run_dir_for
+from sqid.orchestration import (
+    AMAZON_CONN_ID,
+    PROXY_CONN_ID,
+    fail_fast,
+    optional_connection,
+    run_dir_for,
+)
 
 if TYPE_CHECKING:
     from sqid.scrape.config import ScrapeConfig
@@ -19,6 +25,7 @@ def scrape_config(params: dict) -> ScrapeConfig:
     )
 
 
+@fail_fast
 def plan_scrape(params: dict, run_id: str) -> list[dict]:
     """Select the products of this run and describe its shards."""
     from pathlib import Path
@@ -54,6 +61,7 @@ def plan_scrape(params: dict, run_id: str) -> list[dict]:
     return plan_shards(run_dir, ids, shard_size=params["shard_size"])
 
 
+@fail_fast
 def scrape_shard(shard: dict, params: dict, run_id: str) -> dict:
     """One mapped shard, paced by the connection and this run's Params."""
     from sqid.scrape.store import scrape_planned_shard

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
+from sqid import http
 from sqid.http import BodyError, read_body
 
 BROWSER_HEADERS = {
@@ -149,10 +149,7 @@ class PageFetcher:
         self.deadline = deadline
         self.max_body_bytes = max_body_bytes
         self.max_redirects = max_redirects
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.session = http.session(pool_size, public_only=False)
         self.session.headers.update(headers or BROWSER_HEADERS)
         if proxies:
             self.session.proxies.update(proxies)
@@ -170,30 +167,31 @@ class PageFetcher:
             return FetchOutcome(url, status, None, error, None, time.monotonic() - start, where)
 
         try:
-            for _ in range(self.max_redirects + 1):
-                with self.session.get(
-                    current, timeout=self.timeout, stream=True, allow_redirects=False
-                ) as resp:
-                    if resp.is_redirect:
-                        target = urljoin(current, resp.headers.get("Location", ""))
-                        if urlsplit(target).hostname != host:
-                            return failed("offsite_redirect", resp.status_code, target)
-                        current = target
-                        continue
-                    try:
-                        body = read_body(resp, max_bytes=self.max_body_bytes, deadline=deadline)
-                    except BodyError as exc:
-                        return failed(exc.kind, resp.status_code, current)
-                    return FetchOutcome(
-                        url,
-                        resp.status_code,
-                        body,
-                        None,
-                        resp.headers.get("Retry-After"),
-                        time.monotonic() - start,
-                        current,
-                    )
-            return failed("too_many_redirects", None, current)
+            with http.within(deadline):
+                for _ in range(self.max_redirects + 1):
+                    with self.session.get(
+                        current, timeout=self.timeout, stream=True, allow_redirects=False
+                    ) as resp:
+                        if resp.is_redirect:
+                            target = urljoin(current, resp.headers.get("Location", ""))
+                            if urlsplit(target).hostname != host:
+                                return failed("offsite_redirect", resp.status_code, target)
+                            current = target
+                            continue
+                        try:
+                            body = read_body(resp, max_bytes=self.max_body_bytes, deadline=deadline)
+                        except BodyError as exc:
+                            return failed(exc.kind, resp.status_code, current)
+                        return FetchOutcome(
+                            url,
+                            resp.status_code,
+                            body,
+                            None,
+                            resp.headers.get("Retry-After"),
+                            time.monotonic() - start,
+                            current,
+                        )
+                return failed("too_many_redirects", None, current)
         except requests.Timeout:
             return failed("timeout")
         except requests.exceptions.ChunkedEncodingError:
