@@ -78,10 +78,10 @@ def sqid_release():
         return inputs_changed(params)
 
     @task(pool=DUCKDB_POOL, execution_timeout=TIMEOUT_TABLES)
-    def assemble(params=None) -> dict:
+    def assemble(params=None, run_id=None) -> dict:
         from sqid.orchestration.release import assemble_release
 
-        return assemble_release(params)
+        return assemble_release(params, run_id)
 
     @task(pool=DUCKDB_POOL, execution_timeout=TIMEOUT_TABLES)
     def index(staged: dict) -> dict:

@@ -21,7 +21,7 @@ from sqid.release.assemble import (
 )
 from sqid.release.pipeline import run_release
 from sqid.release.validate import validate_release
-from sqid.release.versions import ReleaseError, list_versions
+from sqid.release.versions import LOCK_FILE, ReleaseError, list_versions
 
 from .pipeline_builders import build_sets, embed, scrape
 
@@ -109,7 +109,8 @@ def test_crash_before_rename_leaves_no_release(pipeline, monkeypatch, tmp_path):
         build_release(db_path, config)
     assert list_versions(config.release_dir) == []
     assert not (config.release_dir / "latest").exists()
-    assert all(p.name.startswith(".staging-") for p in config.release_dir.iterdir())
+    left = {p.name for p in config.release_dir.iterdir()} - {LOCK_FILE}
+    assert left and all(name.startswith(".staging-") for name in left)
     monkeypatch.undo()
     assert build_release(db_path, config).name == "v0.1.0"
     assert not list(config.release_dir.glob(".staging-*"))  # the next run cleaned up
@@ -169,7 +170,7 @@ def test_equal_files_from_other_inputs_publish_nothing_and_leave_no_staging(
     other = ReleaseConfig(release_dir=releases, coverage_threshold=0.5)
     outcome = run_release(db_path, other)
     assert outcome.published is None and outcome.reason.startswith("no new version")
-    assert sorted(p.name for p in releases.iterdir()) == ["latest", path.name]
+    assert sorted(p.name for p in releases.iterdir()) == [LOCK_FILE, "latest", path.name]
 
 
 def tampered(first_release, tmp_path, change, fix_checksums=True):

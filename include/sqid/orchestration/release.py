@@ -42,15 +42,16 @@ def inputs_changed(params: dict) -> bool:
 
 
 @fail_fast
-def assemble_release(params: dict) -> dict:
-    """Stage a release: data files and manifest in a hidden folder; its path via XCom."""
+def assemble_release(params: dict, run_id: str) -> dict:
+    """Stage a release: data files and manifest in a hidden folder of this run; its path
+    via XCom."""
     from sqid.config import load_settings
     from sqid.release.pipeline import stage
     from sqid.release.versions import next_version
 
     config = release_config(params)
     version = next_version(config.release_dir, params["bump"], params.get("version") or None)
-    manifest = stage(load_settings().duckdb_path, config, version)
+    manifest = stage(load_settings().duckdb_path, config, version, run_id)
     return {key: manifest[key] for key in ("staging", "version", "counts", "coverage")}
 
 
@@ -105,16 +106,19 @@ def should_publish(staged: dict, params: dict) -> bool:
 
 
 def publish_staged(staged: dict) -> str:
-    from sqid.release.versions import publish
+    """Rename the validated staging folder into place (under the releases lock)."""
+    from sqid.release.versions import publish, release_lock, writing
 
     staging = Path(staged["staging"])
-    return str(publish(staging, staging.parent, staged["version"]))
+    with release_lock(staging.parent, wait=60), writing(staging):
+        return str(publish(staging, staging.parent, staged["version"]))
 
 
 def point_latest(published: str, staged: dict, outlet_events) -> dict:
-    from sqid.release.versions import update_latest
+    from sqid.release.versions import release_lock, update_latest
 
-    update_latest(Path(published).parent, staged["version"])
+    with release_lock(Path(published).parent, wait=60):
+        update_latest(Path(published).parent, staged["version"])
     summary = {"version": staged["version"], "path": published, **staged["counts"],
                "report": str(Path(published) / "report.html")}  # fmt: skip
     summary.pop("statuses", None)

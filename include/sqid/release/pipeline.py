@@ -15,7 +15,6 @@ different inputs may still make equal files, and such a release is not published
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,12 +30,16 @@ from sqid.release.assemble import (
 )
 from sqid.release.versions import (
     LATEST,
+    discard_staging,
     latest_version,
+    mark_validated,
     new_staging,
     next_version,
     publish,
+    release_lock,
     require_new,
     update_latest,
+    writing,
 )
 
 log = logging.getLogger(__name__)
@@ -74,11 +77,16 @@ def unchanged_since(db_path: Path, config: ReleaseConfig) -> str | None:
     return latest if current == recorded["inputs_fingerprint"] else None
 
 
-def stage(db_path: Path, config: ReleaseConfig, version: str) -> dict[str, Any]:
-    """Assemble ``version`` in a fresh hidden staging folder; returns its manifest."""
-    require_new(config.release_dir, version)
-    staging = new_staging(config.release_dir, version)
-    manifest = assemble(db_path, staging, config, version)
+def stage(
+    db_path: Path, config: ReleaseConfig, version: str, run_id: str | None = None
+) -> dict[str, Any]:
+    """Assemble ``version`` in a fresh hidden staging folder of this process (or of
+    pipeline run ``run_id``); returns its manifest."""
+    with release_lock(config.release_dir):
+        require_new(config.release_dir, version)
+        staging = new_staging(config.release_dir, version, run_id)
+    with writing(staging):
+        manifest = assemble(db_path, staging, config, version)
     return {**manifest, "staging": str(staging)}
 
 
@@ -87,7 +95,8 @@ def index(staging: Path, db_path: Path) -> dict[str, Any]:
     the checksums cover it and the gate checks its recall."""
     from sqid.search.index import build_release_index
 
-    return build_release_index(staging, db_path)
+    with writing(staging):
+        return build_release_index(staging, db_path)
 
 
 def document(
@@ -98,16 +107,19 @@ def document(
     from sqid.release.documents import document_release
     from sqid.release.evaluate import evaluate_release
 
-    evaluation = evaluate_release(staging, examples) if examples and examples.exists() else {}
-    document_release(staging, version, evaluation or None, image_cache)
+    with writing(staging):
+        evaluation = evaluate_release(staging, examples) if examples and examples.exists() else {}
+        document_release(staging, version, evaluation or None, image_cache)
     return evaluation
 
 
 def gate(staging: Path, config: ReleaseConfig) -> None:
-    """Every file-level check and Croissant; raises with the failing rows."""
+    """Every file-level check and Croissant; raises with the failing rows. A folder that
+    passes is marked, and only a marked folder, unchanged since, can be published."""
     from sqid.release.validate import require_valid
 
     require_valid(staging, config.validation_policy())
+    mark_validated(staging)
 
 
 def reason_not_to_publish(staging: Path, *, dry_run: bool, publish_unchanged: bool) -> str:
@@ -122,13 +134,15 @@ def reason_not_to_publish(staging: Path, *, dry_run: bool, publish_unchanged: bo
 
 def discard(staging: Path) -> None:
     """Remove a staging folder that will not be published (a dry run's stays)."""
-    shutil.rmtree(staging, ignore_errors=True)
+    discard_staging(staging)
 
 
 def publish_release(staging: Path, version: str) -> Path:
-    """Rename the checked staging folder into place, then switch ``latest``."""
-    final = publish(staging, staging.parent, version)
-    update_latest(staging.parent, version)
+    """Rename the validated staging folder into place, then switch ``latest``: both
+    under the releases folder's lock, so no other run moves either in between."""
+    with release_lock(staging.parent), writing(staging):
+        final = publish(staging, staging.parent, version)
+        update_latest(staging.parent, version)
     return final
 
 
@@ -143,7 +157,27 @@ def run_release(
     publish_unchanged: bool = False,
     image_cache: Path | None = None,
 ) -> ReleaseOutcome:
-    """Every step in order, in one call (``sqid release`` and the tests)."""
+    """Every step in order, in one call (``sqid release`` and the tests), holding the
+    releases folder throughout: a second run at the same time stops at once with
+    :class:`~sqid.release.versions.ReleaseBusyError`."""
+    with release_lock(config.release_dir):
+        return _run_release_locked(
+            db_path, config, bump=bump, version=version, examples=examples, dry_run=dry_run,
+            publish_unchanged=publish_unchanged, image_cache=image_cache,
+        )  # fmt: skip
+
+
+def _run_release_locked(
+    db_path: Path,
+    config: ReleaseConfig,
+    *,
+    bump: str,
+    version: str | None,
+    examples: Path | None,
+    dry_run: bool,
+    publish_unchanged: bool,
+    image_cache: Path | None,
+) -> ReleaseOutcome:
     version = next_version(config.release_dir, bump, version)
     require_new(config.release_dir, version)  # before the quiet-day check: a user mistake
     if not (dry_run or publish_unchanged):
