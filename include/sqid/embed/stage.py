@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,9 +41,23 @@ from sqid.embed.images import (
     image_session,
 )
 from sqid.files import write_parquet_atomic
-from sqid.runs import MAX_SHARDS, WORKLIST_ROW_GROUP, done_keys, offset_shards, read_slice
+from sqid.runs import (
+    MAX_SHARDS,
+    WORKLIST_ROW_GROUP,
+    claim,
+    claimed_keys,
+    done_keys,
+    offset_shards,
+    open_claims,
+    planning,
+    read_slice,
+    settle,
+)
 
 log = logging.getLogger(__name__)
+
+IMAGE_WORK = "image_work.parquet"
+TEXT_WORK = "text_work.parquet"
 
 FETCH_SCHEMA = pa.schema(
     [("url", pa.string()), ("image_url", pa.string()), ("sha256", pa.string()), ("status", pa.string()),
@@ -79,11 +94,35 @@ def plan(
     force: bool = False,
     limit: int = 0,
     shard_size: int = 2000,
+    run_id: str | None = None,
+    is_active: Callable[[str], bool] = lambda run_id: True,
 ) -> dict[str, Any]:
-    """Write the run's work lists (missing image URLs, missing texts); describe shards."""
+    """Write the run's work lists (missing image URLs, missing texts) and claim them;
+    describe shards. What another open run has claimed is left to it, so overlapping
+    runs never download an image or embed a text twice."""
     run_dir = Path(run_dir)
-    images_list, texts_list = run_dir / "image_work.parquet", run_dir / "text_work.parquet"
+    with planning(run_dir.parent):
+        return _plan_locked(db_path, run_dir, config, force, limit, shard_size,
+                            run_id or run_dir.name, is_active)  # fmt: skip
+
+
+def _plan_locked(
+    db_path: Path,
+    run_dir: Path,
+    config: EmbedConfig,
+    force: bool,
+    limit: int,
+    shard_size: int,
+    run_id: str,
+    is_active: Callable[[str], bool],
+) -> dict[str, Any]:
+    images_list, texts_list = run_dir / IMAGE_WORK, run_dir / TEXT_WORK
+    held_by: list[str] = []
     if not images_list.exists():
+        others = open_claims(run_dir.parent, run_dir, is_active)
+        held_urls = claimed_keys(others, IMAGE_WORK, "url")
+        held_texts = claimed_keys(others, TEXT_WORK, "text_sha256")
+        held_by = [r for _, r in others]
         ensure_tables(db_path)
         model = {"model_id": config.model_id, "revision": config.model_revision()}
         con = db.connect(db_path, read_only=True)
@@ -101,12 +140,14 @@ def plan(
         for (image_url,) in image_rows:
             url = config.fetch_url(image_url)
             sha = fetched.get(url)
+            if url in held_urls:
+                continue
             if force or (sha is None and url not in failed) or (sha and sha not in embedded):
                 urls.setdefault(url, image_url)
         texts: dict[str, str] = {}
         for (text,) in text_rows:
             sha = text_sha256(text)
-            if force or sha not in embedded_texts:
+            if sha not in held_texts and (force or sha not in embedded_texts):
                 texts.setdefault(sha, text)
         work = [{"url": u, "image_url": i} for u, i in urls.items()][: limit or None]
         work_schema = pa.schema([("url", pa.string()), ("image_url", pa.string())])
@@ -122,13 +163,14 @@ def plan(
             pa.schema([("sha256", pa.string())]),
             run_dir / "embedded.parquet",
         )
+        claim(run_dir, run_id)
     n_images = pq.read_metadata(images_list).num_rows
     n_texts = pq.read_metadata(texts_list).num_rows
     # Image and text shards share one mapped task: half of the map's room each.
     half = MAX_SHARDS // 2
     shards = offset_shards(run_dir, n_images, shard_size, half, kind="image")
     shards += offset_shards(run_dir, n_texts, shard_size * 10, half, kind="text")
-    return {"images": n_images, "texts": n_texts, "shards": shards}
+    return {"images": n_images, "texts": n_texts, "shards": shards, "left_to": held_by}
 
 
 def _prepare(encoder: ClipEncoder, policy: ImagePolicy, cache: ContentCache, shas: list[str]):
@@ -281,17 +323,21 @@ def merge(run_dir: Path, db_path: Path) -> dict[str, Any]:
         ),
     }
     ensure_tables(db_path)
-    con = db.connect(db_path)
     changed = dict.fromkeys(groups, 0)
-    try:
-        with db.transaction(con):
-            for statement, files in groups.items():
-                if files:
-                    [(changed[statement],)] = db.run(con, statement, {"files": files}).fetchall()
-        counts = db.fetch_dict(con, "embed/count_embed_tables")
-        statuses = dict(db.run(con, "embed/count_fetch_statuses").fetchall())
-    finally:
-        con.close()
+    with planning(run_dir.parent):
+        con = db.connect(db_path)
+        try:
+            with db.transaction(con):
+                for statement, files in groups.items():
+                    if files:
+                        [(changed[statement],)] = db.run(
+                            con, statement, {"files": files}
+                        ).fetchall()
+            counts = db.fetch_dict(con, "embed/count_embed_tables")
+            statuses = dict(db.run(con, "embed/count_fetch_statuses").fetchall())
+        finally:
+            con.close()
+        settle(run_dir)
     return {**counts, "fetch_statuses": statuses, "files": {k: len(v) for k, v in groups.items()},
             "changed": {k.removeprefix("embed/merge_"): v for k, v in changed.items()}}  # fmt: skip
 

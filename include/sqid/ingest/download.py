@@ -8,6 +8,7 @@ remembers a verified file so it is neither fetched nor re-hashed again.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -112,9 +113,26 @@ def fetch_file(
     ``url`` may be ``http(s)://`` (streamed, resumed, retried) or ``file://`` (copied).
     Raises :class:`ChecksumError` if the bytes are wrong (nothing is installed and the
     partial file is discarded) and :class:`DownloadError` when the source cannot be read.
+    Two runs fetching the same file take turns (a lock beside it): the second finds the
+    first's verified copy instead of writing into the same partial file.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    with dest.with_name(dest.name + ".lock").open("a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released by the kernel if we die
+        return _fetch_file_locked(url, dest, spec, session, policy, timeout, force, sleep)
+
+
+def _fetch_file_locked(
+    url: str,
+    dest: Path,
+    spec: FileSpec,
+    session: requests.Session | None,
+    policy: RetryPolicy | None,
+    timeout: tuple[float, float],
+    force: bool,
+    sleep: Callable[[float], None],
+) -> DownloadResult:
     scheme = urlparse(url).scheme
     source = Path(unquote(urlparse(url).path)) if scheme == "file" else None
     if source is not None and not (source.is_file() and os.access(source, os.R_OK)):

@@ -108,6 +108,22 @@ def optional_connection(conn_id: str):
         return None
 
 
+def run_is_active(dag_id: str) -> Callable[[str], bool]:
+    """Whether a run of ``dag_id`` is still queued or running, asked of Airflow from inside
+    a task. A claim of a run that failed or was deleted before it merged holds nothing."""
+
+    def active(run_id: str) -> bool:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        try:
+            state = RuntimeTaskInstance.get_dagrun_state(dag_id, run_id)
+        except Exception:  # no such run any more (deleted), or the API cannot say
+            return False
+        return str(state) in ("queued", "running")
+
+    return active
+
+
 def run_dir_for(kind: str, run_id: str) -> str:
     """A filesystem-safe folder for one DAG run's shard files."""
     from sqid.config import load_settings

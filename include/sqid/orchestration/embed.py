@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqid.orchestration import fail_fast, run_dir_for
+import logging
+
+from sqid.orchestration import fail_fast, run_dir_for, run_is_active
 
 
 def embed_config(params: dict):
@@ -28,7 +30,19 @@ def plan_embed(params: dict, run_id: str) -> list[dict]:
         force=params["force"],
         limit=params["limit"],
         shard_size=params["shard_size"],
+        run_id=run_id,
+        is_active=run_is_active("sqid_embed"),
     )
+    left = (
+        f"; left to runs still embedding them: {', '.join(result['left_to'])}"
+        if result["left_to"]
+        else ""
+    )
+    logging.getLogger(__name__).info(
+        "planned %d images and %d texts not embedded yet (model %s)%s; %d shards",
+        result["images"], result["texts"], params.get("model_id") or "default", left,
+        len(result["shards"]),
+    )  # fmt: skip
     return result["shards"]
 
 

@@ -10,6 +10,7 @@ from sqid.orchestration import (
     fail_fast,
     optional_connection,
     run_dir_for,
+    run_is_active,
 )
 
 if TYPE_CHECKING:
@@ -27,38 +28,30 @@ def scrape_config(params: dict) -> ScrapeConfig:
 
 @fail_fast
 def plan_scrape(params: dict, run_id: str) -> list[dict]:
-    """Select the products of this run and describe its shards."""
+    """Select the products of this run, claim them and describe its shards."""
+    import logging
     from pathlib import Path
 
     from airflow.sdk.exceptions import AirflowSkipException
 
     from sqid.config import load_settings
     from sqid.orchestration.params import require_declared, scrape_params
-    from sqid.scrape.store import (
-        WORKLIST,
-        plan_shards,
-        select_products,
-        sqid_sets_exist,
-        write_drift_baseline,
-    )
+    from sqid.scrape.store import Selection, plan_run, sqid_sets_exist
 
     require_declared(params, scrape_params)
-    run_dir = Path(run_dir_for("scrape", run_id))
     db_path = load_settings().duckdb_path
-    ids = []
-    if not (run_dir / WORKLIST).exists():
-        if not sqid_sets_exist(db_path):
-            raise AirflowSkipException("no SQID product set yet: sqid_ingest has not run")
-        ids = select_products(
-            db_path,
-            product_ids=params["product_ids"],
-            statuses=params["statuses"],
-            force=params["force"],
-            limit=params["limit"],
-            retry_age_hours=params["retry_age_hours"],
-        )
-        write_drift_baseline(run_dir, db_path)
-    return plan_shards(run_dir, ids, shard_size=params["shard_size"])
+    if not sqid_sets_exist(db_path):
+        raise AirflowSkipException("no SQID product set yet: sqid_ingest has not run")
+    selection = Selection(
+        product_ids=params["product_ids"], statuses=params["statuses"], force=params["force"],
+        limit=params["limit"], retry_age_hours=params["retry_age_hours"],
+    )  # fmt: skip
+    shards, why = plan_run(
+        Path(run_dir_for("scrape", run_id)), db_path, run_id, selection,
+        shard_size=params["shard_size"], is_active=run_is_active("sqid_scrape"),
+    )  # fmt: skip
+    logging.getLogger(__name__).info("%s; %d shards", why, len(shards))
+    return shards
 
 
 @fail_fast

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,16 @@ import pyarrow.parquet as pq
 
 from sqid import db
 from sqid.files import write_parquet_atomic
-from sqid.runs import WORKLIST_ROW_GROUP, offset_shards, read_slice
+from sqid.runs import (
+    WORKLIST_ROW_GROUP,
+    claim,
+    claimed_keys,
+    offset_shards,
+    open_claims,
+    planning,
+    read_slice,
+    settle,
+)
 from sqid.scrape.config import ScrapeConfig
 from sqid.scrape.defaults import SharedImageRule, find_shared_images
 from sqid.scrape.drift import ANALYSED_KINDS, HELD_PREFIX, DriftBaseline
@@ -47,6 +57,17 @@ def sqid_sets_exist(db_path: Path) -> bool:
         con.close()
 
 
+def _selection_params(product_ids, statuses, force, limit, retry_age_hours) -> dict[str, Any]:
+    return {
+        "product_ids": list(product_ids or []),
+        "statuses": list(statuses or []),
+        "force": bool(force),
+        "retryable": sorted(RETRYABLE_STATUSES),
+        "retry_age_hours": int(retry_age_hours),
+        "limit": int(limit) if limit else 2**62,
+    }
+
+
 def select_products(
     db_path: Path,
     *,
@@ -59,21 +80,85 @@ def select_products(
     ensure_tables(db_path)
     con = db.connect(db_path)
     try:
-        rows = db.run(
-            con,
-            "scrape/select_products",
-            {
-                "product_ids": list(product_ids or []),
-                "statuses": list(statuses or []),
-                "force": bool(force),
-                "retryable": sorted(RETRYABLE_STATUSES),
-                "retry_age_hours": int(retry_age_hours),
-                "limit": int(limit) if limit else 2**62,
-            },
-        ).fetchall()
+        params = _selection_params(product_ids, statuses, force, limit, retry_age_hours)
+        rows = db.run(con, "scrape/select_products", params).fetchall()
     finally:
         con.close()
     return [r[0] for r in rows]
+
+
+def selection_breakdown(db_path: Path, retry_age_hours: int = 24) -> dict[str, int]:
+    """Where the product set stands for the default rule, for the plan's log."""
+    con = db.connect(db_path, read_only=True)
+    try:
+        return db.fetch_dict(con, "scrape/selection_breakdown", {
+            "retryable": sorted(RETRYABLE_STATUSES), "retry_age_hours": int(retry_age_hours)})  # fmt: skip
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a run was asked to scrape (its Params)."""
+
+    product_ids: list[str]
+    statuses: list[str]
+    force: bool
+    limit: int
+    retry_age_hours: int
+
+    def rule(self) -> str:
+        if self.product_ids:
+            return f"the {len(self.product_ids)} product IDs given"
+        if self.statuses:
+            return f"products now in status {', '.join(self.statuses)}"
+        if self.force:
+            return "every product (force)"
+        return f"never scraped, or retryable and older than {self.retry_age_hours} h"
+
+
+def plan_run(
+    run_dir: Path,
+    db_path: Path,
+    run_id: str,
+    selection: Selection,
+    *,
+    shard_size: int,
+    is_active: Callable[[str], bool] = lambda run_id: True,
+) -> tuple[list[dict[str, Any]], str]:
+    """Select, claim and shard this run's products; the shards and a sentence saying
+    what was selected and why. Products another open run has claimed are left to it,
+    so overlapping runs never fetch a product twice. A retried plan reuses its list."""
+    run_dir = Path(run_dir)
+    with planning(run_dir.parent):
+        if (run_dir / WORKLIST).exists():
+            shards = plan_shards(run_dir, [], shard_size=shard_size)
+            return shards, f"reusing this run's work list of {_planned(shards)} products"
+        chosen = select_products(
+            db_path, product_ids=selection.product_ids, statuses=selection.statuses,
+            force=selection.force, retry_age_hours=selection.retry_age_hours,
+        )  # fmt: skip
+        others = open_claims(run_dir.parent, run_dir, is_active)
+        held = claimed_keys(others, WORKLIST, "product_id")
+        free = [p for p in chosen if p not in held]
+        ids = free[: selection.limit or None]
+        write_drift_baseline(run_dir, db_path)
+        shards = plan_shards(run_dir, ids, shard_size=shard_size)
+        claim(run_dir, run_id)
+    why = f"selected {len(ids):,} products ({selection.rule()})"
+    if len(chosen) > len(free):
+        runs = ", ".join(r for _, r in others)
+        why += f"; {len(chosen) - len(free):,} left to runs still scraping them ({runs})"
+    if len(free) > len(ids):
+        why += f"; {len(free) - len(ids):,} beyond the limit of {selection.limit:,}"
+    if not (selection.product_ids or selection.statuses or selection.force):
+        b = selection_breakdown(db_path, selection.retry_age_hours)
+        why += (
+            f". The set has {b['products']:,}: {b['never_scraped']:,} never scraped, "
+            f"{b['retryable_due']:,} retryable and due, {b['retryable_recent']:,} retryable "
+            f"but scraped in the last {selection.retry_age_hours} h, {b['final']:,} final"
+        )
+    return shards, why
 
 
 def plan_shards(
@@ -90,6 +175,10 @@ def plan_shards(
             row_group_size=WORKLIST_ROW_GROUP,
         )
     return offset_shards(run_dir, pq.read_metadata(worklist).num_rows, shard_size)
+
+
+def _planned(shards: list[dict[str, Any]]) -> int:
+    return sum(s["count"] for s in shards)
 
 
 def drift_baseline(db_path: Path) -> DriftBaseline:
@@ -144,16 +233,18 @@ def merge_run(run_dir: Path, db_path: Path) -> dict[str, Any]:
     outcomes = sorted(str(p) for p in run_dir.glob("shard-*/outcomes-*.parquet"))
     attempts = sorted(str(p) for p in run_dir.glob("shard-*/attempts-*.parquet"))
     ensure_tables(db_path)
-    con = db.connect(db_path)
-    try:
-        with db.transaction(con):
-            if attempts:
-                db.run(con, "scrape/merge_attempts", {"files": attempts})
-            if outcomes:
-                db.run(con, "scrape/merge_outcomes", {"files": outcomes})
-        counts = dict(db.run(con, "scrape/count_product_images").fetchall())
-    finally:
-        con.close()
+    with planning(run_dir.parent):
+        con = db.connect(db_path)
+        try:
+            with db.transaction(con):
+                if attempts:
+                    db.run(con, "scrape/merge_attempts", {"files": attempts})
+                if outcomes:
+                    db.run(con, "scrape/merge_outcomes", {"files": outcomes})
+            counts = dict(db.run(con, "scrape/count_product_images").fetchall())
+        finally:
+            con.close()
+        settle(run_dir)  # its products are in DuckDB now: later plans judge them there
     merged = {
         "outcome_files": len(outcomes),
         "attempt_files": len(attempts),
