@@ -12,7 +12,7 @@ UV_VERSION ?= 0.13.9
 SQID_HOME ?= $(CURDIR)/.sqid
 export SQID_HOME
 
-.PHONY: help venv demo test test-fast test-distributed cluster-deps browser-deps lint format airflow demo-site bench clean lock
+.PHONY: help venv demo test test-fast test-distributed cluster-deps browser-deps lint format airflow airflow-cli demo-site bench clean lock
 
 help:
 	@echo "make demo      run the whole pipeline end to end on generated sample data"
@@ -22,6 +22,7 @@ help:
 	@echo "make cluster-deps      install Debian's postgresql and redis-server for it"
 	@echo "make browser-deps      install Debian's chromium for the browser tests"
 	@echo "make airflow   start 'airflow standalone' with the project's DAGs"
+	@echo "make airflow-cli ARGS=\"...\"  Airflow's CLI on the project's home (e.g. backfill create)"
 	@echo "make demo-site serve the demo's product site and image CDN for make airflow"
 	@echo "make bench     run the benchmarks under bench/"
 	@echo "make lint      ruff check + format check"
@@ -90,6 +91,11 @@ format: venv
 
 airflow: venv
 	$(BIN)/python -m sqid.airflow_local standalone
+
+# Airflow's own CLI on the project's AIRFLOW_HOME, DAGs and connections, e.g.
+#   make airflow-cli ARGS="backfill create --dag-id sqid_scrape --from-date 2026-11-01 --to-date 2026-11-03 --max-active-runs 1"
+airflow-cli: venv
+	$(BIN)/python -m sqid.airflow_local cli $(ARGS)
 
 # In a second terminal, before make airflow: its DAGs then use the demo's local servers.
 demo-site: venv

@@ -30,7 +30,6 @@ as the images, and a release never starts from half-updated vectors.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import dag, task
 from sqid.orchestration import (
     DEFAULT_ARGS,
@@ -51,8 +50,10 @@ from sqid.orchestration.params import embed_params
     dag_id="sqid_embed",
     description="CLIP image and text embeddings of the scraped images, product titles and queries",
     schedule=[PRODUCT_IMAGES],
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
+    # Runs only when the stage before it changed data: active from the start, so one
+    # trigger of sqid_ingest carries through the whole chain.
+    is_paused_upon_creation=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["sqid", "embed"],

@@ -25,13 +25,13 @@ announces the `sqid.sqd_tables` and `sqid.sqid_sets` Assets.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.providers.common.sql.operators.sql import (
     SQLCheckOperator,
     SQLColumnCheckOperator,
     SQLValueCheckOperator,
 )
 from airflow.sdk import dag, task
+from airflow.timetables.trigger import CronTriggerTimetable
 from sqid.ingest.sqd import (
     FILE_NAMES,
     PUBLISHED_SUPP_PRODUCTS,
@@ -58,8 +58,9 @@ ZERO = {"equal_to": 0}
 @dag(
     dag_id="sqid_ingest",
     description="Download and verify the SQD files, load them into DuckDB behind a gate, and derive the SQID product and query sets",
-    schedule="@monthly",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    # No start_date: unpausing waits for the next 1st of the month instead of
+    # starting a run for the month just past.
+    schedule=CronTriggerTimetable("0 0 1 * *", timezone="UTC"),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,

@@ -28,7 +28,6 @@ Runs when `sqid_embed` updates `sqid.embeddings`.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.providers.common.sql.operators.sql import SQLCheckOperator
 from airflow.sdk import dag, task
 from sqid.orchestration import (
@@ -49,8 +48,10 @@ from sqid.orchestration.params import release_params
     dag_id="sqid_release",
     description="Versioned SQID releases: stage, evaluate, document, validate and publish; nothing when nothing changed",
     schedule=[EMBEDDINGS],
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
+    # Runs only when the stage before it changed data: active from the start, so one
+    # trigger of sqid_ingest carries through the whole chain.
+    is_paused_upon_creation=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["sqid", "release"],

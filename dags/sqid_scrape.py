@@ -28,7 +28,6 @@ pool bounds how many shards run at once across the cluster.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
@@ -50,10 +49,11 @@ from sqid.orchestration.params import scrape_params
 @dag(
     dag_id="sqid_scrape",
     description="Scrape each SQID product page for its main image URL: new products, and retryable statuses daily",
+    # No start_date: unpausing waits for the next 03:00 UTC instead of starting a run
+    # for the one just past.
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("0 3 * * *", timezone="UTC"), assets=[SQID_SETS]
     ),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,

@@ -84,8 +84,8 @@ def test_parsing_does_not_import_heavy_modules(dag_file):
 
 
 def _asset_names(condition) -> set[str]:
-    if condition is None:
-        return set()
+    if condition is None or (not hasattr(condition, "objects") and not hasattr(condition, "name")):
+        return set()  # None, or a time-only timetable's empty condition
     if hasattr(condition, "objects"):
         return set().union(*(_asset_names(o) for o in condition.objects))
     return {condition.name}

@@ -56,9 +56,11 @@ def test_two_overlapping_scrape_runs_fetch_each_product_once(tmp_path):
     assert "40 left to runs still scraping them (a)" in b_why
     assert c_shards == [] and "40 final" in c_why
     # Every fetch of a product beyond the first is a retry inside run a (503s), never b.
-    attempts = duckdb.connect(str(db_path), read_only=True).execute(
-        "SELECT run_id, count(DISTINCT product_id) FROM scrape_attempts GROUP BY run_id"
-    ).fetchall()
+    attempts = (
+        duckdb.connect(str(db_path), read_only=True)
+        .execute("SELECT run_id, count(DISTINCT product_id) FROM scrape_attempts GROUP BY run_id")
+        .fetchall()
+    )
     assert attempts == [("a", 40)]
     assert len(site.requests) == 40 and len(fetched_once) >= 30
 

@@ -2,17 +2,21 @@
 
 Sets up an isolated ``AIRFLOW_HOME`` under ``$SQID_HOME/airflow`` with the project's
 DAG and plugin folders, the DuckDB connection and the pools the DAGs use, then either
-runs a DAG in-process (``dag.test()``, what ``make demo`` does) or starts
-``airflow standalone`` (``make airflow``). Airflow is imported only after the
-environment is set, so nothing is ever written to ``~/airflow``.
+runs a DAG in-process (``dag.test()``, what ``make demo`` does), starts
+``airflow standalone`` (``make airflow``), or runs Airflow's own CLI on that home
+(``make airflow-cli ARGS="..."``). Airflow is imported only after the environment is
+set, so nothing is ever written to ``~/airflow``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +28,9 @@ from sqid.config import DUCKDB_CONN_ID, Settings, load_settings
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGS_DIR = REPO_ROOT / "dags"
 PLUGINS_DIR = REPO_ROOT / "plugins"
+CHAIN = ("sqid_ingest", "sqid_scrape", "sqid_embed", "sqid_release")
+"""The DAGs one trigger of sqid_ingest runs through, by Assets."""
+STANDALONE_LOCK = "standalone.lock"
 
 
 def duckdb_connection_uri(settings: Settings) -> str:
@@ -44,7 +51,9 @@ def airflow_env(settings: Settings, airflow_home: Path | None = None) -> dict[st
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_DIR),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        # The chain fires only if every DAG in it is active; none starts a run for a past
+        # date when it appears (no start_date), so active from the start costs nothing.
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         f"AIRFLOW_CONN_{DUCKDB_CONN_ID.upper()}": duckdb_connection_uri(settings),
     }
 
@@ -61,7 +70,37 @@ def prepare(settings: Settings | None = None) -> Settings:
 
     airflow_db.initdb()
     ensure_pools()
+    _point_config_at_the_project(Path(env["AIRFLOW_HOME"]) / "airflow.cfg", env)
     return settings
+
+
+def _point_config_at_the_project(cfg: Path, env: dict[str, str]) -> None:
+    """Write the project's folders into the home's ``airflow.cfg`` too, so Airflow's CLI
+    run with only ``AIRFLOW_HOME`` set sees the project's DAGs, not an empty default."""
+    if not cfg.exists():
+        return
+    text = cfg.read_text()
+    for key, var in (("dags_folder", "AIRFLOW__CORE__DAGS_FOLDER"),
+                     ("plugins_folder", "AIRFLOW__CORE__PLUGINS_FOLDER"),
+                     ("load_examples", "AIRFLOW__CORE__LOAD_EXAMPLES")):  # fmt: skip
+        text = re.sub(rf"(?m)^{key} = .*$", lambda _m, k=key, v=var: f"{k} = {env[v]}", text)
+    cfg.write_text(text)
+
+
+def unpause_chain() -> list[str]:
+    """Unpause the chain's DAGs that an earlier start left paused; the ones changed."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select, update
+
+    with create_session() as session:
+        paused = list(session.scalars(select(DagModel.dag_id).where(
+            DagModel.dag_id.in_(CHAIN), DagModel.is_paused.is_(True))))  # fmt: skip
+        if paused:
+            session.execute(
+                update(DagModel).where(DagModel.dag_id.in_(paused)).values(is_paused=False)
+            )
+    return paused
 
 
 def load_dag(dag_id: str):
@@ -116,17 +155,47 @@ def product_site() -> str:
     return os.environ.get("SQID_PRODUCT_BASE_URL") or "https://www.amazon.com (the real site)"
 
 
+def _already_running(lock_fd: int, url: str) -> str | None:
+    """Why this start must not go on (another one holds the home, or the port is taken)."""
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(lock_fd, 512, 0).decode("utf-8", "replace").strip()
+        return (f"Airflow is already running for this project: {holder or url}; "
+                "use that one, or stop it with Ctrl-C in its terminal first")  # fmt: skip
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port)))
+        except OSError as exc:
+            return (f"{host}:{port} is in use by another program ({exc.strerror}); "
+                    "set AIRFLOW__API__PORT to a free port")  # fmt: skip
+    return None
+
+
 def standalone() -> int:
-    """``airflow standalone`` on the project-local home, stopped cleanly on Ctrl-C."""
+    """``airflow standalone`` on the project-local home, stopped cleanly on Ctrl-C; a
+    second start while one runs says where it is and exits 1."""
     # This machine only, unless asked otherwise; a worker pool sized for a laptop.
     os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
     os.environ.setdefault("AIRFLOW__API__PORT", "8080")
     os.environ.setdefault("AIRFLOW__CORE__PARALLELISM", str(max(2, min(8, os.cpu_count() or 2))))
     os.environ.setdefault("AIRFLOW__API__WORKERS", "1")
+    host, port = os.environ["AIRFLOW__API__HOST"], os.environ["AIRFLOW__API__PORT"]
+    settings = load_settings()
+    home = Path(airflow_env(settings)["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    lock_fd = os.open(home / STANDALONE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    url = f"http://{host}:{port}"
+    if why := _already_running(lock_fd, url):
+        print(f"make airflow: {why}", file=sys.stderr)
+        return 1
+    os.ftruncate(lock_fd, 0)
+    os.pwrite(lock_fd, f"{url} (pid {os.getpid()})".encode(), 0)
     demo_site = load_demo_site_env()
     settings = prepare()
-    home = Path(os.environ["AIRFLOW_HOME"])
-    host, port = os.environ["AIRFLOW__API__HOST"], os.environ["AIRFLOW__API__PORT"]
+    unpaused = unpause_chain()
     sqd = settings.sqd_source or "the public SQD files on GitHub (about 1.1 GB)"
     for line in (
         f"Airflow UI     http://{host}:{port}  (listening on {host} only)",
@@ -137,6 +206,9 @@ def standalone() -> int:
         f"sqid_ingest    reads {sqd}",
         f"sqid_scrape    fetches product pages from {product_site()}",
         f"settings       {demo_site or 'none read; run make demo-site first to use the demo servers'}",
+        f"DAGs           {', '.join(CHAIN)} active"
+        + (f" (unpaused {', '.join(unpaused)})" if unpaused else "")
+        + "; trigger sqid_ingest to run the chain",
         f"workers        {os.environ['AIRFLOW__CORE__PARALLELISM']} task slots; Ctrl-C stops everything",
     ):
         print(line, flush=True)
@@ -174,7 +246,32 @@ def standalone() -> int:
     return 0 if getattr(stop, "sent", False) else code  # stopped on request: a clean exit
 
 
+def cli(args: list[str]) -> int:
+    """Airflow's own CLI (``airflow ARGS``) on the project's home, DAGs and connections,
+    e.g. ``backfill create`` or ``dags list-runs``."""
+    load_demo_site_env()
+    prepare()
+    if not _chain_known():  # a fresh home: commands such as backfill need the DAGs known
+        subprocess.run([sys.executable, "-m", "airflow", "dags", "reserialize"],
+                       check=True, capture_output=True)  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "airflow", *args]).returncode
+
+
+def _chain_known() -> bool:
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        known = session.scalar(select(func.count()).where(DagModel.dag_id.in_(CHAIN)))
+    return known == len(CHAIN)
+
+
+USAGE = "usage: python -m sqid.airflow_local standalone | cli AIRFLOW_ARGS..."
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["standalone"]:
         raise SystemExit(standalone())
-    raise SystemExit("usage: python -m sqid.airflow_local standalone")
+    if sys.argv[1:2] == ["cli"] and sys.argv[2:]:
+        raise SystemExit(cli(sys.argv[2:]))
+    raise SystemExit(USAGE)

@@ -3,12 +3,14 @@
 Shards checkpoint Parquet part files as they go (written to a temp name, then renamed),
 so a reader that only counts the rows of finished part files against the run's work
 list sees progress without touching DuckDB or Airflow's metadata, from any process.
-``make demo`` draws it as a progress bar while a DAG runs.
+``make demo`` draws it as a progress bar while a DAG runs. A shard's own log says how
+far it has got at least every :data:`LOG_EVERY` seconds (:class:`Ticker`).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -24,6 +26,28 @@ WORK = {
         ("image-*/fetches-*.parquet", "text-*/vectors-*.parquet"),
     ),
 }
+
+
+LOG_EVERY = 10.0
+"""Seconds between a running shard's progress lines: a task log that stays quiet for
+longer looks hung to whoever is watching it."""
+
+
+class Ticker:
+    """True from :meth:`due` at most once every ``every`` seconds (thread-safe)."""
+
+    def __init__(self, every: float = LOG_EVERY) -> None:
+        self.every = every
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < self.every:
+                return False
+            self._last = now
+            return True
 
 
 def _rows(paths) -> int:

@@ -66,8 +66,14 @@ class ClipEncoder:
         device: str = "auto",
     ) -> None:
         import torch
+        from huggingface_hub.utils import disable_progress_bars
         from transformers import CLIPModel, CLIPProcessor
+        from transformers.utils import logging as transformers_logging
 
+        # Loading bars go to stderr, which a task log shows as ERROR lines; the load is
+        # logged once instead.
+        transformers_logging.disable_progress_bar()
+        disable_progress_bars()
         self.model_id = model_id
         local = Path(model_id).is_dir()
         self.revision = model_revision(model_id, revision)
@@ -77,6 +83,10 @@ class ClipEncoder:
         self.processor = CLIPProcessor.from_pretrained(model_id, **kwargs)
         self.dim = int(self.model.config.projection_dim)
         self._torch = torch
+        logging.getLogger(__name__).info(
+            "loaded CLIP %s (revision %s, %d dimensions) on %s",
+            model_id, self.revision, self.dim, self.device,
+        )  # fmt: skip
 
     @property
     def input_side(self) -> int:

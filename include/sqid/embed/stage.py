@@ -41,6 +41,7 @@ from sqid.embed.images import (
     image_session,
 )
 from sqid.files import write_parquet_atomic
+from sqid.progress import Ticker
 from sqid.runs import (
     MAX_SHARDS,
     WORKLIST_ROW_GROUP,
@@ -218,7 +219,7 @@ def run_image_shard(shard: dict[str, Any], config: EmbedConfig, cache_dir: Path,
     cache = ContentCache(cache_dir)
     part = len(list(directory.glob("fetches-*.parquet")))
     counts: Counter[str] = Counter()
-    start = time.monotonic()
+    start, ticker = time.monotonic(), Ticker()
     embedded = 0
     session = image_session(config.policy, config.download_workers)
     downloads = ThreadPoolExecutor(max_workers=config.download_workers)
@@ -265,6 +266,11 @@ def run_image_shard(shard: dict[str, Any], config: EmbedConfig, cache_dir: Path,
                     for sha, vector in zip(keys, encoder.encode_pixels(pixels), strict=True):
                         vectors.append({"model_id": config.model_id, "revision": revision,
                                         "sha256": sha, "embedding": vector.tolist()})  # fmt: skip
+                if ticker.due():
+                    rate = (embedded + len(vectors)) / (time.monotonic() - start)
+                    log.info("image shard %d: %d embedded (%.2f images/s), %d of %d URLs "
+                             "checkpointed", shard["shard"], embedded + len(vectors), rate,
+                             sum(counts.values()), len(urls))  # fmt: skip
             for row in rows:  # a file that cannot be decoded is the URL's status
                 if row["sha256"] in failed:
                     row["status"], row["error"] = failed[row["sha256"]]
@@ -300,8 +306,12 @@ def run_text_shard(shard: dict[str, Any], config: EmbedConfig,
     revision = config.model_revision()
     start = time.monotonic()
     part = len(list(directory.glob("vectors-*.parquet")))
+    ticker, done_now = Ticker(), 0
     for chunk in batched(pairs, config.checkpoint_every * 4):
         vectors = embed_texts(encoder, [t for _, t in chunk], config.text_batch_size)
+        done_now += len(chunk)
+        if ticker.due():
+            log.info("text shard %d: %d/%d texts embedded", shard["shard"], done_now, len(pairs))
         rows = [{"model_id": config.model_id, "revision": revision, "text_sha256": s,
                  "embedding": v.tolist()} for (s, _), v in zip(chunk, vectors, strict=True)]  # fmt: skip
         write_parquet_atomic(rows, TEXT_VECTOR_SCHEMA, directory / f"vectors-{part:05d}.parquet")

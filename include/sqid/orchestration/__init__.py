@@ -8,10 +8,12 @@ task, imported inside the task so that parsing stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
@@ -117,9 +119,13 @@ def run_is_active(dag_id: str) -> Callable[[str], bool]:
 
         try:
             state = RuntimeTaskInstance.get_dagrun_state(dag_id, run_id)
-        except Exception:  # no such run any more (deleted), or the API cannot say
+        except Exception as exc:  # no such run any more (deleted), or the API cannot say
+            logging.getLogger(__name__).warning(
+                "cannot read the state of run %s of %s (%s): its claim is not honoured",
+                run_id, dag_id, exc,
+            )  # fmt: skip
             return False
-        return str(state) in ("queued", "running")
+        return state in ("queued", "running")  # a str enum: compare by value
 
     return active
 
@@ -181,3 +187,28 @@ def fail_run_when_a_task_fails(dag: DAG) -> DAG:
     for other in others:
         other >> last
     return dag
+
+
+OWN_LOGGERS = ("sqid", "airflow", "task")
+"""Loggers whose INFO lines a task log keeps inside :func:`quiet_libraries`."""
+
+
+class _OwnRecordsOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name.startswith(OWN_LOGGERS)
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Below WARNING, only the project's and Airflow's own records reach the task log
+    in this block: libraries loaded on the way (Croissant's, its RDF and JSON-LD
+    stack) otherwise bury the lines a person opened the log for."""
+    only_own = _OwnRecordsOnly()
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(only_own)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(only_own)

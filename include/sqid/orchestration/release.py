@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sqid.orchestration import RELEASE, fail_fast
+from sqid.orchestration import RELEASE, fail_fast, quiet_libraries
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +78,23 @@ def document_staged(staged: dict, evaluation: dict) -> dict:
     from sqid.embed.stage import cache_dir_default
     from sqid.release.documents import document_release
 
-    return document_release(Path(staged["staging"]), staged["version"], evaluation or None,
+    with quiet_libraries():
+        return document_release(Path(staged["staging"]), staged["version"], evaluation or None,
                             cache_dir_default())  # fmt: skip
 
 
 def validate_staged(staged: dict, params: dict) -> dict:
+    """The gate, with the table of its checks as the log's last lines."""
     from sqid.release.pipeline import gate
+    from sqid.release.validate import ValidationFailed, summary
 
-    gate(Path(staged["staging"]), release_config(params))
+    with quiet_libraries():
+        try:
+            gate(Path(staged["staging"]), release_config(params))
+        except ValidationFailed as exc:
+            log.error("checks of %s:\n%s", staged["version"], summary(exc.problems))
+            raise
+        log.info("checks of %s:\n%s", staged["version"], summary([]))
     return {"valid": True, "staging": staged["staging"]}
 
 

@@ -385,12 +385,59 @@ def check_release(
     return problems
 
 
+class ValidationFailed(ReleaseError):
+    """The gate refused a release; ``problems`` are the failing rows."""
+
+    def __init__(self, message: str, problems: list[Problem]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
 def require_valid(directory: Path, policy: ValidationPolicy | None = None) -> None:
     """Raise :class:`~sqid.release.versions.ReleaseError`, naming every problem, unless
     the release passes :func:`check_release`."""
     problems = check_release(directory, policy)
     if problems:
-        raise ReleaseError(report(problems, directory))
+        raise ValidationFailed(report(problems, directory), problems)
+
+
+CHECKS: dict[str, str] = {
+    "files": "the layout's files, none missing, no links",
+    "manifest": "manifest.json readable, its claims",
+    "checksums": "SHA256SUMS lists every file and matches",
+    "schema": "columns and types of every table",
+    "unique_ids": "one row per product and query",
+    "row_count": "rows agree across files and manifest",
+    "image_urls": "Amazon image URLs, no known default",
+    "coverage": "share of test products with an image",
+    "status": "statuses agree with the CSVs",
+    "embeddings": "dimension, finite, norms, shares",
+    "index": "search index opens, recall@10",
+    "croissant": "croissant.json is valid Croissant",
+}
+"""Every check the gate runs, by the name its problems carry, with what it looks at."""
+
+
+def summary(problems: list[Problem]) -> str:
+    """The checks as a short table, one line each: ``pass`` or how many problems; after a
+    manifest that cannot be read the later checks do not run, and say so."""
+    failed: dict[str, int] = {}
+    for p in problems:
+        failed[p.check] = failed.get(p.check, 0) + 1
+    stopped = "manifest" in failed and not any(
+        c in failed for c in list(CHECKS)[list(CHECKS).index("checksums") :]
+    )
+    lines = [f"{'check':<12} {'result':<14} what"]
+    for name, what in CHECKS.items():
+        if name in failed:
+            result = f"FAIL ({failed[name]})"
+        elif stopped and list(CHECKS).index(name) > list(CHECKS).index("manifest"):
+            result = "not run"
+        else:
+            result = "pass"
+        lines.append(f"{name:<12} {result:<14} {what}")
+    lines += [f"{name:<12} FAIL ({n})" for name, n in failed.items() if name not in CHECKS]
+    return "\n".join(lines)
 
 
 def report(problems: list[Problem], directory: Path) -> str:

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sqid.files import write_parquet_atomic
+from sqid.progress import LOG_EVERY
 from sqid.scrape.config import ScrapeConfig
 from sqid.scrape.drift import HELD_PREFIX, DriftBaseline, DriftGuard
 from sqid.scrape.fetch import AdaptiveThrottle, HostLimiter, PageFetcher
@@ -143,7 +144,7 @@ def run_shard(
     run_id: str,
     *,
     baseline: DriftBaseline | None = None,
-    progress_every: float = 30.0,
+    progress_every: float = LOG_EVERY,
 ) -> ShardSummary:
     """Scrape ``product_ids`` into ``run_dir/shard-NNNNN``, resuming a previous attempt.
 

@@ -55,11 +55,8 @@ def slerp(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
 def shared_encoder(model_id: str, revision: str | None, device: str):
     """One loaded CLIP per model, shared by every release that names it (ViT-L/14 holds
     about 1.7 GB); the least recently used of more than two is let go."""
-    from transformers.utils import logging as transformers_logging
-
     from sqid.embed.clip import ClipEncoder
 
-    transformers_logging.disable_progress_bar()  # a search prints its results only
     return ClipEncoder(model_id, revision, device)
 
 
