@@ -114,6 +114,10 @@ HOSTILE = {
     "markup_in_upper_case_script": '<SCRIPT>var t = \'<img id="landingImage" src="https://m.media-amazon.com/images/I/71fv4Dv5RaL.jpg">\';</SCRIPT>',
     "markup_in_mixed_case_style": '<StYlE>/* <img id="landingImage" src="https://m.media-amazon.com/images/I/71fv4Dv5RaL.jpg"> */</sTyLe>',
     "json_in_upper_case_script": '<TITLE>Amazon.com: Red Kettle</TITLE><span id="productTitle">x</span><SCRIPT>var d = {\'colorImages\': { \'initial\': [{"hiRes":"https://m.media-amazon.com/images/I/71fv4Dv5RaL._SL1500_.jpg"}]}}</SCRIPT>',
+    # After "<!--" in a script, "<script" opens a stretch the next "</script>" only closes:
+    # the markup after it is still the script's text, as a browser reads it.
+    "markup_after_double_escaped_script": '<script><!--<script></script><img id="landingImage" src="https://m.media-amazon.com/images/I/71fv4Dv5RaL.jpg"><span id="productTitle">x</span>',
+    "markup_after_double_escape_ends": '<script><!--<Script ></SCRIPT>--></script><span id="productTitle">x</span><img id="landingImage" src="https://m.media-amazon.com/images/I/71fv4Dv5RaL._SX425_.jpg">',
 }
 HOSTILE_KIND = {
     "deep_nesting": "product",
@@ -134,6 +138,8 @@ HOSTILE_KIND = {
     "markup_in_upper_case_script": "unrecognised",
     "markup_in_mixed_case_style": "unrecognised",
     "json_in_upper_case_script": "product",
+    "markup_after_double_escaped_script": "unrecognised",
+    "markup_after_double_escape_ends": "product",
 }
 
 

@@ -76,3 +76,25 @@ def test_a_failed_task_fails_the_run(dags, dag_id, failing, monkeypatch):
     assert failed and set(failed.values()) == {"failed"}, tasks
     assert tasks[VERDICT] == "failed", tasks
     assert state == "failed", tasks
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "conf", "first"),
+    [
+        ("sqid_scrape", {"limitt": 5}, "plan"),
+        ("sqid_embed", {"modle_id": "x"}, "plan"),
+    ],
+)
+def test_a_mistyped_conf_fails_the_run_at_once_without_retries(dags, dag_id, conf, first):
+    """The real tasks this time: the first task fails on its first try (a retry could
+    never help), nothing after it runs, and the run is failed, not green."""
+    from airflow.utils.session import create_session
+
+    run = dags[dag_id].test(run_conf=conf)
+    assert str(run.state) == "failed"
+    with create_session() as session:
+        tis = {ti.task_id: ti for ti in run.get_task_instances(session=session)}
+        assert str(tis[first].state) == "failed" and tis[first].try_number == 1
+        assert str(tis[VERDICT].state) == "failed"
+        ran = [t for t, ti in tis.items() if str(ti.state) == "success"]
+    assert ran == [], ran

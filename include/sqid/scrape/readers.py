@@ -54,6 +54,9 @@ _ATTR = re.compile(
 _RAW_TEXT = ((b"<script", b"</script", 7), (b"<style", b"</style", 6), (b"<!--", b"-->", 2))
 """(opener, closer, where the closer may start): ``<!-->`` and ``<!--->`` are whole,
 empty comments, their closer overlapping the opener."""
+_SCRIPT_TOKENS = re.compile(rb"<!--|-->|<script(?=[\t\n\f\r />])|</script")
+"""What changes a script's state as a browser reads it (HTML's script data states)."""
+_END_TAG_TERMINATORS = frozenset(b"\t\n\f\r />")
 _VALUE_START = frozenset({b"", b'"', b"'", b"=", b" ", b"\t", b"\n", b"\r", b"\f"})
 """Bytes that may come just before a whole attribute value (b"": the page's start)."""
 _VALUE_END = frozenset({b"", b'"', b"'", b" ", b"\t", b"\n", b"\r", b"\f", b">"})
@@ -120,6 +123,7 @@ class ScanReader:
 
     def __init__(self, page: bytes) -> None:
         self.page = page
+        self._script_ends: dict[int, int] = {}
 
     @functools.cached_property
     def folded(self) -> bytes:
@@ -144,9 +148,38 @@ class ScanReader:
             if start < 0:
                 return False
             if depth >= _MAX_LOOKBACK_TAGS or not self._in_raw_text(start, depth + 1):
+                if closer == b"</script":
+                    end = self._script_end(start + skip)
+                    return end < 0 or end >= pos
                 return page.find(closer, start + skip, pos) < 0
             limit = start
         return True
+
+    def _script_end(self, text_start: int) -> int:
+        """Where the ``</script`` that ends the script whose text starts at ``text_start``
+        is, or -1. Not always the first one: after ``<!--``, a ``<script`` opens a
+        "double-escaped" stretch that the next ``</script`` only closes, and ``-->``
+        leaves it, as a browser (and the lxml reference parser) reads it."""
+        if text_start in self._script_ends:
+            return self._script_ends[text_start]
+        page, state, pos, end = self.folded, 0, text_start, -1  # 0 data, 1 escaped, 2 double
+        while (token := _SCRIPT_TOKENS.search(page, pos)) is not None:
+            name, pos = token.group(), token.end()
+            if name == b"</script":
+                if state < 2:
+                    end = token.start()
+                    break
+                if page[pos : pos + 1] and page[pos] in _END_TAG_TERMINATORS:
+                    state = 1
+            elif name == b"<!--":
+                state = state or 1
+                pos = token.start() + 2  # "<!-->" ends where it starts
+            elif name == b"-->":
+                state = 0
+            elif state == 1:  # "<script" inside an escaped stretch
+                state = 2
+        self._script_ends[text_start] = end
+        return end
 
     def _start_tag(self, pos: int, name: bytes) -> re.Match[bytes] | None:
         """The start tag of a ``name`` element at ``pos``, if the ``<`` there opens one."""
@@ -241,7 +274,7 @@ class ScanReader:
             if opening is None:
                 pos = page.find(marker, pos + 1)
                 continue
-            close = self.folded.find(b"</script", pos)
+            close = self._script_end(opening)
             end = close if close >= 0 else len(page)
             yield _decode(page[opening:end])
             pos = page.find(marker, end)
@@ -260,7 +293,7 @@ class ScanReader:
             if (
                 opening is None
                 or opening.end() > pos
-                or page.find(b"</script", opening.end(), pos) >= 0
+                or 0 <= self._script_end(opening.end()) < pos
             ):
                 return None
             if self._inside_a_tag(start):
