@@ -290,11 +290,7 @@ class ScanReader:
             if start < 0:
                 return None
             opening = _TAG.match(page, start)
-            if (
-                opening is None
-                or opening.end() > pos
-                or 0 <= self._script_end(opening.end()) < pos
-            ):
+            if opening is None or opening.end() > pos or 0 <= self._script_end(opening.end()) < pos:
                 return None
             if self._inside_a_tag(start):
                 return None
