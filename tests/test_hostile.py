@@ -46,6 +46,8 @@ class Hostile(LoopbackServer):
 
     def __init__(self) -> None:
         self.hits: dict[str, int] = {}
+        self.internal_port = 0
+        """Where a redirect aims at an internal service (``route_to_internal``)."""
         super().__init__()
 
     def _handler(self):
@@ -97,6 +99,23 @@ class Hostile(LoopbackServer):
                     302, {"Location": "http://other.example/dp/B000000000", "Content-Length": "0"}
                 )
 
+            def route_to_internal(self) -> None:
+                # urlsplit reads the site's host after the backslash; requests would
+                # connect to 127.0.0.1:<internal port>.
+                internal = server.internal_port
+                location = (
+                    f"http://127.0.0.1:{internal}\\@localhost:{server.port}/page/dp/B000000001"
+                )
+                self.head(302, {"Location": location, "Content-Length": "0"})
+
+            def route_to_other_port(self) -> None:
+                location = f"http://localhost:{server.internal_port}/page/dp/B000000001"
+                self.head(302, {"Location": location, "Content-Length": "0"})
+
+            def route_to_credentials(self) -> None:
+                location = f"http://user@localhost:{server.port}/page/dp/B000000001"
+                self.head(302, {"Location": location, "Content-Length": "0"})
+
             def route_to_backslash(self) -> None:
                 location = f"https://127.0.0.1:{server.port}\\@m.media-amazon.com/images/I/x.jpg"
                 self.head(302, {"Location": location, "Content-Length": "0"})
@@ -146,6 +165,37 @@ def test_scraper_records_a_status(hostile, tmp_path, path, status, error):
     row, summary, seconds = scrape_one(hostile, tmp_path, path, max_attempts=2)
     assert (row["status"], row["error"]) == (status, error)
     assert summary.scraped == 1 and seconds < 10
+
+
+@pytest.mark.parametrize("path", ["to-internal", "to-other-port", "to-credentials"])
+def test_redirects_pass_the_url_gate(hostile, tmp_path, path):
+    """A redirect the gate refuses is a recorded http_error, never followed: the
+    internal service behind the backslash trick is never reached, and its 404 never
+    becomes a final not_found."""
+    with Hostile() as internal:
+        hostile.internal_port = internal.port
+        row, _, _ = scrape_one(hostile, tmp_path, path)
+        assert internal.hits == {}
+    assert row["status"] == "http_error"
+    assert row["error"] in ("forbidden_redirect", "offsite_redirect")
+    if path == "to-internal":
+        assert row["error"] == "forbidden_redirect"
+
+
+def test_the_scraper_connects_only_to_public_addresses_for_a_public_site(hostile):
+    """For the real site the gate allows no private address, and the session checks
+    the addresses it connects to: a name or redirect that lands on loopback is refused."""
+    from sqid.scrape.fetch import PageFetcher
+    from sqid.urlgate import UrlGate
+
+    gate = UrlGate.for_site("https://www.amazon.com")
+    assert not gate.allow_private_addresses
+    assert isinstance(gate.vet(f"http://localhost:{hostile.port}/dp/x"), str)
+    assert isinstance(gate.vet("https://www.amazon.com@127.0.0.1/dp/x"), str)
+    fetcher = PageFetcher(gate=gate, timeout=(1, 1), deadline=3)
+    outcome = fetcher.fetch(f"http://localhost:{hostile.port}/page/dp/B000000001")
+    fetcher.close()
+    assert outcome.error == "connection" and hostile.hits == {}
 
 
 def test_a_good_page_from_the_same_server(hostile, tmp_path):
@@ -300,3 +350,37 @@ def test_huge_dimensions_decode_reduced():
 
 def test_tiny_images_are_not_embedded():
     assert decode_rgb(jpeg(1, 1))[0] == "too_small"
+
+
+def _progressive(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 200, 30)).save(out, "JPEG", progressive=True)
+    return out.getvalue()
+
+
+def test_a_jpeg_scan_bomb_is_refused_before_decoding():
+    """One scan repeated a thousand times: small on the wire, header and magic bytes
+    fine, minutes of CPU to decode. It is refused in microseconds, as too_large."""
+    from sqid.embed.decode import jpeg_scans
+    from sqid.embed.images import TOO_LARGE
+
+    data = _progressive(3000, 3000)
+    sos, eoi = data.rfind(b"\xff\xda"), data.rfind(b"\xff\xd9")
+    bomb = data[:eoi] + data[sos:eoi] * 1_000 + data[eoi:]
+    assert jpeg_scans(bomb) == jpeg_scans(data) + 1_000
+    start = time.monotonic()
+    status, image, error = decode_rgb(bomb, reduce_to=224)
+    assert (status, image) == (TOO_LARGE, None) and "scans" in error
+    assert time.monotonic() - start < 0.5
+    assert decode_rgb(data, reduce_to=224)[0] == "ok"  # the real progressive photo
+
+
+def test_scans_of_an_embedded_thumbnail_are_not_counted():
+    from sqid.embed.decode import jpeg_scans
+
+    thumb = _progressive(64, 64)
+    photo = _progressive(640, 480)
+    app1 = b"\xff\xe1" + (len(thumb) + 2).to_bytes(2, "big") + thumb
+    with_thumbnail = photo[:2] + app1 + photo[2:]
+    assert jpeg_scans(with_thumbnail) == jpeg_scans(photo) > 1
+    assert decode_rgb(with_thumbnail)[0] == "ok"

@@ -240,8 +240,10 @@ class _Adapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = self._pool_classes
 
     def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        # Through a proxy the socket goes to the proxy (often on a private network) and
+        # the proxy resolves the name: only the deadline applies to its connections.
         manager = super().proxy_manager_for(proxy, **kwargs)
-        manager.pool_classes_by_scheme = self._pool_classes
+        manager.pool_classes_by_scheme = _ANY_ADDRESS_POOLS
         return manager
 
 

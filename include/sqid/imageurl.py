@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from sqid.urlgate import MAX_URL_LENGTH, UrlParts, split_url
 
 AMAZON_IMAGE_HOSTS: frozenset[str] = frozenset(
     {
@@ -80,73 +82,6 @@ class ImageRef:
 
 def is_amazon_image_host(host: str | None) -> bool:
     return bool(host) and host.lower() in AMAZON_IMAGE_HOSTS
-
-
-MAX_URL_LENGTH = 2048
-_UNSAFE_URL_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
-"""Control characters, spaces and backslashes: HTTP clients and URL parsers disagree
-about them (``https://127.0.0.1:1\\@host/`` is one host to ``urlsplit`` and another to
-requests), so a URL that holds one is refused, not interpreted."""
-
-
-@dataclass(frozen=True)
-class UrlParts:
-    """A URL every parser reads alike: ASCII, no userinfo, no backslash, no space."""
-
-    scheme: str
-    host: str
-    port: int | None
-    path: str
-    query: str
-
-    def geturl(self) -> str:
-        """The URL rebuilt from the checked parts: what is checked is what is fetched."""
-        port = f":{self.port}" if self.port is not None else ""
-        query = f"?{self.query}" if self.query else ""
-        return f"{self.scheme}://{self.host}{port}{self.path or '/'}{query}"
-
-
-def split_url(url: object) -> UrlParts | str:
-    """The parts of an absolute http(s) URL, or the reason it is refused.
-
-    Refused: anything but a string of printable ASCII up to 2,048 characters, schemes
-    other than http and https, userinfo (``user@``), backslashes, spaces, control
-    characters, a fragment, a missing or malformed host or port. A protocol-relative
-    ``//host/...`` is read as https. Surrounding whitespace (as in HTML attributes) is
-    ignored.
-    """
-    if not isinstance(url, str):
-        return "not a string"
-    url = url.strip()
-    if len(url) > MAX_URL_LENGTH:
-        return f"longer than {MAX_URL_LENGTH} characters"
-    if not url.isascii() or _UNSAFE_URL_CHARS.search(url):
-        return "non-ASCII, control, space or backslash characters"
-    if url.startswith("//"):
-        url = "https:" + url
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        return f"unparsable: {exc}"
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        return f"scheme {scheme or 'none'!r} not allowed"
-    if "@" in parts.netloc:
-        return "credentials in the URL"
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        return f"IP literal [{host}] not allowed"
-    if not host or not _HOST.match(host):
-        return "no host, or a malformed one"
-    if parts.fragment or url.endswith("#"):
-        return "a fragment"
-    return UrlParts(scheme, host, port, parts.path, parts.query)
-
-
-_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?"
-_HOST = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}\.?$|^[0-9a-f:.]+$")
-"""A DNS name, or an IP literal (which policies then refuse by name)."""
 
 
 def _amazon_image_parts(url: object) -> UrlParts | None:

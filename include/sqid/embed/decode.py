@@ -2,8 +2,10 @@
 
 A pixel-count limit is checked from the header before decoding (decompression bombs),
 a PNG whose data holds fewer rows than its header claims is refused (Pillow would fill
-it with black), and a large image is decoded reduced, never below twice the model's
-input side. Every outcome is a status; nothing raises into the shard.
+it with black), a progressive JPEG whose scans would cost more than any real photo
+(a small file can repeat one scan thousands of times, each a pass over every pixel) is
+refused before decoding, and a large image is decoded reduced, never below twice the
+model's input side. Every outcome is a status; nothing raises into the shard.
 """
 
 from __future__ import annotations
@@ -27,6 +29,34 @@ _ADAM7 = (
     (1, 0, 2, 2),
     (0, 1, 1, 2),
 )
+
+
+MAX_JPEG_SCANS = 100
+"""Real progressive JPEGs have about 10 scans; libjpeg's own tools cap them at 100."""
+MAX_SCAN_WORK = 500_000_000
+"""Pixels times scans: a 40-megapixel photo in 12 scans, and no more."""
+_STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xDA)})
+
+
+def jpeg_scans(data: bytes) -> int:
+    """How many scans (``SOS`` segments) a JPEG holds. Header segments are walked by
+    their lengths (an embedded thumbnail's markers are not counted); after the first
+    scan, entropy-coded data cannot hold ``FF DA``, so the rest is counted at C speed."""
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return 0
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA:
+            return 1 + data.count(b"\xff\xda", pos + 2)
+        if marker in _STANDALONE_MARKERS:
+            pos += 2
+            continue
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return 0
 
 
 def png_data_complete(data: bytes) -> bool:
@@ -90,6 +120,10 @@ def decode_rgb(
                 return TOO_SMALL, None, f"{width}x{height} pixels"
             if probe.format == "PNG" and not png_data_complete(data):
                 return DECODE_ERROR, None, "PNG image data holds fewer rows than its header"
+            scans = jpeg_scans(data) if probe.format == "JPEG" else 1
+            if scans > MAX_JPEG_SCANS or scans * width * height > MAX_SCAN_WORK:
+                why = f"progressive JPEG of {scans} scans over {width}x{height} pixels"
+                return TOO_LARGE, None, f"{why}: more decoding work than any real photo"
             keep = 2 * reduce_to if reduce_to else None
             if keep and probe.format == "JPEG" and min(width, height) > keep:
                 scale = keep / min(width, height)
@@ -99,7 +133,13 @@ def decode_rgb(
             image = to_rgb(probe)
     except Image.DecompressionBombError as exc:
         return TOO_LARGE, None, str(exc)
-    except (OSError, ValueError, SyntaxError, EOFError, Image.UnidentifiedImageError) as exc:
+    except Image.UnidentifiedImageError:
+        return (
+            DECODE_ERROR,
+            None,
+            "not an image format that can be read (JPEG, PNG, GIF, WebP, ...)",
+        )
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
         return DECODE_ERROR, None, f"{type(exc).__name__}: {exc}"
     if keep and min(image.size) >= 2 * keep:
         image = image.reduce(min(image.size) // keep)

@@ -11,7 +11,6 @@ nothing raises into the shard.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,13 +21,13 @@ import requests
 from sqid.http import (
     BodyError,
     private_address_refused,
-    public_addresses,
     public_session,
     read_body,
     within,
 )
-from sqid.imageurl import AMAZON_IMAGE_HOSTS, UrlParts, split_url
+from sqid.imageurl import AMAZON_IMAGE_HOSTS
 from sqid.retry import RetryPolicy, decide
+from sqid.urlgate import UrlGate, UrlParts, resolves_publicly, split_url
 
 OK = "ok"
 NOT_IMAGE = "not_image"
@@ -87,6 +86,16 @@ class ImagePolicy:
         default_factory=lambda: RetryPolicy(max_attempts=4, backoff_base=1.0)
     )
 
+    @property
+    def gate(self) -> UrlGate:
+        return UrlGate(
+            allowed_hosts=self.allowed_hosts,
+            allow_http=self.allow_http,
+            allowed_ports=self.allowed_ports,
+            allow_private_addresses=self.allow_private_addresses,
+            any_public_host=self.any_public_host,
+        )
+
     @classmethod
     def with_mirror(cls, base_url: str, **overrides: object) -> ImagePolicy:
         """Amazon's hosts plus one private mirror of the CDN (tests, the demo, an offline
@@ -114,18 +123,6 @@ class Fetched:
     attempts: int = 0
 
 
-def _resolves_publicly(host: str) -> bool:
-    """An early, readable refusal; the connection itself is checked again by
-    :func:`sqid.http.public_session`, on the addresses it connects to."""
-    try:
-        public_addresses(host, 443)
-    except ValueError:
-        return False
-    except OSError:
-        return True  # unresolvable: the request itself will fail as a network error
-    return True
-
-
 def image_session(policy: ImagePolicy, pool_size: int = 10) -> requests.Session:
     """The session images are fetched with: connections to public addresses only,
     unless the policy allows private ones (a local CDN)."""
@@ -133,38 +130,19 @@ def image_session(policy: ImagePolicy, pool_size: int = 10) -> requests.Session:
 
 
 def vet_url(
-    url: str, policy: ImagePolicy, resolve: Callable[[str], bool] = _resolves_publicly
+    url: str, policy: ImagePolicy, resolve: Callable[[str], bool] = resolves_publicly
 ) -> UrlParts | str:
-    """The parts of ``url`` if the policy lets it be fetched, else the reason it may not.
+    """The parts of ``url`` if the policy lets it be fetched, else the reason it may not
+    (the one gate, :class:`sqid.urlgate.UrlGate`, with the policy's hosts).
 
     The request goes to ``parts.geturl()``, the URL rebuilt from the parts checked here,
     so no parser downstream can read a different host into it.
     """
-    parts = split_url(url)
-    if isinstance(parts, str):
-        return parts
-    if parts.scheme != "https" and not (policy.allow_http and parts.scheme == "http"):
-        return f"scheme {parts.scheme!r} not allowed"
-    host = parts.host
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return f"IP literal {host} not allowed"
-    except ValueError:
-        pass
-    if host not in policy.allowed_hosts:
-        if not policy.any_public_host:
-            return f"host {host} not allowlisted"
-        if parts.scheme != "https":
-            return f"scheme {parts.scheme!r} not allowed for host {host}"
-    if parts.port is not None and parts.port not in policy.allowed_ports:
-        return f"port {parts.port} not allowed"
-    if not policy.allow_private_addresses and not resolve(host):
-        return f"host {host} resolves to a private or loopback address"
-    return parts
+    return policy.gate.vet(url, resolve)
 
 
 def check_url(
-    url: str, policy: ImagePolicy, resolve: Callable[[str], bool] = _resolves_publicly
+    url: str, policy: ImagePolicy, resolve: Callable[[str], bool] = resolves_publicly
 ) -> str | None:
     """Why ``url`` may not be fetched (a reason string), or None if it may."""
     vetted = vet_url(url, policy, resolve)

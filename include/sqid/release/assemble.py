@@ -36,6 +36,10 @@ STATUS_FILE = "product_image_status.parquet"
 DATA_FILES = (*SQID_CSV, PRODUCT_FEATURES, QUERY_FEATURES, STATUS_FILE)
 MANIFEST = "manifest.json"
 CHECKSUMS = "SHA256SUMS"
+DOCUMENTS = ("README.md", "CHANGELOG.md", "evaluation.json", "report.html", "croissant.json")
+"""Written from the release's own data by :mod:`sqid.release.documents`."""
+TOP_LEVEL_FILES = frozenset({*DATA_FILES, MANIFEST, CHECKSUMS, *DOCUMENTS})
+"""Every file a release holds at its top level (its search index is in ``index/``)."""
 FEATURE_TYPE = pa.list_(pa.float32())
 PRODUCT_FEATURES_SCHEMA = pa.schema(
     [("product_id", pa.string()), ("clip_text_features", FEATURE_TYPE),

@@ -22,7 +22,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,8 +118,11 @@ class _Release:
             check = "row_count" if what.startswith(("rows", "counts")) else "manifest"
             self.add(check, f"{MANIFEST} claims {what} = {claimed!r}, the files hold {actual!r}")
 
-    def ids(self, name: str, key: str, ids: list[str]) -> None:
-        dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
+    def ids(self, name: str, key: str, ids: list[str | None]) -> None:
+        counts = Counter(ids)
+        if None in counts:
+            self.add("unique_ids", f"{name}: {counts.pop(None)} rows without a {key}")
+        dupes = sorted(i for i, n in counts.items() if n > 1)
         if dupes:
             self.add("unique_ids", f"{name}: duplicate {key}", dupes)
 
@@ -152,19 +155,30 @@ def validate_release(directory: Path, policy: ValidationPolicy | None = None) ->
     if not directory.is_dir():
         return [Problem("files", f"{directory} is not a directory")]
     release = _Release(directory, policy or ValidationPolicy())
-    _entries(release)
-    if not _manifest(release):
+    _guarded(release, "files", _entries)
+    if not _guarded(release, "manifest", _manifest):
         return release.problems
-    _checksums(release)
+    _guarded(release, "checksums", _checksums)
     for name in SQID_CSV:
-        _csv(release, name)
-    _status(release)
-    _search_index(release)
-    product_features(release)
-    query_features(release)
-    dimension(release)
-    _index_recall(release)
+        _guarded(release, "schema", _csv, name)
+    for check, step in (("status", _status), ("index", _search_index),
+                        ("embeddings", product_features), ("embeddings", query_features),
+                        ("embeddings", dimension), ("index", _index_recall)):  # fmt: skip
+        _guarded(release, check, step)
     return release.problems
+
+
+def _guarded(release: _Release, check: str, step: Callable[..., Any], *args: Any) -> Any:
+    """Run one check; whatever a hostile file makes it raise becomes a problem of that
+    check, never a traceback (each check still reports what it understood itself)."""
+    try:
+        return step(release, *args)
+    except RecursionError:
+        release.add(check, "a file is nested too deeply to be read")
+    except Exception as exc:
+        detail = f"{type(exc).__name__}: {exc}"
+        release.add(check, f"could not be checked: {detail[:300]}")
+    return None
 
 
 def _search_index(release: _Release) -> None:
@@ -381,7 +395,14 @@ def check_release(
     problems = validate_release(directory, policy)
     path = Path(directory) / "croissant.json"
     if croissant and path.is_file() and not path.is_symlink():
-        problems += [Problem("croissant", p) for p in validate_croissant(path)]
+        try:
+            problems += [Problem("croissant", p) for p in validate_croissant(path)]
+        except RecursionError:
+            problems.append(Problem("croissant", "croissant.json is nested too deeply"))
+        except Exception as exc:
+            problems.append(
+                Problem("croissant", f"cannot be checked: {type(exc).__name__}: {exc}"[:300])
+            )
     return problems
 
 

@@ -17,6 +17,7 @@ import requests
 
 from sqid import http
 from sqid.http import BodyError, read_body
+from sqid.urlgate import UrlGate, UrlParts, split_url
 
 BROWSER_HEADERS = {
     "User-Agent": (
@@ -122,7 +123,9 @@ class FetchOutcome:
     """Where the page was served from after redirects (None when no response came)."""
 
 
-REDIRECT_ERRORS = frozenset({"offsite_redirect", "too_many_redirects"})
+REDIRECT_ERRORS = frozenset({"offsite_redirect", "forbidden_redirect", "too_many_redirects"})
+"""A redirect to another host; one the URL gate refuses (credentials, a backslash, an
+address or port the site does not use); more redirects than allowed."""
 
 
 class PageFetcher:
@@ -130,8 +133,11 @@ class PageFetcher:
 
     Every request has a wall-clock ``deadline`` besides the connect and read timeouts
     (a body dripped a few bytes at a time never trips a read timeout). Redirects are
-    followed by hand, at most ``max_redirects``, and only on the requested host: a page
-    that sends the scraper elsewhere is an error, not a page of that product.
+    followed by hand, at most ``max_redirects``, and only through ``gate`` (the site's
+    own scheme, host and port, by :class:`sqid.urlgate.UrlGate`'s rules), to the URL
+    rebuilt from the checked parts: a page that sends the scraper elsewhere is an
+    error, not a page of that product. Connections go to public addresses only, unless
+    the site itself is on a private one (the demo's).
     """
 
     def __init__(
@@ -144,18 +150,31 @@ class PageFetcher:
         pool_size: int = 4,
         proxies: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        gate: UrlGate | None = None,
     ) -> None:
         self.timeout = timeout
         self.deadline = deadline
         self.max_body_bytes = max_body_bytes
         self.max_redirects = max_redirects
-        self.session = http.session(pool_size, public_only=False)
+        self.gate = gate
+        public_only = gate is not None and not gate.allow_private_addresses
+        self.session = http.session(pool_size, public_only=public_only)
         self.session.headers.update(headers or BROWSER_HEADERS)
         if proxies:
             self.session.proxies.update(proxies)
 
     def close(self) -> None:
         self.session.close()
+
+    def _vet_redirect(self, target: str, host: str | None) -> str:
+        """The URL to follow, or the error a redirect to ``target`` is."""
+        parts = split_url(target)
+        if isinstance(parts, UrlParts) and parts.host != host:
+            return "offsite_redirect"
+        if self.gate is None:
+            return target if isinstance(parts, UrlParts) else "forbidden_redirect"
+        vetted = self.gate.vet(target)
+        return "forbidden_redirect" if isinstance(vetted, str) else vetted.geturl()
 
     def fetch(self, url: str) -> FetchOutcome:
         start = time.monotonic()
@@ -174,9 +193,10 @@ class PageFetcher:
                     ) as resp:
                         if resp.is_redirect:
                             target = urljoin(current, resp.headers.get("Location", ""))
-                            if urlsplit(target).hostname != host:
-                                return failed("offsite_redirect", resp.status_code, target)
-                            current = target
+                            vetted = self._vet_redirect(target, host)
+                            if vetted in REDIRECT_ERRORS:
+                                return failed(vetted, resp.status_code, target)
+                            current = vetted
                             continue
                         try:
                             body = read_body(resp, max_bytes=self.max_body_bytes, deadline=deadline)

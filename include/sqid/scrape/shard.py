@@ -50,6 +50,7 @@ from sqid.scrape.records import (
     UNRECOGNISED,
     ProductOutcome,
 )
+from sqid.urlgate import UrlGate
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,7 @@ def run_shard(
         max_redirects=config.max_redirects,
         pool_size=config.concurrency,
         proxies=config.proxies,
+        gate=UrlGate.for_site(config.base_url),
     )
     # pyarrow imports pandas on its first array conversion (seconds): pay that before
     # the threads start rather than stall them at the first checkpoint.

@@ -65,6 +65,8 @@ class Searcher:
 
     def __init__(self, release: Path, model: str | None = None, device: str = "auto"):
         self.release = Path(release)
+        if not self.release.is_dir():
+            raise SearchError(f"no such release: {self.release}")
         if not (self.release / INDEX_DIR / CATALOGUE).exists():
             raise SearchError(f"{self.release} has no search index (index/); releases made "
                               "before search was added can be indexed with a new release")  # fmt: skip

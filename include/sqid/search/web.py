@@ -3,16 +3,22 @@ the api-server, behind Airflow's login; tests run it alone).
 
 Everything the page shows comes from this app: release facts from each release's
 manifest and evaluation, thumbnails from the content-addressed image cache, files from
-the release folder (only names its ``SHA256SUMS`` lists). Nothing loads from another
-host, so the page works offline and never leaks a user's view to a third party.
+the release folder (only the release layout's own files, regular files inside the
+release, never through a link; HTML in a sandbox that cannot script the Airflow origin).
+Nothing loads from another host, so the page works offline and never leaks a user's
+view to a third party. The app shares the api-server with Airflow's UI, REST API and
+task execution API: searching (model loading included) runs on worker threads, at most
+:data:`SEARCHES_AT_ONCE` at a time, never on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 import json
 import re
+import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -20,9 +26,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, File, Form, HTTPException, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from sqid.release.assemble import manifest_of, read_checksums
+from sqid.release.assemble import TOP_LEVEL_FILES, manifest_of, read_checksums
 from sqid.release.versions import list_versions
 from sqid.search.engine import Searcher, SearchError
 from sqid.search.index import INDEX_DIR
@@ -32,29 +39,61 @@ MAX_UPLOAD = 15_000_000
 THUMBNAIL_SIDE = 256
 OPEN_RELEASES = 4
 """Releases kept open for search at once, the most recently used."""
+SEARCHES_AT_ONCE = 2
+"""Searches running at once; more wait their turn (each is a model forward pass)."""
+SANDBOX = {
+    "Content-Security-Policy": "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+}
+"""Headers of every release file served: an HTML file from a release (its report)
+renders, but in a sandbox with no scripts and no access to the Airflow origin."""
 
 
 def release_facts(release_dir: Path) -> list[dict[str, Any]]:
-    """Newest first: version, date, counts, coverage, nDCG and retrieval, files."""
+    """Newest first: version, date, counts, coverage, nDCG and retrieval, files. A
+    release whose manifest or evaluation cannot be read is listed as broken, with why."""
     facts = []
     for version in reversed(list_versions(release_dir)):
-        folder = release_dir / version
-        manifest = manifest_of(folder)
-        evaluation_file = folder / "evaluation.json"
-        evaluation = json.loads(evaluation_file.read_text()) if evaluation_file.exists() else {}
-        facts.append({
-            "version": version,
-            "created_at": manifest.get("created_at"),
-            "model": manifest.get("model", {}).get("model_id"),
-            "counts": {k: v for k, v in manifest.get("counts", {}).items() if k != "statuses"},
-            "coverage": manifest.get("coverage", {}),
-            "ndcg": {k: evaluation.get(k) for k in ("random", "clip_text", "clip_image")
-                     if k in evaluation},
-            "retrieval": evaluation.get("retrieval"),
-            "searchable": (folder / INDEX_DIR).is_dir(),
-            "files": list(read_checksums(folder)),
-        })  # fmt: skip
+        try:
+            facts.append(_facts_of(release_dir / version))
+        except (OSError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+            facts.append({"version": version, "broken": f"{type(exc).__name__}: {exc}"[:300]})
     return facts
+
+
+def _facts_of(folder: Path) -> dict[str, Any]:
+    manifest = manifest_of(folder)
+    evaluation_file = folder / "evaluation.json"
+    evaluation = json.loads(evaluation_file.read_text()) if evaluation_file.exists() else {}
+    if not isinstance(manifest, dict) or not isinstance(evaluation, dict):
+        raise ValueError("manifest.json or evaluation.json is not a JSON object")
+    return {
+        "version": folder.name,
+        "created_at": manifest.get("created_at"),
+        "model": manifest.get("model", {}).get("model_id"),
+        "counts": {k: v for k, v in manifest.get("counts", {}).items() if k != "statuses"},
+        "coverage": manifest.get("coverage", {}),
+        "ndcg": {k: evaluation.get(k) for k in ("random", "clip_text", "clip_image")
+                 if k in evaluation},
+        "retrieval": evaluation.get("retrieval"),
+        "searchable": (folder / INDEX_DIR).is_dir(),
+        "files": [name for name in read_checksums(folder) if name in TOP_LEVEL_FILES],
+    }  # fmt: skip
+
+
+def release_file_path(release_dir: Path, version: str, name: str) -> Path | None:
+    """The release file ``name`` may be served from, or None: only the layout's own
+    top-level files, as regular files inside the release, reached through no link."""
+    if name not in TOP_LEVEL_FILES or version not in list_versions(release_dir):
+        return None
+    folder = Path(release_dir) / version
+    path = folder / name
+    try:
+        if folder.is_symlink() or not stat.S_ISREG(path.lstat().st_mode):
+            return None
+    except OSError:
+        return None
+    return path if path.resolve().parent == folder.resolve() else None
 
 
 def create_app(release_dir: Path, image_cache: Path | None,
@@ -90,6 +129,8 @@ def create_app(release_dir: Path, image_cache: Path | None,
     def releases() -> list[dict[str, Any]]:
         return release_facts(release_dir)
 
+    searching = asyncio.Semaphore(SEARCHES_AT_ONCE)
+
     @router.post("/api/search")
     async def search(
         version: Annotated[str, Form()],
@@ -100,21 +141,27 @@ def create_app(release_dir: Path, image_cache: Path | None,
         k: Annotated[int, Form(ge=1, le=100)] = 12,
         image: Annotated[UploadFile | None, File()] = None,
     ) -> dict[str, Any]:
-        engine = searcher(version)
-        try:
-            if image is not None and image.filename:
-                data = await image.read(MAX_UPLOAD + 1)
-                if len(data) > MAX_UPLOAD:
-                    raise SearchError(f"the image is larger than {MAX_UPLOAD:,} bytes")
-                hits = engine.by_image(data, k, feedback or None, weight)
-            elif product.strip():
-                hits = engine.by_product(product.strip(), k)
-            elif text.strip():
-                hits = engine.by_text(text, k)
-            else:
-                raise SearchError("give a text, an image or a product id")
-        except SearchError as exc:
-            raise HTTPException(422, str(exc)) from exc
+        data = None
+        if image is not None and image.filename:
+            data = await image.read(MAX_UPLOAD + 1)
+            if len(data) > MAX_UPLOAD:
+                raise HTTPException(422, f"the image is larger than {MAX_UPLOAD:,} bytes")
+
+        def run() -> list[Any]:  # on a worker thread: the model and the index are CPU work
+            engine = searcher(version)
+            if data is not None:
+                return engine.by_image(data, k, feedback or None, weight)
+            if product.strip():
+                return engine.by_product(product.strip(), k)
+            if text.strip():
+                return engine.by_text(text, k)
+            raise SearchError("give a text, an image or a product id")
+
+        async with searching:
+            try:
+                hits = await run_in_threadpool(run)
+            except SearchError as exc:
+                raise HTTPException(422, str(exc)) from exc
         return {"version": version, "hits": [h.as_dict() for h in hits]}
 
     @router.get("/thumb/{sha256}")
@@ -132,13 +179,20 @@ def create_app(release_dir: Path, image_cache: Path | None,
 
     @router.get("/files/{version}/{name:path}")
     def release_file(version: str, name: str) -> FileResponse:
-        if version not in list_versions(release_dir) or name not in read_checksums(
-            release_dir / version
-        ):
+        path = release_file_path(release_dir, version, name)
+        if path is None:
             raise HTTPException(404, "no such file in the release")
-        return FileResponse(release_dir / version / name)
+        return FileResponse(path, headers=SANDBOX)
 
-    app = FastAPI(title="SQID releases and search", docs_url=None, redoc_url=None)
+    # The schema is served behind the same guard as every route, not by FastAPI's own
+    # unguarded /openapi.json.
+    app = FastAPI(title="SQID releases and search", docs_url=None, redoc_url=None,
+                  openapi_url=None)  # fmt: skip
+
+    @router.get("/openapi.json", include_in_schema=False)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
     app.include_router(router)
     return app
 
@@ -207,6 +261,10 @@ def render_page(facts: list[dict[str, Any]]) -> str:
                  "<th>coverage (test)</th><th>nDCG text</th><th>nDCG image</th>"
                  "<th>recall@100 (image)</th><th>files</th></tr>")  # fmt: skip
     for f in facts:
+        if "broken" in f:
+            parts.append(f"<tr><td>{esc(f['version'])}</td><td colspan=7 class=error>"
+                         f"broken: {esc(f['broken'])}</td></tr>")  # fmt: skip
+            continue
         retrieval = (f["retrieval"] or {}).get("image") or {}
         files = " ".join(f'<a href="files/{esc(f["version"])}/{esc(name)}">{esc(name)}</a>'
                          for name in f["files"] if "/" not in name)  # fmt: skip
@@ -218,7 +276,8 @@ def render_page(facts: list[dict[str, Any]]) -> str:
             f"<td>{_num(retrieval.get('recall@100'))}</td><td>{files}</td></tr>"
         )
     parts.append("</table><h2>Search</h2><form id=search>")
-    options = "".join(f"<option>{esc(f['version'])}</option>" for f in facts if f["searchable"])
+    options = "".join(f"<option>{esc(f['version'])}</option>" for f in facts
+                      if f.get("searchable"))  # fmt: skip
     parts.append(
         f"<label>release<select name=version>{options}</select></label>"
         "<label>text<input name=text placeholder='red running shoes'></label>"
