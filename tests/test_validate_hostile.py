@@ -139,3 +139,53 @@ def test_mutated_bytes_of_any_release_file_never_crash_the_validator(first_relea
                                  croissant=name.name == "croissant.json")  # fmt: skip
         assert isinstance(problems, list), name
         shutil.rmtree(target)
+
+
+def _messages(problems) -> str:
+    return "\n".join(str(p) for p in problems)
+
+
+def test_only_the_layouts_files_may_be_listed(first_release, copy):  # noqa: F811
+    (copy / "notes.html").write_text("<p>read me</p>")
+    write_checksums(copy)  # listed, with a right checksum
+    problems = check_release(copy, _policy(first_release), croissant=False)
+    assert "not part of the SQID release layout" in _messages(problems)
+    assert "notes.html" in _messages(problems)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("report.html", "<!doctype html><script>fetch('/api/v2/connections')</script>"),
+        ("report.html", None),  # the real report, one number changed
+        ("README.md", "# SQID\n\nThe best dataset ever, CC0.\n"),
+        ("CHANGELOG.md", "# SQID v0.1.0\n\nFirst release.\n\nNothing changed.\n"),
+    ],
+)
+def test_the_documents_must_be_what_the_data_make(first_release, copy, name, content):  # noqa: F811
+    if content is None:
+        text = (copy / name).read_text()
+        content = text.replace("<h1>", "<h1>1 ", 1)
+    (copy / name).write_text(content)
+    write_checksums(copy)
+    problems = check_release(copy, _policy(first_release), croissant=False)
+    assert f"{name} is not the" in _messages(problems)
+
+
+def test_a_lone_release_still_refuses_an_active_report(first_release, tmp_path):  # noqa: F811
+    """Downloaded without the release its changelog compares with, the report cannot
+    be made again, but a report that scripts is still refused."""
+    path, config = first_release
+    lone = tmp_path / "downloads" / path.name
+    shutil.copytree(path, lone)
+    changelog = lone / "CHANGELOG.md"
+    changelog.write_text(changelog.read_text().replace("First release.", "Compared with v0.0.9."))
+    (lone / "report.html").write_text("<html><body onload=alert(1)>report</body></html>")
+    write_checksums(lone)
+    problems = check_release(lone, config.validation_policy(), croissant=False)
+    assert "report.html holds active content" in _messages(problems)
+
+
+def test_the_untouched_release_passes_every_check_including_documents(first_release):  # noqa: F811
+    path, config = first_release
+    assert check_release(path, config.validation_policy()) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -341,3 +342,52 @@ def write_docs(
     (directory / "README.md").write_text(dataset_card(directory, evaluation))
     (directory / "croissant.json").write_text(json.dumps(croissant(directory, sums), indent=2))
     return changes
+
+
+_PREVIOUS = re.compile(r"^Compared with (v[0-9]+\.[0-9]+\.[0-9]+)\.$", re.MULTILINE)
+_PICTURE = re.compile(
+    r'<img src="data:image/jpeg;base64,[A-Za-z0-9+/=]*" alt="[^"<>]*">'
+    r"|<div class=missing>not in the image cache</div>"
+)
+_ACTIVE_HTML = re.compile(
+    r"<\s*/?\s*(script|iframe|object|embed|form|link|meta\s+http-equiv|base)\b"
+    r"|\son[a-z]+\s*=|javascript:",
+    re.IGNORECASE,
+)
+
+
+def document_problems(directory: Path) -> list[str]:
+    """How the release's documents differ from what its own data produce.
+
+    The card and the Croissant file are made again from the release and must be equal.
+    The changelog and the report also depend on the release they compare with (named in
+    the changelog): where it is beside this one they are made again too, the report's
+    thumbnails (from an image cache the reader may not have) aside; where it is not, the
+    report must at least hold nothing active (no script, frame, form, handler)."""
+    directory = Path(directory)
+    problems = []
+    evaluation = json.loads((directory / "evaluation.json").read_text()) or None
+    sums = {name: sha256_file(directory / name) for name in DATA_FILES}
+    expected = {
+        "README.md": dataset_card(directory, evaluation),
+        "croissant.json": json.dumps(croissant(directory, sums), indent=2),
+    }
+    changelog_text = (directory / "CHANGELOG.md").read_text()
+    named = _PREVIOUS.search(changelog_text)
+    previous = directory.parent / named.group(1) if named else None
+    report = (directory / "report.html").read_text()
+    if previous is None or previous.is_dir():
+        text, changes = changelog(previous, directory, manifest_of(directory)["version"])
+        expected["CHANGELOG.md"] = text
+        previous_evaluation = None
+        if previous is not None and (previous / "evaluation.json").exists():
+            previous_evaluation = json.loads((previous / "evaluation.json").read_text())
+        made = report_html(directory, evaluation, changes, previous_evaluation, None)
+        if _PICTURE.sub("<picture>", made) != _PICTURE.sub("<picture>", report):
+            problems.append("report.html is not the report this release's data make")
+    elif _ACTIVE_HTML.search(report):
+        problems.append("report.html holds active content (script, frame, form or handler)")
+    for name, text in expected.items():
+        if (directory / name).read_text() != text:
+            problems.append(f"{name} is not the document this release's data make")
+    return problems

@@ -56,12 +56,14 @@ def synthetic_reasons(manifest: dict[str, Any]) -> list[str]:
 
 def _svg(figure) -> str:
     """The figure as inline SVG with its words as ``<text>`` (selectable, searchable and
-    read by screen readers; matplotlib's default draws them as glyph outlines)."""
+    read by screen readers; matplotlib's default draws them as glyph outlines). The same
+    figure gives the same bytes (fixed element ids, no date), so the validator can make
+    the report again and compare."""
     import matplotlib
 
     buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
-        figure.savefig(buffer, format="svg", bbox_inches="tight")
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "sqid"}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 

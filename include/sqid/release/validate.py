@@ -35,10 +35,12 @@ from sqid.imageurl import canonical_image_url, canonical_mask
 from sqid.release.assemble import (
     CHECKSUMS,
     DATA_FILES,
+    DOCUMENTS,
     MANIFEST,
     PRODUCT_FEATURES,
     SQID_CSV,
     STATUS_FILE,
+    TOP_LEVEL_FILES,
 )
 from sqid.release.features import dimension, product_features, query_features
 from sqid.release.versions import ReleaseError
@@ -163,7 +165,8 @@ def validate_release(directory: Path, policy: ValidationPolicy | None = None) ->
         _guarded(release, "schema", _csv, name)
     for check, step in (("status", _status), ("index", _search_index),
                         ("embeddings", product_features), ("embeddings", query_features),
-                        ("embeddings", dimension), ("index", _index_recall)):  # fmt: skip
+                        ("embeddings", dimension), ("index", _index_recall),
+                        ("documents", _documents)):  # fmt: skip
         _guarded(release, check, step)
     return release.problems
 
@@ -297,6 +300,29 @@ def _checksums(release: _Release) -> None:
     unlisted = sorted(present - set(listed) - {CHECKSUMS})
     if unlisted:
         release.add("checksums", "files not listed in SHA256SUMS", unlisted)
+    foreign = sorted(n for n in set(listed) | present if not _in_layout(n))
+    if foreign:
+        release.add("files", "files that are not part of the SQID release layout", foreign)
+
+
+def _in_layout(name: str) -> bool:
+    from sqid.search.index import CATALOGUE, KINDS
+
+    index_files = {CATALOGUE, *(f"{kind}.faiss" for kind in KINDS)}
+    folder, _, file = name.rpartition("/")
+    return (
+        name in TOP_LEVEL_FILES | {CHECKSUMS}
+        if not folder
+        else (folder == INDEX_DIR and file in index_files)
+    )
+
+
+def _documents(release: _Release) -> None:
+    from sqid.release.documents import document_problems
+
+    if all(release.file(n) for n in DOCUMENTS):
+        for problem in document_problems(release.directory):
+            release.add("documents", problem)
 
 
 def _csv(release: _Release, name: str) -> None:
@@ -434,6 +460,7 @@ CHECKS: dict[str, str] = {
     "status": "statuses agree with the CSVs",
     "embeddings": "dimension, finite, norms, shares",
     "index": "search index opens, recall@10",
+    "documents": "card, changelog, report made from the data",
     "croissant": "croissant.json is valid Croissant",
 }
 """Every check the gate runs, by the name its problems carry, with what it looks at."""
