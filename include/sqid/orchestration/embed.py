@@ -59,10 +59,15 @@ def embed_shard(shard: dict, params: dict) -> dict:
 def merge_embed(run_id: str) -> dict:
     from pathlib import Path
 
-    from sqid.config import load_settings
-    from sqid.embed.stage import merge
+    from airflow.sdk.exceptions import AirflowSkipException
 
-    return merge(Path(run_dir_for("embed", run_id)), load_settings().duckdb_path)
+    from sqid.config import load_settings
+    from sqid.embed.stage import IMAGE_WORK, merge
+
+    run_dir = Path(run_dir_for("embed", run_id))
+    if not (run_dir / IMAGE_WORK).exists():
+        raise AirflowSkipException("this run planned no work")
+    return merge(run_dir, load_settings().duckdb_path)
 
 
 def embed_summary(merged: dict) -> dict:

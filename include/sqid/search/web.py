@@ -77,7 +77,8 @@ def _facts_of(folder: Path) -> dict[str, Any]:
                  if k in evaluation},
         "retrieval": evaluation.get("retrieval"),
         "searchable": (folder / INDEX_DIR).is_dir(),
-        "files": [name for name in read_checksums(folder) if name in TOP_LEVEL_FILES],
+        "files": [name for name in read_checksums(folder)
+                  if name in TOP_LEVEL_FILES or name.startswith(f"{INDEX_DIR}/")],
     }  # fmt: skip
 
 
