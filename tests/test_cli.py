@@ -52,3 +52,19 @@ def test_a_closed_pipe_is_not_an_error(tmp_path):
         shell=True, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert "BrokenPipeError" not in pipeline.stderr and "Traceback" not in pipeline.stderr
+
+
+def test_a_malformed_release_version_is_a_usage_error(tmp_path, capsys):
+    db = tmp_path / "sqid.duckdb"
+    db.write_bytes(b"")
+    argv = ["release", "--db", str(db), "--release-dir", str(tmp_path / "r"), "--version", "1.2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "v1.2.3" in err and len(err.strip().splitlines()) == 1
+
+
+def test_searching_a_release_that_does_not_exist_says_so(tmp_path, capsys):
+    assert main(["search", str(tmp_path / "v9.9.9"), "--text", "shoes"]) == 2
+    err = capsys.readouterr().err
+    assert "no such release" in err and "search index" not in err
+    assert len(err.strip().splitlines()) == 1

@@ -85,3 +85,27 @@ def test_rule_is_recorded_and_configurable(tmp_path, case_db):
     db_path, counts = ingest_case(tmp_path, EXAMPLES, PRODUCTS, min_supp_judgements=1)
     assert counts["supp_products"] == 2
     assert derive_sets(db_path, min_supp_judgements=3, floors=CASE_FLOORS)["supp_products"] == 0
+
+
+def test_the_gate_refuses_product_ids_that_are_not_asin_or_isbn(tmp_path):
+    """ "NaN" and "" from a malformed file would reach the live set and then block every
+    release; the gate refuses them before the swap, with a count and examples."""
+    import pytest
+    from sqid.ingest.load import IngestCheckError
+
+    from .sqd_builders import ingest_case
+
+    good = [(1, f"B0{i:08d}", "us", "E", 1, "test") for i in range(4)]
+    db_path, _ = ingest_case(tmp_path / "good", good, [])
+    bad = [*good, (1, "NaN", "us", "E", 1, "test"), (1, "", "us", "E", 1, "test"),
+           (1, "0306406152", "us", "E", 1, "test"), (1, "b0lowercase", "us", "E", 1, "test")]  # fmt: skip
+    with pytest.raises(IngestCheckError) as refused:
+        ingest_case(tmp_path / "bad", bad, [], db_path=db_path)
+    message = str(refused.value)
+    assert "3 product ids are neither an ASIN nor an ISBN-10" in message
+    assert '""' in message and '"NaN"' in message and '"b0lowercase"' in message
+    assert "0306406152" not in message  # an ISBN-10 is a product id
+    import duckdb
+
+    con = duckdb.connect(str(db_path), read_only=True)
+    assert con.execute("SELECT count(*) FROM sqid_products").fetchone() == (4,)

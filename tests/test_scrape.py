@@ -170,23 +170,22 @@ def test_killed_worker_resumes_to_the_same_tables(tmp_path):
 @pytest.fixture
 def scraped_db(tmp_path):
     examples = [(1, f"B0{i:08d}", "us", "E", 1, "test") for i in range(12)]
-    examples += [(1, "bad id!!", "us", "E", 1, "test")]
     return ingest_case(tmp_path, examples, [])[0]
 
 
 def test_selection_and_planned_shards(scraped_db, tmp_path):
     everything = select_products(scraped_db)
-    assert len(everything) == 13
+    assert len(everything) == 12
     shards = plan_shards(tmp_path / "run", everything, shard_size=5)
-    assert [s["count"] for s in shards] == [5, 5, 3]
+    assert [s["count"] for s in shards] == [5, 5, 2]
     assert plan_shards(tmp_path / "run", [], shard_size=5) == shards  # re-planning reuses the list
     config = SiteConfig(layouts={"B000000003": "captcha_classic", "B000000004": "not_found"})
     with ProductSite(config) as site:
         for shard in shards:
             scrape_planned_shard(shard, fast_config(site), "r1")
     merged = merge_run(tmp_path / "run", scraped_db)
-    assert merged["statuses"] == {"ok": 10, "captcha": 1, "not_found": 1, "invalid_id": 1}
-    assert merged["run"]["products"] == 13 and merged["run"]["shards"] == 3
+    assert merged["statuses"] == {"ok": 10, "captcha": 1, "not_found": 1}
+    assert merged["run"]["products"] == 12 and merged["run"]["shards"] == 3
 
     assert select_products(scraped_db) == []  # nothing new, retryable ones not old enough
     assert select_products(scraped_db, retry_age_hours=0) == ["B000000003"]

@@ -155,9 +155,10 @@ def _cmd_release(args: argparse.Namespace) -> int:
             dry_run=args.dry_run, publish_unchanged=args.publish_unchanged,
             image_cache=cache_dir_default(),
         )  # fmt: skip
-    except (ReleaseError, ValueError) as exc:
-        print(f"sqid release: {exc}", file=sys.stderr)
-        return 1
+    except ValueError as exc:  # a usage mistake: a malformed or taken version, a bad bump
+        return _fail("release", str(exc))
+    except ReleaseError as exc:  # the release failed: its gate, the disk, another run
+        return _fail("release", str(exc), code=1)
     if outcome.published:
         print(f"published {outcome.version} at {outcome.published}")
     else:

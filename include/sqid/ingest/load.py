@@ -24,6 +24,7 @@ from sqid import db
 from sqid.config import load_settings
 from sqid.files import pinned, sha256_file
 from sqid.ingest.sqd import EXAMPLES, PRODUCTS, SOURCES
+from sqid.scrape.records import PRODUCT_ID_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +221,12 @@ def gate_problems(
         problems += [
             f"{name.split('/')[-1]}: {column} is false" for column, ok in row.items() if not ok
         ]
+    ids = db.fetch_dict(con, "checks/sqid_product_ids", {"pattern": PRODUCT_ID_PATTERN})
+    if ids["bad_ids"]:
+        problems.append(
+            f"sqid_products: {ids['bad_ids']:,} product ids are neither an ASIN nor an "
+            f"ISBN-10, e.g. {', '.join(ids['examples'])}"
+        )
     now = db.fetch_dict(con, "checks/ingest_floors")
     for table in ("examples", "products", "sources", "sqid_products"):
         if now[table] < floors.min_rows:

@@ -34,15 +34,15 @@ from sqid.scrape.vocabulary import (
     UNRECOGNISED,
 )
 
-_ASIN = re.compile(r"^[A-Z0-9]{10}$")
-_ISBN10 = re.compile(r"^[0-9]{9}[0-9X]$")
+PRODUCT_ID_PATTERN = r"[A-Z0-9]{10}|[0-9]{9}[0-9X]"
+"""A 10-character ASIN (upper-case letters and digits) or an ISBN-10: the one rule,
+used here and by the ingest gate (``sql/checks/sqid_product_ids.sql``)."""
+_PRODUCT_ID = re.compile(PRODUCT_ID_PATTERN)
 
 
 def is_valid_product_id(product_id: object) -> bool:
     """A 10-character ASIN (upper-case letters and digits) or an ISBN-10."""
-    return isinstance(product_id, str) and bool(
-        _ASIN.match(product_id) or _ISBN10.match(product_id)
-    )
+    return isinstance(product_id, str) and _PRODUCT_ID.fullmatch(product_id) is not None
 
 
 @dataclass(frozen=True, kw_only=True)
