@@ -85,7 +85,7 @@ def test_header_numbers_read_every_ascii_number(n):
 
 HTML_BITS = st.sampled_from(
     ['<img id="landingImage" ', 'src="', 'data-old-hires="', "https://m.media-amazon.com/images/I/",
-     "71abcdefghL._AC_SL1500_.jpg", '"', ">", "<script>", "</script>", "<SCRIPT>", "</Script>", "<script ", "</script ", "<!--", "-->", "'colorImages': ",
+     "71abcdefghL._AC_SL1500_.jpg", '"', ">", "<script>", "</script>", "<SCRIPT>", "</Script>", "<!--", "-->", "'colorImages': ",
      "{ 'initial': ", "[{", '"hiRes":', "}]", "null", "<span id=\"productTitle\">", "</span>",
      "data-a-dynamic-image=\"{&quot;", "&quot;:[", "500,500]}", "<", "&", "\\", "\x00", "é"]
 )  # fmt: skip

@@ -332,5 +332,5 @@ def test_cli_release_publishes_then_says_nothing_changed(pipeline, tmp_path, cap
     assert capsys.readouterr().out.startswith(f"published v0.1.0 at {tmp_path / 'r' / 'v0.1.0'}")
     assert main(argv) == 0
     assert capsys.readouterr().out.strip() == "no new version: the data equal v0.1.0"
-    assert main([*argv, "--version", "v0.1.0"]) == 1
+    assert main([*argv, "--version", "v0.1.0"]) == 2  # a taken version: a usage mistake
     assert "exists already" in capsys.readouterr().err
