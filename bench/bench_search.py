@@ -8,7 +8,7 @@ adding and, for the project, tuning nprobe), single-query latency (p50/p95), bat
 queries/s and recall@10 against exact search, for
 
 - exact search, numpy over the normalised matrix (the anchor and the reference);
-- the project's index (``sqid.search.index``: faiss IVF with float16 codes, nprobe tuned
+- the project's index (``sqid.release.index``: faiss IVF with float16 codes, nprobe tuned
   to recall@10 >= 0.97 on its own vectors);
 - faiss ``IndexHNSWFlat`` (M=16, efConstruction=128, efSearch=128), and usearch's HNSW
   (float16, the same graph parameters) when ``usearch`` is installed.
@@ -25,15 +25,8 @@ import argparse
 import time
 
 import numpy as np
-from sqid.search.index import (
-    IndexParams,
-    build,
-    exact_top_k,
-    normalise,
-    recall,
-    search_keys,
-    tune_nprobe,
-)
+from sqid.knn import exact_top_k, normalise, recall, search_keys
+from sqid.release.index import IndexParams, build, tune_nprobe
 
 K = 10
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 from sqid import airflow_local
-from sqid.demo import SITE_ENV
+from sqid.airflow_local import SITE_ENV
 
 from .airflow_api import free_port
 

@@ -4,8 +4,8 @@ import math
 import random
 
 import pytest
-from sqid.release.evaluate import Judgement, evaluate_clip
-from sqid.release.ndcg import GAINS, dcg, mean_ndcg, ndcg
+from sqid.release.evaluate import evaluate_clip
+from sqid.release.ndcg import GAINS, Judgement, dcg, mean_ndcg, ndcg
 from sqid.release.scores import evaluate_scores
 
 

@@ -12,13 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from sqid.ingest.sqd import EXAMPLES
 from sqid.localserve.site import SiteConfig
-from sqid.release.assemble import (
-    MANIFEST,
-    PRODUCT_FEATURES_SCHEMA,
-    ReleaseConfig,
-    same_data,
-    write_checksums,
-)
+from sqid.release.assemble import ReleaseConfig, same_data
+from sqid.release.layout import MANIFEST, PRODUCT_FEATURES_SCHEMA, write_checksums
 from sqid.release.pipeline import run_release
 from sqid.release.validate import validate_release
 from sqid.release.versions import LOCK_FILE, ReleaseError, list_versions

@@ -13,22 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 from sqid.cli import main as cli
 from sqid.embed.cache import ContentCache
+from sqid.knn import exact_top_k, normalise, open_index, recall, search_keys
+from sqid.release.index import IndexParams, build, build_release_index, tune_nprobe
+from sqid.release.layout import CATALOGUE, INDEX_DIR, index_path
 from sqid.release.validate import ValidationPolicy, validate_release
 from sqid.search.engine import Searcher, slerp
-from sqid.search.index import (
-    CATALOGUE,
-    INDEX_DIR,
-    IndexParams,
-    build,
-    build_release_index,
-    exact_top_k,
-    index_path,
-    normalise,
-    open_index,
-    recall,
-    search_keys,
-    tune_nprobe,
-)
 
 from .test_release import first_release, pipeline  # noqa: F401  (fixtures)
 

@@ -11,7 +11,7 @@ import sys
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqid.release.assemble import write_checksums
+from sqid.release.layout import write_checksums
 from sqid.release.validate import check_release
 
 from .test_release import first_release, pipeline  # noqa: F401  (fixtures)

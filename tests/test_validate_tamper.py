@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqid.imageurl import published_url
 from sqid.ingest.sqd import EXAMPLES
-from sqid.release.assemble import write_checksums
+from sqid.release.layout import write_checksums
 from sqid.release.scores import ScoresError, read_scores
 from sqid.release.validate import ValidationPolicy, validate_release
 from sqid.release.versions import list_versions, next_version, parse_version

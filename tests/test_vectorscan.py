@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from sqid.files import read_ahead
+from sqid.knn import TopK
 from sqid.release import evaluate
-from sqid.search.index import TopK
-from sqid.search.metrics import CUTOFFS, Retrieval
+from sqid.release.retrieval import CUTOFFS, Retrieval
 from sqid.vectorscan import scan, vector_block
 
 DIM = 8

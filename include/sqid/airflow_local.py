@@ -31,6 +31,9 @@ PLUGINS_DIR = REPO_ROOT / "plugins"
 CHAIN = ("sqid_ingest", "sqid_scrape", "sqid_embed", "sqid_release")
 """The DAGs one trigger of sqid_ingest runs through, by Assets."""
 STANDALONE_LOCK = "standalone.lock"
+SITE_ENV = "demo-site.env"
+"""Under ``$SQID_HOME``: the demo's local servers' settings, written by ``make demo-site``
+while they run; ``make airflow`` and ``make airflow-cli`` read it."""
 
 
 def duckdb_connection_uri(settings: Settings) -> str:
@@ -132,8 +135,6 @@ def task_states(run: Any) -> dict[str, str]:
 def load_demo_site_env() -> Path | None:
     """Take the settings ``make demo-site`` wrote (its servers are running while the file
     exists); a variable already set in the environment wins. The file read, or None."""
-    from sqid.demo import SITE_ENV
-
     env_file = load_settings().home / SITE_ENV
     if not env_file.exists():
         return None

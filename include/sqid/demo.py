@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sqid import db
-from sqid.airflow_local import prepare, test_dag
+from sqid.airflow_local import SITE_ENV, prepare, test_dag
 from sqid.config import load_settings
 from sqid.ingest.sample import generate
 from sqid.ingest.sqd import CHECKSUM_MANIFEST
@@ -164,8 +164,6 @@ def run_pipeline(
     return states
 
 
-SITE_ENV = "demo-site.env"
-"""Under ``$SQID_HOME``: what ``make airflow`` reads to use the demo's local servers."""
 DEMO_PACING = {"requests_per_second": 100, "concurrency": 4, "captcha_pause": 1}
 
 

@@ -24,28 +24,20 @@ import pyarrow.parquet as pq
 
 from sqid import db
 from sqid.embed.clip import model_revision
-from sqid.files import sha256_file
 from sqid.imageurl import canonical_column
+from sqid.release.layout import (
+    DATA_FILES,
+    MANIFEST,
+    PRODUCT_FEATURES,
+    PRODUCT_FEATURES_SCHEMA,
+    QUERY_FEATURES,
+    QUERY_FEATURES_SCHEMA,
+    SQID_CSV,
+    STATUS_FILE,
+    read_checksums,
+)
 from sqid.release.vectors import MixedDimensionsError, product_feature_batches
 from sqid.release.versions import ReleaseError, latest_version
-
-SQID_CSV = ("product_image_urls.csv", "supp_product_image_urls.csv")
-PRODUCT_FEATURES = "product_features.parquet"
-QUERY_FEATURES = "query_features.parquet"
-STATUS_FILE = "product_image_status.parquet"
-DATA_FILES = (*SQID_CSV, PRODUCT_FEATURES, QUERY_FEATURES, STATUS_FILE)
-MANIFEST = "manifest.json"
-CHECKSUMS = "SHA256SUMS"
-DOCUMENTS = ("README.md", "CHANGELOG.md", "evaluation.json", "report.html", "croissant.json")
-"""Written from the release's own data by :mod:`sqid.release.documents`."""
-TOP_LEVEL_FILES = frozenset({*DATA_FILES, MANIFEST, CHECKSUMS, *DOCUMENTS})
-"""Every file a release holds at its top level (its search index is in ``index/``)."""
-FEATURE_TYPE = pa.list_(pa.float32())
-PRODUCT_FEATURES_SCHEMA = pa.schema(
-    [("product_id", pa.string()), ("clip_text_features", FEATURE_TYPE),
-     ("clip_image_features", FEATURE_TYPE)]
-)  # fmt: skip
-QUERY_FEATURES_SCHEMA = pa.schema([("query_id", pa.string()), ("clip_text_features", FEATURE_TYPE)])
 
 
 @dataclass(frozen=True)
@@ -256,28 +248,6 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
     return manifest
 
 
-def write_checksums(directory: Path, known: dict[str, str] | None = None) -> dict[str, str]:
-    """``SHA256SUMS`` over every file of the release (checkable with ``sha256sum -c``);
-    ``known``: digests just computed for some of them (the data files are a gigabyte)."""
-    known = known or {}
-    directory = Path(directory)
-    files = [p for p in directory.iterdir() if p.is_file() and p.name != CHECKSUMS]
-    if (directory / "index").is_dir():  # the search index (sqid.search.index.INDEX_DIR)
-        files += [p for p in (directory / "index").iterdir() if p.is_file()]
-    sums = {
-        (name := p.relative_to(directory).as_posix()): known.get(name) or sha256_file(p)
-        for p in sorted(files, key=lambda p: p.relative_to(directory).as_posix())
-    }
-    (Path(directory) / CHECKSUMS).write_text("".join(f"{h}  {n}\n" for n, h in sums.items()))
-    return sums
-
-
-def read_checksums(directory: Path) -> dict[str, str]:
-    """``{file name: sha256}`` from a release's ``SHA256SUMS``."""
-    lines = (Path(directory) / CHECKSUMS).read_text().splitlines()
-    return {name: digest for digest, _, name in (line.partition("  ") for line in lines if line)}
-
-
 def same_data(staging: Path, published: Path) -> bool:
     """Whether the staged data files are byte for byte those of ``published``, by their
     ``SHA256SUMS`` (the gate has checked the staged ones, so nothing is hashed again);
@@ -288,7 +258,3 @@ def same_data(staging: Path, published: Path) -> bool:
         n.startswith("index/") for n in old
     )
     return searchable and all(name in old and new.get(name) == old[name] for name in DATA_FILES)
-
-
-def manifest_of(directory: Path) -> dict[str, Any]:
-    return json.loads((Path(directory) / MANIFEST).read_text())

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sqid.files import sha256_file
-from sqid.release.assemble import (
+from sqid.release.layout import (
     CHECKSUMS,
     DATA_FILES,
     PRODUCT_FEATURES,
@@ -310,7 +310,7 @@ def document_release(
 ) -> dict[str, Any]:
     """The documents of a staged release, compared with the newest published one, then
     ``SHA256SUMS`` over every file; returns the changes."""
-    from sqid.release.assemble import write_checksums
+    from sqid.release.layout import write_checksums
     from sqid.release.versions import latest_version
 
     latest = latest_version(staging.parent)

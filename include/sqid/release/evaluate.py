@@ -9,7 +9,6 @@ weighted text+image combination).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,32 +19,23 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sqid import db
-from sqid.release.assemble import PRODUCT_FEATURES, QUERY_FEATURES
-from sqid.release.ndcg import GAINS, Result, dcg_per_query, mean_result, ndcg_per_query
+from sqid.release.layout import PRODUCT_FEATURES, QUERY_FEATURES
+from sqid.release.ndcg import (
+    GAINS,
+    Judgement,
+    Result,
+    dcg_per_query,
+    mean_result,
+    ndcg_per_query,
+)
 from sqid.vectorscan import inverse_norms, scan, vector_block
 
 if TYPE_CHECKING:
-    from sqid.search.metrics import Retrieval
+    from sqid.release.retrieval import Retrieval
 
 
 PAIR_CHUNK = 4_096
 """Judged pairs scored at a time: 2 x 4,096 x 768 float32 gathered is 25 MB."""
-
-
-@dataclass(frozen=True)
-class Judgement:
-    query_id: str
-    product_id: str
-    label: str
-    text_score: float | None = None
-    image_score: float | None = None
-
-
-def group(judgements: Iterable[Judgement]) -> dict[str, list[Judgement]]:
-    by_query: dict[str, list[Judgement]] = defaultdict(list)
-    for j in judgements:
-        by_query[j.query_id].append(j)
-    return by_query
 
 
 def _query_mean_imputed(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -192,7 +182,7 @@ def release_judgements(release_dir: Path, examples: Path,
                        search: bool = False) -> tuple[Judged, Retrieval | None]:  # fmt: skip
     """US Task-1 test judgements with their CLIP cosine scores from a release's files;
     with ``search``, whole-catalogue retrieval scored in the same read of the vectors."""
-    from sqid.search.metrics import Retrieval
+    from sqid.release.retrieval import Retrieval
 
     release_dir = Path(release_dir)
     con = db.connect(":memory:")
@@ -232,10 +222,9 @@ def evaluate_release(
     release_dir: Path, examples: Path, scores: Path | None = None
 ) -> dict[str, Any]:
     """The CLIP baselines and, when the release has an index, whole-catalogue search
-    (``sqid.search.metrics``); or a user's own ``scores``."""
-    from sqid.release.assemble import manifest_of
+    (``sqid.release.retrieval``); or a user's own ``scores``."""
+    from sqid.release.layout import CATALOGUE, INDEX_DIR, manifest_of
     from sqid.release.scores import evaluate_scores, read_scores
-    from sqid.search.index import CATALOGUE, INDEX_DIR
 
     release_dir = Path(release_dir)
     if scores is not None:

@@ -12,6 +12,7 @@ script swaps S and C), over each query's whole list, no cutoff. Choices, stated:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -86,3 +87,19 @@ def mean_ndcg(lists: Iterable[tuple[Sequence[float], Sequence[float]]]) -> Resul
         gains += list(g)
         scores += list(s)
     return mean_result(ndcg_per_query(np.array(codes), np.array(gains), np.array(scores)))
+
+
+@dataclass(frozen=True)
+class Judgement:
+    query_id: str
+    product_id: str
+    label: str
+    text_score: float | None = None
+    image_score: float | None = None
+
+
+def group(judgements: Iterable[Judgement]) -> dict[str, list[Judgement]]:
+    by_query: dict[str, list[Judgement]] = defaultdict(list)
+    for j in judgements:
+        by_query[j.query_id].append(j)
+    return by_query

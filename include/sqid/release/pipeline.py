@@ -24,10 +24,10 @@ from sqid.release.assemble import (
     ReleaseConfig,
     assemble,
     inputs_fingerprint,
-    manifest_of,
     resolve_model,
     same_data,
 )
+from sqid.release.layout import manifest_of
 from sqid.release.versions import (
     LATEST,
     discard_staging,
@@ -93,7 +93,7 @@ def stage(
 def index(staging: Path, db_path: Path) -> dict[str, Any]:
     """The search index (``index/``) and its manifest entry; before the documents, so
     the checksums cover it and the gate checks its recall."""
-    from sqid.search.index import build_release_index
+    from sqid.release.index import build_release_index
 
     with writing(staging):
         return build_release_index(staging, db_path)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from sqid.release.assemble import SQID_CSV, STATUS_FILE, manifest_of
+from sqid.release.layout import SQID_CSV, STATUS_FILE, manifest_of
 
 SAMPLES = 24
 THUMBNAIL_SIDE = 160
@@ -38,7 +38,7 @@ def synthetic_reasons(manifest: dict[str, Any]) -> list[str]:
     """Why this release is not the real SQID: files other than the published SQD, or
     vectors from a model that is not a known CLIP (a demo's or a test's tiny one)."""
     from sqid.ingest.sqd import PUBLISHED_SPECS
-    from sqid.release.features import KNOWN_DIMENSIONS
+    from sqid.release.layout import KNOWN_DIMENSIONS
 
     reasons = []
     published = {name: spec.sha256 for name, spec in PUBLISHED_SPECS.items()}

@@ -9,8 +9,7 @@ from pathlib import Path
 import duckdb
 
 from sqid import db
-from sqid.release.evaluate import Judgement, group
-from sqid.release.ndcg import GAINS, mean_ndcg
+from sqid.release.ndcg import GAINS, Judgement, group, mean_ndcg
 
 
 class ScoresError(ValueError):

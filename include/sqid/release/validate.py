@@ -11,7 +11,7 @@ the rows that fail it.
 Vectors are checked in Arrow batches with numpy (lengths, finiteness and norms over
 the flattened values, duplicates by the hash of each vector's bytes), so memory stays
 flat however large the release. The checks of the vector files are in
-:mod:`sqid.release.features`; the rest stay here (over 300 lines), each check a short
+:mod:`sqid.release.vector_checks`; the rest stay here (over 300 lines), each check a short
 function in the order the validator runs them.
 """
 
@@ -21,134 +21,36 @@ import csv
 import json
 import math
 import re
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sqid.files import read_batches, sha256_file
+from sqid.files import sha256_file
 from sqid.imageurl import canonical_image_url, canonical_mask
-from sqid.release.assemble import (
+from sqid.release.checked import CheckedRelease, Problem, ValidationPolicy
+from sqid.release.index import RecallCheck
+from sqid.release.layout import (
     CHECKSUMS,
     DATA_FILES,
     DOCUMENTS,
+    INDEX_DIR,
     MANIFEST,
     PRODUCT_FEATURES,
     SQID_CSV,
     STATUS_FILE,
     TOP_LEVEL_FILES,
 )
-from sqid.release.features import dimension, product_features, query_features
+from sqid.release.vector_checks import dimension, product_features, query_features
 from sqid.release.versions import ReleaseError
 from sqid.scrape.defaults import known_defaults
 from sqid.scrape.records import is_valid_product_id
-from sqid.search.index import INDEX_DIR, RecallCheck
 
-MAX_LISTED = 10
 _SUM_LINE = re.compile(r"^([0-9a-f]{64})  ((?:index/)?[^/\\\x00-\x1f]+)$")
 STATUS_COLUMNS = {"product_id": pa.string(), "product_set": pa.string(), "status": pa.string(),
                   "image_url": pa.string(), "image_sha256": pa.string()}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ValidationPolicy:
-    """What a valid release must satisfy. The validator's own, never the release's."""
-
-    dimension: int | None = None
-    """Vector dimension; None: from the manifest's model id if it is a known model, else
-    whatever single dimension the release's vectors share."""
-    norm_band: tuple[float, float] = (0.001, 10_000.0)
-    coverage_threshold: float = 0.9
-    """Least share of test products with an image URL."""
-    min_image_vector_share: float = 0.9
-    """Least share of products with an image URL that also have an image vector."""
-    min_text_vector_share: float = 0.9
-    """Least share of products with a title vector."""
-    require_index: bool = False
-    """Whether ``index/`` must be there (the release gate: yes; releases made before
-    search existed have none, and ``sqid validate`` accepts them)."""
-    min_recall_at_10: float = 0.95
-    """Least recall@10 of each search index against exact search."""
-
-
-@dataclass
-class Problem:
-    check: str
-    message: str
-    rows: list[str] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        more = (
-            f" (e.g. {', '.join(map(str, self.rows[:MAX_LISTED]))}"
-            f"{' …' if len(self.rows) > MAX_LISTED else ''})"
-            if self.rows
-            else ""
-        )
-        return f"[{self.check}] {self.message}{more}"
-
-
-class _Release:
-    """The folder being validated, and what has been read of it so far."""
-
-    def __init__(self, directory: Path, policy: ValidationPolicy) -> None:
-        self.directory = directory
-        self.policy = policy
-        self.problems: list[Problem] = []
-        self.manifest: dict[str, Any] = {}
-        self.csv_rows: dict[str, list[tuple[str, str]]] = {}
-        self.image_sha256: dict[str, str | None] = {}
-        """Product -> sha256 of its image bytes, from the status file."""
-        self.dimensions: Counter[int] = Counter()
-        self.recall: RecallCheck | None = None
-        """Exact search for the index's recall check, fed by the product file's scan."""
-
-    def add(self, check: str, message: str, rows: list[Any] | None = None) -> None:
-        self.problems.append(Problem(check, message, [str(r) for r in rows or []]))
-
-    def file(self, name: str) -> Path | None:
-        """``name`` inside the release if it is a regular file, else None (a link is
-        never followed; :func:`_entries` reports it once)."""
-        path = self.directory / name
-        return path if path.is_file() and not path.is_symlink() else None
-
-    def claim(self, what: str, claimed: Any, actual: Any) -> None:
-        if claimed != actual:
-            check = "row_count" if what.startswith(("rows", "counts")) else "manifest"
-            self.add(check, f"{MANIFEST} claims {what} = {claimed!r}, the files hold {actual!r}")
-
-    def ids(self, name: str, key: str, ids: list[str | None]) -> None:
-        counts = Counter(ids)
-        if None in counts:
-            self.add("unique_ids", f"{name}: {counts.pop(None)} rows without a {key}")
-        dupes = sorted(i for i, n in counts.items() if n > 1)
-        if dupes:
-            self.add("unique_ids", f"{name}: duplicate {key}", dupes)
-
-    def read(self, name: str, schema: dict[str, pa.DataType]) -> pq.ParquetFile | None:
-        """The Parquet file ``name`` if it is present, readable and has ``schema``'s columns."""
-        path = self.file(name)
-        if path is None:
-            return None
-        try:
-            parquet = pq.ParquetFile(path)
-            found = {f.name: f.type for f in parquet.schema_arrow}
-        except (pa.ArrowException, OSError) as exc:
-            self.add("files", f"{name}: cannot read as Parquet: {exc}")
-            return None
-        wrong = [f"{col}: expected {t}, found {found.get(col, 'nothing')}"
-                 for col, t in schema.items() if col not in found or not found[col].equals(t)]  # fmt: skip
-        if wrong:
-            self.add("schema", f"{name}: wrong columns", wrong)
-            return None
-        return parquet
-
-    @staticmethod
-    def batches(parquet: pq.ParquetFile, columns: list[str]) -> Iterator[pa.RecordBatch]:
-        yield from read_batches(parquet, columns)
 
 
 def validate_release(directory: Path, policy: ValidationPolicy | None = None) -> list[Problem]:
@@ -156,7 +58,7 @@ def validate_release(directory: Path, policy: ValidationPolicy | None = None) ->
     directory = Path(directory)
     if not directory.is_dir():
         return [Problem("files", f"{directory} is not a directory")]
-    release = _Release(directory, policy or ValidationPolicy())
+    release = CheckedRelease(directory, policy or ValidationPolicy())
     _guarded(release, "files", _entries)
     if not _guarded(release, "manifest", _manifest):
         return release.problems
@@ -171,7 +73,7 @@ def validate_release(directory: Path, policy: ValidationPolicy | None = None) ->
     return release.problems
 
 
-def _guarded(release: _Release, check: str, step: Callable[..., Any], *args: Any) -> Any:
+def _guarded(release: CheckedRelease, check: str, step: Callable[..., Any], *args: Any) -> Any:
     """Run one check; whatever a hostile file makes it raise becomes a problem of that
     check, never a traceback (each check still reports what it understood itself)."""
     try:
@@ -184,10 +86,10 @@ def _guarded(release: _Release, check: str, step: Callable[..., Any], *args: Any
     return None
 
 
-def _search_index(release: _Release) -> None:
+def _search_index(release: CheckedRelease) -> None:
     """The index's files and its catalogue against product_features; then prepares its
     recall check, which the scan of product_features feeds (:func:`_index_recall`)."""
-    from sqid.search.index import CATALOGUE, KINDS, index_path
+    from sqid.release.layout import CATALOGUE, KINDS, index_path
 
     folder = release.directory / INDEX_DIR
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
@@ -215,7 +117,7 @@ def _search_index(release: _Release) -> None:
         release.add("index", f"the index cannot be read or searched: {exc}")
 
 
-def _index_recall(release: _Release) -> None:
+def _index_recall(release: CheckedRelease) -> None:
     """recall@10 of each index against exact search on the release's own vectors."""
     if release.recall is None:
         return
@@ -231,7 +133,7 @@ def _index_recall(release: _Release) -> None:
                     f"{release.policy.min_recall_at_10}", low)  # fmt: skip
 
 
-def _entries(release: _Release) -> None:
+def _entries(release: CheckedRelease) -> None:
     links = sorted(p.name for p in release.directory.iterdir() if p.is_symlink())
     if links:
         release.add("files", "symbolic links in the release (it holds regular files only)", links)
@@ -240,7 +142,7 @@ def _entries(release: _Release) -> None:
         release.add("files", "missing files", missing)
 
 
-def _manifest(release: _Release) -> bool:
+def _manifest(release: CheckedRelease) -> bool:
     path = release.file(MANIFEST)
     if path is None:
         release.add("files", f"{MANIFEST} is missing: not a release directory")
@@ -261,7 +163,7 @@ def _manifest(release: _Release) -> bool:
     return True
 
 
-def _checksums(release: _Release) -> None:
+def _checksums(release: CheckedRelease) -> None:
     path = release.file(CHECKSUMS)
     if path is None:
         release.add("checksums", f"{CHECKSUMS} is missing")
@@ -306,7 +208,7 @@ def _checksums(release: _Release) -> None:
 
 
 def _in_layout(name: str) -> bool:
-    from sqid.search.index import CATALOGUE, KINDS
+    from sqid.release.layout import CATALOGUE, KINDS
 
     index_files = {CATALOGUE, *(f"{kind}.faiss" for kind in KINDS)}
     folder, _, file = name.rpartition("/")
@@ -317,7 +219,7 @@ def _in_layout(name: str) -> bool:
     )
 
 
-def _documents(release: _Release) -> None:
+def _documents(release: CheckedRelease) -> None:
     from sqid.release.documents import document_problems
 
     if all(release.file(n) for n in DOCUMENTS):
@@ -325,7 +227,7 @@ def _documents(release: _Release) -> None:
             release.add("documents", problem)
 
 
-def _csv(release: _Release, name: str) -> None:
+def _csv(release: CheckedRelease, name: str) -> None:
     path = release.file(name)
     if path is None:
         return
@@ -380,7 +282,7 @@ def _csv(release: _Release, name: str) -> None:
                                 f"{release.policy.coverage_threshold}")  # fmt: skip
 
 
-def _status(release: _Release) -> None:
+def _status(release: CheckedRelease) -> None:
     parquet = release.read(STATUS_FILE, STATUS_COLUMNS)
     if parquet is None:
         return

@@ -1,3 +1,5 @@
-"""Search over a release: an approximate nearest-neighbour index of its image and title
-vectors (``index``), text, reverse-image and feedback queries against it (``engine``),
-and an export of its vectors to a Qdrant collection (``qdrant``)."""
+"""Search over published releases, which it only reads: text, reverse-image and
+feedback queries against a release's index (``engine``), the releases page and search
+box (``web``), the CLI (``cli``) and an export to Qdrant (``qdrant``). Building the index
+is part of making a release (``sqid.release.index``); the nearest-neighbour primitives
+both use are in ``sqid.knn``."""

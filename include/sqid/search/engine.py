@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from sqid.release.assemble import manifest_of
-from sqid.search.index import CATALOGUE, INDEX_DIR, KINDS, normalise, open_index, search_keys
+from sqid.knn import normalise, open_index, search_keys
+from sqid.release.layout import CATALOGUE, INDEX_DIR, KINDS, manifest_of
 
 
 class SearchError(ValueError):

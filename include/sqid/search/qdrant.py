@@ -14,8 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from sqid.files import read_batches
-from sqid.release.assemble import manifest_of
-from sqid.search.index import CATALOGUE, INDEX_DIR, KINDS
+from sqid.release.layout import CATALOGUE, INDEX_DIR, KINDS, manifest_of
 
 BATCH = 1_024
 

@@ -29,10 +29,9 @@ from fastapi import APIRouter, FastAPI, File, Form, HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from sqid.release.assemble import TOP_LEVEL_FILES, manifest_of, read_checksums
+from sqid.release.layout import INDEX_DIR, TOP_LEVEL_FILES, manifest_of, read_checksums
 from sqid.release.versions import list_versions
 from sqid.search.engine import Searcher, SearchError
-from sqid.search.index import INDEX_DIR
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_UPLOAD = 15_000_000

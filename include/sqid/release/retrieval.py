@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from sqid.knn import TopK, normalise, open_index, search_keys
+from sqid.release.layout import KINDS
 from sqid.release.ndcg import GAINS
-from sqid.search.index import KINDS, TopK, normalise, open_index, search_keys
 from sqid.vectorscan import VectorBatch, inverse_norms
 
 CUTOFFS = (10, 100)

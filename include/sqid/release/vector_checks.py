@@ -17,7 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sqid.release.assemble import (
+from sqid.release.layout import (
+    KNOWN_DIMENSIONS,
     PRODUCT_FEATURES,
     PRODUCT_FEATURES_SCHEMA,
     QUERY_FEATURES,
@@ -26,15 +27,7 @@ from sqid.release.assemble import (
 )
 
 if TYPE_CHECKING:
-    from sqid.release.validate import _Release
-
-KNOWN_DIMENSIONS = {
-    "openai/clip-vit-large-patch14": 768,
-    "openai/clip-vit-large-patch14-336": 768,
-    "openai/clip-vit-base-patch32": 512,
-    "openai/clip-vit-base-patch16": 512,
-}
-"""Embedding dimension of the models a release may name; others need ``--dimension``."""
+    from sqid.release.checked import CheckedRelease
 
 
 @dataclass
@@ -84,7 +77,7 @@ class _Sink(Protocol):
         """``column`` has vectors of several lengths: not all of them can be handed over."""
 
 
-def _vectors(release: _Release, ids: np.ndarray, column: pa.ListArray, stats: _VectorStats,
+def _vectors(release: CheckedRelease, ids: np.ndarray, column: pa.ListArray, stats: _VectorStats,
              digests: _Digests | None = None, sink: _Sink | None = None,
              first: int = 0, name: str = "") -> None:  # fmt: skip
     """Check one batch of one vector column (rows ``first ..`` of the file, column
@@ -143,7 +136,7 @@ def _vectors(release: _Release, ids: np.ndarray, column: pa.ListArray, stats: _V
     stats.out_of_band += keys[finite & ((norms < low) | (norms > high))].tolist()
 
 
-def _report_vectors(release: _Release, name: str, column: str, stats: _VectorStats,
+def _report_vectors(release: CheckedRelease, name: str, column: str, stats: _VectorStats,
                     required_share: float) -> None:  # fmt: skip
     expected = stats.rows
     have = stats.rows - len(stats.missing)
@@ -156,7 +149,7 @@ def _report_vectors(release: _Release, name: str, column: str, stats: _VectorSta
             release.add("embeddings", f"{name}: {column} {what}", rows)
 
 
-def _scan(release: _Release, parquet, columns: list[str],
+def _scan(release: CheckedRelease, parquet, columns: list[str],
           checks: list[tuple[int, _VectorStats, _Digests | None]],
           sink: _Sink | None = None) -> list[str]:  # fmt: skip
     """Read a feature file batch by batch, checking each vector column named in
@@ -173,7 +166,7 @@ def _scan(release: _Release, parquet, columns: list[str],
     return ids
 
 
-def product_features(release: _Release) -> None:
+def product_features(release: CheckedRelease) -> None:
     schema = {f.name: f.type for f in PRODUCT_FEATURES_SCHEMA}
     parquet = release.read(PRODUCT_FEATURES, schema)
     if parquet is None:
@@ -206,7 +199,7 @@ def product_features(release: _Release) -> None:
     _shared_vectors(release, digests)
 
 
-def _shared_vectors(release: _Release, digests: _Digests) -> None:
+def _shared_vectors(release: CheckedRelease, digests: _Digests) -> None:
     """No two different images may share an identical vector (products sharing one image
     share its vector legitimately: ``image_sha256`` in the status file says which)."""
     images = release.image_sha256
@@ -216,7 +209,7 @@ def _shared_vectors(release: _Release, digests: _Digests) -> None:
         release.add("embeddings", "different images share an identical image vector", clashes)
 
 
-def query_features(release: _Release) -> None:
+def query_features(release: CheckedRelease) -> None:
     schema = {f.name: f.type for f in QUERY_FEATURES_SCHEMA}
     parquet = release.read(QUERY_FEATURES, schema)
     if parquet is None:
@@ -231,7 +224,7 @@ def query_features(release: _Release) -> None:
     _report_vectors(release, QUERY_FEATURES, "clip_text_features", text, 1.0)
 
 
-def dimension(release: _Release) -> None:
+def dimension(release: CheckedRelease) -> None:
     """One dimension for every vector: the policy's, else the named model's."""
     model = release.manifest["model"]
     expected = release.policy.dimension or KNOWN_DIMENSIONS.get(str(model.get("model_id")))
