@@ -66,7 +66,7 @@ class NoModel:
 def project_shard(urls: list[str], cdn: ImageCDN, workdir: Path) -> float:
     from sqid.embed.clip import ClipEncoder
     from sqid.embed.config import EmbedConfig
-    from sqid.embed.stage import run_image_shard
+    from sqid.embed.shard import run_image_shard
     from sqid.embed.tinyclip import build
 
     encoder = NoModel(ClipEncoder(str(build(workdir / "clip"))))

@@ -25,7 +25,7 @@ import requests
 from sqid.embed.clip import ClipEncoder, batched
 from sqid.embed.config import EmbedConfig
 from sqid.embed.decode import decode_rgb
-from sqid.embed.stage import run_image_shard
+from sqid.embed.shard import run_image_shard
 from sqid.files import write_parquet_atomic
 from sqid.localserve.cdn import ImageCDN, render_rendition, synthetic_image
 

@@ -84,10 +84,10 @@ def _write(table: pa.Table, path: Path) -> str:
 def build(state: Path, scale: float) -> dict[str, int]:
     """The DuckDB file, the scrape and embed run folders, and the SQD examples file."""
     from sqid import db
-    from sqid.embed.stage import FETCH_SCHEMA, IMAGE_VECTOR_SCHEMA, TEXT_VECTOR_SCHEMA
-    from sqid.embed.stage import ensure_tables as ensure_embed_tables
+    from sqid.embed.plan import ensure_tables as ensure_embed_tables
+    from sqid.embed.shard import FETCH_SCHEMA, IMAGE_VECTOR_SCHEMA, TEXT_VECTOR_SCHEMA
+    from sqid.scrape.merge import merge_run
     from sqid.scrape.records import OUTCOME_SCHEMA
-    from sqid.scrape.store import merge_run
 
     rng = np.random.default_rng(0)
     n_test, n_supp = round(TEST_PRODUCTS * scale), round(SUPP_PRODUCTS * scale)
@@ -182,7 +182,7 @@ def _staging(state: str) -> Path:
 
 
 def step_embed_merge(state: str) -> dict:
-    from sqid.embed.stage import merge
+    from sqid.embed.merge import merge
 
     counts = merge(Path(state) / "embed", Path(state) / "sqid.duckdb")
     return {k: counts[k] for k in ("image_embeddings", "text_embeddings")}
@@ -208,13 +208,13 @@ def step_plain_insert(state: str) -> dict:
 
 
 def step_check(state: str) -> str | None:
-    from sqid.release.pipeline import unchanged_since
+    from sqid.release.steps import unchanged_since
 
     return unchanged_since(Path(state) / "sqid.duckdb", _config(state))
 
 
 def step_stage(state: str) -> dict:
-    from sqid.release.pipeline import stage
+    from sqid.release.steps import stage
 
     manifest = stage(Path(state) / "sqid.duckdb", _config(state), VERSION)
     (Path(state) / "staging.txt").write_text(manifest["staging"])
@@ -222,7 +222,7 @@ def step_stage(state: str) -> dict:
 
 
 def step_index(state: str) -> dict:
-    from sqid.release.pipeline import index
+    from sqid.release.steps import index
 
     entry = index(_staging(state), Path(state) / "sqid.duckdb")
     return {"nprobe": entry["nprobe"], "tuned_recall_at_10": entry["tuned_recall_at_10"]}
@@ -245,20 +245,20 @@ def step_document(state: str) -> dict:
 
 
 def step_validate(state: str) -> dict:
-    from sqid.release.pipeline import gate
+    from sqid.release.steps import gate
 
     gate(_staging(state), _config(state))
     return {}
 
 
 def step_publish(state: str) -> str:
-    from sqid.release.pipeline import publish_release
+    from sqid.release.steps import publish_release
 
     return str(publish_release(_staging(state), VERSION))
 
 
 def step_quiet_day(state: str) -> str:
-    from sqid.release.pipeline import run_release
+    from sqid.release.steps import run_release
 
     outcome = run_release(Path(state) / "sqid.duckdb", _config(state),
                           examples=Path(state) / "examples.parquet")  # fmt: skip

@@ -18,7 +18,7 @@ def _app():
     from airflow.api_fastapi.core_api.security import get_user
     from fastapi import Depends
     from sqid.config import load_settings
-    from sqid.embed.stage import cache_dir_default
+    from sqid.embed.shard import cache_dir_default
     from sqid.search.web import create_app
 
     return create_app(load_settings().release_dir, cache_dir_default(),

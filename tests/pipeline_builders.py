@@ -6,12 +6,14 @@ from pathlib import Path
 
 from sqid.embed.clip import ClipEncoder
 from sqid.embed.config import EmbedConfig
-from sqid.embed.stage import merge, plan, run_image_shard, run_text_shard
+from sqid.embed.merge import merge
+from sqid.embed.plan import plan
+from sqid.embed.shard import run_image_shard, run_text_shard
 from sqid.localserve.cdn import ImageCDN
 from sqid.localserve.site import ProductSite, SiteConfig
 from sqid.scrape.config import ScrapeConfig
+from sqid.scrape.merge import merge_run
 from sqid.scrape.shard import run_shard
-from sqid.scrape.store import merge_run
 
 from .sqd_builders import ingest_case
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqid.ingest.sqd import EXAMPLES
 from sqid.release.assemble import ReleaseConfig
-from sqid.release.pipeline import run_release
+from sqid.release.steps import run_release
 
 from .browser import chromium
 from .test_release import pipeline  # noqa: F401  (fixture)

@@ -1,6 +1,6 @@
 import csv
 
-from sqid.scrape.defaults import (
+from sqid.scrape.placeholders import (
     SharedImageRule,
     audit_image_urls,
     default_reason,

@@ -8,9 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 from sqid.localserve.site import ProductSite, SiteConfig
 from sqid.scrape.drift import DriftBaseline, DriftGuard, DriftLimits, suspect_class
+from sqid.scrape.merge import merge_run, summarise_shards
 from sqid.scrape.pages import analyse_page
+from sqid.scrape.plan import drift_baseline
 from sqid.scrape.shard import LayoutDrift, run_shard
-from sqid.scrape.store import drift_baseline, merge_run, summarise_shards
 
 from .test_scrape import fast_config, outcomes
 

@@ -3,7 +3,7 @@
 import pytest
 from airflow.sdk.exceptions import AirflowSkipException
 from sqid.orchestration.scrape import merge_scrape, plan_scrape, scrape_summary
-from sqid.scrape.store import sqid_sets_exist
+from sqid.scrape.plan import sqid_sets_exist
 
 from .pipeline_builders import build_sets
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import duckdb
 from sqid.localserve.site import ProductSite, SiteConfig
 from sqid.scrape.config import ScrapeConfig
-from sqid.scrape.store import Selection, merge_run, plan_run, scrape_planned_shard
+from sqid.scrape.merge import merge_run
+from sqid.scrape.plan import Selection, plan_run
+from sqid.scrape.shard import scrape_planned_shard
 
 from .sqd_builders import ingest_case
 
@@ -100,7 +102,9 @@ def test_a_run_that_stopped_before_merging_holds_nothing(tmp_path):
 
 def test_overlapping_embed_runs_download_each_image_once(tmp_path, tiny_clip, encoder):
     from sqid.embed.config import EmbedConfig
-    from sqid.embed.stage import merge, plan, run_image_shard, run_text_shard
+    from sqid.embed.merge import merge
+    from sqid.embed.plan import plan
+    from sqid.embed.shard import run_image_shard, run_text_shard
     from sqid.localserve.cdn import ImageCDN
 
     from .pipeline_builders import build_sets, scrape

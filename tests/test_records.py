@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import duckdb
 from sqid.files import write_parquet_atomic
+from sqid.scrape.merge import merge_run
+from sqid.scrape.plan import ensure_tables
 from sqid.scrape.records import ATTEMPT_SCHEMA, OUTCOME_SCHEMA, Attempt, ProductOutcome
 from sqid.scrape.shard import shard_dir
-from sqid.scrape.store import ensure_tables, merge_run
 
 WHEN = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from sqid.ingest.sqd import EXAMPLES
 from sqid.localserve.site import SiteConfig
 from sqid.release.assemble import ReleaseConfig, same_data
 from sqid.release.layout import MANIFEST, PRODUCT_FEATURES_SCHEMA, write_checksums
-from sqid.release.pipeline import run_release
+from sqid.release.steps import run_release
 from sqid.release.validate import validate_release
 from sqid.release.versions import LOCK_FILE, ReleaseError, list_versions
 
@@ -137,7 +137,7 @@ def test_unchanged_inputs_stop_before_anything_is_written(first_release, pipelin
     def no_assembling(*args):
         raise AssertionError("an unchanged release must not be assembled")
 
-    monkeypatch.setattr("sqid.release.pipeline.assemble", no_assembling)
+    monkeypatch.setattr("sqid.release.steps.assemble", no_assembling)
     outcome = run_release(db_path, config)
     assert outcome.published is None and outcome.staged is None
     assert (

@@ -13,7 +13,7 @@ import time
 
 import pytest
 from sqid.release.assemble import ReleaseConfig
-from sqid.release.pipeline import gate, index, publish_release, run_release, stage
+from sqid.release.steps import gate, index, publish_release, run_release, stage
 from sqid.release.versions import (
     LATEST,
     ReleaseBusyError,
@@ -134,7 +134,7 @@ def test_only_a_validated_unchanged_staging_folder_is_published(state, tmp_path)
 def _staged(db_path, config, version):
     from pathlib import Path
 
-    from sqid.release.pipeline import document
+    from sqid.release.steps import document
 
     staging = Path(stage(db_path, config, version)["staging"])
     index(staging, db_path)

@@ -13,9 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 from sqid.localserve.site import ProductSite, SiteConfig
 from sqid.scrape.config import ScrapeConfig
+from sqid.scrape.merge import merge_run
+from sqid.scrape.plan import plan_shards, select_products
 from sqid.scrape.records import is_valid_product_id
-from sqid.scrape.shard import CircuitOpen, run_shard
-from sqid.scrape.store import merge_run, plan_shards, scrape_planned_shard, select_products
+from sqid.scrape.shard import CircuitOpen, run_shard, scrape_planned_shard
 
 from .sqd_builders import ingest_case
 

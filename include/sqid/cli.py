@@ -49,7 +49,7 @@ def _cmd_parse_page(args: argparse.Namespace) -> int:
 def _cmd_audit_urls(args: argparse.Namespace) -> int:
     import csv
 
-    from sqid.scrape.defaults import SharedImageRule, audit_image_urls
+    from sqid.scrape.placeholders import SharedImageRule, audit_image_urls
 
     try:
         with open(args.csv, newline="", encoding="utf-8") as fh:
@@ -130,10 +130,10 @@ def _evaluation_table(result: dict) -> str:
 
 def _cmd_release(args: argparse.Namespace) -> int:
     from sqid.config import load_settings
-    from sqid.embed.stage import cache_dir_default
+    from sqid.embed.shard import cache_dir_default
     from sqid.ingest.sqd import EXAMPLES
     from sqid.release.assemble import ReleaseConfig
-    from sqid.release.pipeline import run_release
+    from sqid.release.steps import run_release
     from sqid.release.versions import ReleaseError
 
     settings = load_settings()
@@ -169,7 +169,7 @@ def _cmd_release(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from sqid.release.assemble import package_version
     from sqid.release.validate import ValidationPolicy
-    from sqid.scrape.defaults import SharedImageRule
+    from sqid.scrape.placeholders import SharedImageRule
 
     parser = argparse.ArgumentParser(prog="sqid", description=__doc__)
     parser.add_argument("--version", action="version", version=f"sqid {package_version()}")

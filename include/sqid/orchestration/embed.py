@@ -19,7 +19,7 @@ def plan_embed(params: dict, run_id: str) -> list[dict]:
     from pathlib import Path
 
     from sqid.config import load_settings
-    from sqid.embed.stage import plan
+    from sqid.embed.plan import plan
     from sqid.orchestration.params import embed_params, require_declared
 
     require_declared(params, embed_params)
@@ -48,7 +48,7 @@ def plan_embed(params: dict, run_id: str) -> list[dict]:
 
 @fail_fast
 def embed_shard(shard: dict, params: dict) -> dict:
-    from sqid.embed.stage import cache_dir_default, run_image_shard, run_text_shard
+    from sqid.embed.shard import cache_dir_default, run_image_shard, run_text_shard
 
     config = embed_config(params)
     if shard["kind"] == "image":
@@ -62,7 +62,8 @@ def merge_embed(run_id: str) -> dict:
     from airflow.sdk.exceptions import AirflowSkipException
 
     from sqid.config import load_settings
-    from sqid.embed.stage import IMAGE_WORK, merge
+    from sqid.embed.merge import merge
+    from sqid.embed.plan import IMAGE_WORK
 
     run_dir = Path(run_dir_for("embed", run_id))
     if not (run_dir / IMAGE_WORK).exists():

@@ -1,5 +1,5 @@
 """The tasks of ``sqid_release``: one function per task, each one step of
-:mod:`sqid.release.pipeline`."""
+:mod:`sqid.release.steps`."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def inputs_changed(params: dict) -> bool:
     or ``publish_unchanged`` always goes on."""
     from sqid.config import load_settings
     from sqid.orchestration.params import release_params, require_declared
-    from sqid.release.pipeline import unchanged_since
+    from sqid.release.steps import unchanged_since
 
     require_declared(params, release_params)
     if params["dry_run"] or params["publish_unchanged"]:
@@ -46,7 +46,7 @@ def assemble_release(params: dict, run_id: str) -> dict:
     """Stage a release: data files and manifest in a hidden folder of this run; its path
     via XCom."""
     from sqid.config import load_settings
-    from sqid.release.pipeline import stage
+    from sqid.release.steps import stage
     from sqid.release.versions import next_version
 
     config = release_config(params)
@@ -58,7 +58,7 @@ def assemble_release(params: dict, run_id: str) -> dict:
 def index_staged(staged: dict) -> dict:
     """The search index of the staged release (``index/``); the same XCom goes on."""
     from sqid.config import load_settings
-    from sqid.release.pipeline import index
+    from sqid.release.steps import index
 
     index(Path(staged["staging"]), load_settings().duckdb_path)
     return staged
@@ -75,7 +75,7 @@ def evaluate_staged(staged: dict) -> dict:
 
 def document_staged(staged: dict, evaluation: dict) -> dict:
     """Changelog, report, card, Croissant; then SHA256SUMS over everything."""
-    from sqid.embed.stage import cache_dir_default
+    from sqid.embed.shard import cache_dir_default
     from sqid.release.documents import document_release
 
     with quiet_libraries():
@@ -85,7 +85,7 @@ def document_staged(staged: dict, evaluation: dict) -> dict:
 
 def validate_staged(staged: dict, params: dict) -> dict:
     """The gate, with the table of its checks as the log's last lines."""
-    from sqid.release.pipeline import gate
+    from sqid.release.steps import gate
     from sqid.release.validate import ValidationFailed, summary
 
     with quiet_libraries():
@@ -101,7 +101,7 @@ def validate_staged(staged: dict, params: dict) -> dict:
 def should_publish(staged: dict, params: dict) -> bool:
     """Publish unless this is a dry run or the staged data equal the newest release's;
     an unchanged staging folder is removed (a dry run's stays for inspection)."""
-    from sqid.release.pipeline import discard, reason_not_to_publish
+    from sqid.release.steps import discard, reason_not_to_publish
 
     staging = Path(staged["staging"])
     reason = reason_not_to_publish(

@@ -36,7 +36,7 @@ def plan_scrape(params: dict, run_id: str) -> list[dict]:
 
     from sqid.config import load_settings
     from sqid.orchestration.params import require_declared, scrape_params
-    from sqid.scrape.store import Selection, plan_run, sqid_sets_exist
+    from sqid.scrape.plan import Selection, plan_run, sqid_sets_exist
 
     require_declared(params, scrape_params)
     db_path = load_settings().duckdb_path
@@ -57,7 +57,7 @@ def plan_scrape(params: dict, run_id: str) -> list[dict]:
 @fail_fast
 def scrape_shard(shard: dict, params: dict, run_id: str) -> dict:
     """One mapped shard, paced by the connection and this run's Params."""
-    from sqid.scrape.store import scrape_planned_shard
+    from sqid.scrape.shard import scrape_planned_shard
 
     return scrape_planned_shard(shard, scrape_config(params), run_id)
 
@@ -68,7 +68,8 @@ def merge_scrape(run_id: str) -> dict:
     from airflow.sdk.exceptions import AirflowSkipException
 
     from sqid.config import load_settings
-    from sqid.scrape.store import WORKLIST, merge_run
+    from sqid.scrape.merge import merge_run
+    from sqid.scrape.plan import WORKLIST
 
     run_dir = Path(run_dir_for("scrape", run_id))
     if not (run_dir / WORKLIST).exists():
@@ -90,7 +91,7 @@ def flag_defaults(run_id: str) -> dict:
     from pathlib import Path
 
     from sqid.config import load_settings
-    from sqid.scrape.store import detect_shared_defaults
+    from sqid.scrape.merge import detect_shared_defaults
 
     run_dir = Path(run_dir_for("scrape", run_id))
     return detect_shared_defaults(load_settings().duckdb_path, run_dir / "shared_images.json")

@@ -45,7 +45,7 @@ from sqid.release.layout import (
 )
 from sqid.release.vector_checks import dimension, product_features, query_features
 from sqid.release.versions import ReleaseError
-from sqid.scrape.defaults import known_defaults
+from sqid.scrape.placeholders import known_defaults
 from sqid.scrape.records import is_valid_product_id
 
 _SUM_LINE = re.compile(r"^([0-9a-f]{64})  ((?:index/)?[^/\\\x00-\x1f]+)$")
@@ -317,7 +317,7 @@ def check_release(
 ) -> list[Problem]:
     """Every check a release must pass: the file-level checks, and its Croissant file
     (when ``croissant`` is set and the file is there); the one gate the DAG, the CLI
-    and :func:`sqid.release.pipeline.run_release` apply."""
+    and :func:`sqid.release.steps.run_release` apply."""
     from sqid.release.documents import validate_croissant
 
     problems = validate_release(directory, policy)

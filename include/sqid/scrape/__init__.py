@@ -1,13 +1,15 @@
 """Stage 2, scrape: the main image of every SQID product page.
 
-- ``records``: the stage's vocabulary (page kinds, statuses) and its records.
+A stage of the same shape as embed: ``plan`` (which products and why, claimed),
+``shard`` (one mapped task's products, checkpointed; ``product``: one page to one
+outcome) and ``merge`` (into DuckDB), on the shared run machinery of ``sqid.runs``.
+
+- ``vocabulary``: page kinds and statuses; ``records``: the stage's records.
 - ``pages``: what kind of page it is and its main image (pure, no network);
   ``readers``: the byte-scan and lxml readers it asks.
 - ``fetch``: bounded, paced page requests.
 - ``config``: a run's configuration (``ScrapeConfig.resolve``).
-- ``product``: one product page to one outcome: the retry policy and final status.
-- ``shard``: one shard's products on a few threads, breakers and checkpoints.
+- ``plan``, ``shard`` (+ ``product``), ``merge``: the stage's three steps.
 - ``drift``: the layout-drift guard.
-- ``store``: choosing products, planning shards and merging them into DuckDB.
-- ``defaults``: placeholder and default images, listed and data-driven.
+- ``placeholders``: placeholder and default images, listed and data-driven.
 """

@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqid.imageurl import ImageRef, parse_image_url
-from sqid.scrape.defaults import FINAL_DEFAULT_REASONS, default_reason
+from sqid.scrape.placeholders import FINAL_DEFAULT_REASONS, default_reason
 from sqid.scrape.readers import Attrs, Reader, ScanReader, TreeReader
 from sqid.scrape.records import (
     CAPTCHA,

@@ -31,9 +31,11 @@ import pyarrow.parquet as pq
 
 from sqid.files import write_parquet_atomic
 from sqid.progress import LOG_EVERY
+from sqid.runs import read_slice
 from sqid.scrape.config import ScrapeConfig
 from sqid.scrape.drift import HELD_PREFIX, DriftBaseline, DriftGuard
 from sqid.scrape.fetch import AdaptiveThrottle, HostLimiter, PageFetcher
+from sqid.scrape.plan import WORKLIST, read_drift_baseline
 from sqid.scrape.product import (
     CAPTCHA_CIRCUIT_OPEN,
     RATE_LIMITED,
@@ -303,3 +305,14 @@ def run_shard(
             "check them with `sqid parse-page`"
         )
     return summary
+
+
+def scrape_planned_shard(
+    shard: dict[str, Any], config: ScrapeConfig, run_id: str
+) -> dict[str, Any]:
+    run_dir = Path(shard["run_dir"])
+    chunk = read_slice(run_dir / WORKLIST, ["product_id"], shard["offset"], shard["count"])[
+        "product_id"
+    ]
+    baseline = read_drift_baseline(run_dir)
+    return run_shard(chunk, run_dir, shard["shard"], config, run_id, baseline=baseline).to_dict()

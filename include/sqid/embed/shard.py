@@ -1,28 +1,20 @@
-"""The embedding stage: plan work from DuckDB, fetch and embed in shards, merge.
-
-Vectors are keyed by (model id, revision, sha256 of the image bytes or of the text), so
-only missing ones are computed: a re-run computes nothing, a changed image recomputes
-that image alone, and products sharing an image share one vector. Shards write Parquet
-part files atomically and resume from them; one merge task loads them into DuckDB.
-"""
+"""The embed stage's shards: an image shard downloads its URLs safely into the content
+cache and embeds each new image once, a text shard embeds titles and queries; both
+checkpoint Parquet part files, and a retried shard skips what its parts hold."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from sqid import db
 from sqid.embed.cache import ContentCache
 from sqid.embed.clip import (
     ClipEncoder,
@@ -33,8 +25,6 @@ from sqid.embed.clip import (
 from sqid.embed.config import EmbedConfig
 from sqid.embed.decode import decode_rgb
 from sqid.embed.images import (
-    FINAL_FAILURES,
-    GONE,
     OK,
     ImagePolicy,
     fetch_image,
@@ -43,135 +33,33 @@ from sqid.embed.images import (
 from sqid.files import write_parquet_atomic
 from sqid.progress import Ticker
 from sqid.runs import (
-    MAX_SHARDS,
-    WORKLIST_ROW_GROUP,
-    claim,
-    claimed_keys,
     done_keys,
-    offset_shards,
-    open_claims,
-    planning,
     read_slice,
-    settle,
 )
 
 log = logging.getLogger(__name__)
-
-IMAGE_WORK = "image_work.parquet"
-TEXT_WORK = "text_work.parquet"
 
 FETCH_SCHEMA = pa.schema(
     [("url", pa.string()), ("image_url", pa.string()), ("sha256", pa.string()), ("status", pa.string()),
      ("error", pa.string()), ("http_status", pa.int32()), ("attempts", pa.int32()),
      ("fetched_at", pa.int64())]
 )  # fmt: skip
+
+
 IMAGE_VECTOR_SCHEMA = pa.schema(
     [("model_id", pa.string()), ("revision", pa.string()), ("sha256", pa.string()),
      ("embedding", pa.list_(pa.float32()))]
 )  # fmt: skip
+
+
 TEXT_VECTOR_SCHEMA = pa.schema(
     [("model_id", pa.string()), ("revision", pa.string()), ("text_sha256", pa.string()),
      ("embedding", pa.list_(pa.float32()))]
 )  # fmt: skip
 
 
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _now_us() -> int:
     return int(datetime.now(UTC).timestamp() * 1_000_000)
-
-
-def ensure_tables(db_path: Path) -> None:
-    db.apply_schema(db_path, "embed/create_embed_tables")
-
-
-def plan(
-    db_path: Path,
-    run_dir: Path,
-    config: EmbedConfig,
-    *,
-    force: bool = False,
-    limit: int = 0,
-    shard_size: int = 2000,
-    run_id: str | None = None,
-    is_active: Callable[[str], bool] = lambda run_id: True,
-) -> dict[str, Any]:
-    """Write the run's work lists (missing image URLs, missing texts) and claim them;
-    describe shards. What another open run has claimed is left to it, so overlapping
-    runs never download an image or embed a text twice."""
-    run_dir = Path(run_dir)
-    with planning(run_dir.parent):
-        return _plan_locked(db_path, run_dir, config, force, limit, shard_size,
-                            run_id or run_dir.name, is_active)  # fmt: skip
-
-
-def _plan_locked(
-    db_path: Path,
-    run_dir: Path,
-    config: EmbedConfig,
-    force: bool,
-    limit: int,
-    shard_size: int,
-    run_id: str,
-    is_active: Callable[[str], bool],
-) -> dict[str, Any]:
-    images_list, texts_list = run_dir / IMAGE_WORK, run_dir / TEXT_WORK
-    held_by: list[str] = []
-    if not images_list.exists():
-        others = open_claims(run_dir.parent, run_dir, is_active)
-        held_urls = claimed_keys(others, IMAGE_WORK, "url")
-        held_texts = claimed_keys(others, TEXT_WORK, "text_sha256")
-        held_by = [r for _, r in others]
-        ensure_tables(db_path)
-        model = {"model_id": config.model_id, "revision": config.model_revision()}
-        con = db.connect(db_path, read_only=True)
-        try:
-            image_rows = db.run(con, "embed/image_candidates").fetchall()
-            fetched = dict(db.run(con, "embed/fetched_ok").fetchall())
-            failed = {r[0] for r in db.run(con, "embed/final_failures", {
-                "final_statuses": list(FINAL_FAILURES), "gone": list(GONE)}).fetchall()}  # fmt: skip
-            embedded = {r[0] for r in db.run(con, "embed/embedded_images", model).fetchall()}
-            text_rows = db.run(con, "embed/text_candidates").fetchall()
-            embedded_texts = {r[0] for r in db.run(con, "embed/embedded_texts", model).fetchall()}
-        finally:
-            con.close()
-        urls: dict[str, str] = {}  # fetch URL -> the product's image_url
-        for (image_url,) in image_rows:
-            url = config.fetch_url(image_url)
-            sha = fetched.get(url)
-            if url in held_urls:
-                continue
-            if force or (sha is None and url not in failed) or (sha and sha not in embedded):
-                urls.setdefault(url, image_url)
-        texts: dict[str, str] = {}
-        for (text,) in text_rows:
-            sha = text_sha256(text)
-            if sha not in held_texts and (force or sha not in embedded_texts):
-                texts.setdefault(sha, text)
-        work = [{"url": u, "image_url": i} for u, i in urls.items()][: limit or None]
-        work_schema = pa.schema([("url", pa.string()), ("image_url", pa.string())])
-        write_parquet_atomic(work, work_schema, images_list, row_group_size=WORKLIST_ROW_GROUP)
-        write_parquet_atomic(
-            [{"text_sha256": k, "text": v} for k, v in texts.items()],
-            pa.schema([("text_sha256", pa.string()), ("text", pa.string())]),
-            texts_list,
-            row_group_size=WORKLIST_ROW_GROUP,
-        )
-        write_parquet_atomic(
-            [{"sha256": s} for s in sorted(embedded)] if not force else [],
-            pa.schema([("sha256", pa.string())]),
-            run_dir / "embedded.parquet",
-        )
-        claim(run_dir, run_id)
-    n_images = pq.read_metadata(images_list).num_rows
-    n_texts = pq.read_metadata(texts_list).num_rows
-    # Image and text shards share one mapped task: half of the map's room each.
-    half = MAX_SHARDS // 2
-    shards = offset_shards(run_dir, n_images, shard_size, half, kind="image")
-    shards += offset_shards(run_dir, n_texts, shard_size * 10, half, kind="text")
-    return {"images": n_images, "texts": n_texts, "shards": shards, "left_to": held_by}
 
 
 def _prepare(encoder: ClipEncoder, policy: ImagePolicy, cache: ContentCache, shas: list[str]):
@@ -318,38 +206,6 @@ def run_text_shard(shard: dict[str, Any], config: EmbedConfig,
         part += 1
     return {"kind": "text", "shard": shard["shard"], "texts": len(pairs),
             "seconds": round(time.monotonic() - start, 2)}  # fmt: skip
-
-
-def merge(run_dir: Path, db_path: Path) -> dict[str, Any]:
-    """Load every part file of a run into DuckDB (idempotent); return table counts."""
-    run_dir = Path(run_dir)
-    groups = {
-        "embed/merge_fetches": sorted(str(p) for p in run_dir.glob("image-*/fetches-*.parquet")),
-        "embed/merge_image_vectors": sorted(
-            str(p) for p in run_dir.glob("image-*/vectors-*.parquet")
-        ),
-        "embed/merge_text_vectors": sorted(
-            str(p) for p in run_dir.glob("text-*/vectors-*.parquet")
-        ),
-    }
-    ensure_tables(db_path)
-    changed = dict.fromkeys(groups, 0)
-    with planning(run_dir.parent):
-        con = db.connect(db_path)
-        try:
-            with db.transaction(con):
-                for statement, files in groups.items():
-                    if files:
-                        [(changed[statement],)] = db.run(
-                            con, statement, {"files": files}
-                        ).fetchall()
-            counts = db.fetch_dict(con, "embed/count_embed_tables")
-            statuses = dict(db.run(con, "embed/count_fetch_statuses").fetchall())
-        finally:
-            con.close()
-        settle(run_dir)
-    return {**counts, "fetch_statuses": statuses, "files": {k: len(v) for k, v in groups.items()},
-            "changed": {k.removeprefix("embed/merge_"): v for k, v in changed.items()}}  # fmt: skip
 
 
 def cache_dir_default() -> Path:

@@ -1,9 +1,6 @@
-"""The scrape stage's DuckDB side: choose products, plan shards, merge shard files.
-
-DuckDB has a single writer, so shard tasks never touch it: they write Parquet, and one
-merge task loads every shard file. The merge is idempotent (attempt IDs are keys, and
-an outcome only replaces an older one), so re-running it or a shard never duplicates.
-"""
+"""The scrape stage's plan: which products a run scrapes and why, claimed against
+overlapping runs, written once as the run's work list and described as shards by offset;
+the layout-drift baseline fixed at the same time."""
 
 from __future__ import annotations
 
@@ -26,18 +23,15 @@ from sqid.runs import (
     offset_shards,
     open_claims,
     planning,
-    read_slice,
-    settle,
 )
-from sqid.scrape.config import ScrapeConfig
-from sqid.scrape.defaults import SharedImageRule, find_shared_images
 from sqid.scrape.drift import ANALYSED_KINDS, HELD_PREFIX, DriftBaseline
 from sqid.scrape.records import NO_IMAGE, RETRYABLE_STATUSES, UNRECOGNISED
-from sqid.scrape.shard import run_shard
 
 log = logging.getLogger(__name__)
 
 WORKLIST = "worklist.parquet"
+
+
 DRIFT_BASELINE = "drift_baseline.json"
 
 
@@ -214,114 +208,3 @@ def write_drift_baseline(run_dir: Path, db_path: Path) -> None:
 def read_drift_baseline(run_dir: Path) -> DriftBaseline:
     path = Path(run_dir) / DRIFT_BASELINE
     return DriftBaseline(**json.loads(path.read_text())) if path.exists() else DriftBaseline()
-
-
-def scrape_planned_shard(
-    shard: dict[str, Any], config: ScrapeConfig, run_id: str
-) -> dict[str, Any]:
-    run_dir = Path(shard["run_dir"])
-    chunk = read_slice(run_dir / WORKLIST, ["product_id"], shard["offset"], shard["count"])[
-        "product_id"
-    ]
-    baseline = read_drift_baseline(run_dir)
-    return run_shard(chunk, run_dir, shard["shard"], config, run_id, baseline=baseline).to_dict()
-
-
-def merge_run(run_dir: Path, db_path: Path) -> dict[str, Any]:
-    """Load every checkpoint of a run into DuckDB; return status counts after the merge."""
-    run_dir = Path(run_dir)
-    outcomes = sorted(str(p) for p in run_dir.glob("shard-*/outcomes-*.parquet"))
-    attempts = sorted(str(p) for p in run_dir.glob("shard-*/attempts-*.parquet"))
-    ensure_tables(db_path)
-    with planning(run_dir.parent):
-        con = db.connect(db_path)
-        try:
-            with db.transaction(con):
-                if attempts:
-                    db.run(con, "scrape/merge_attempts", {"files": attempts})
-                if outcomes:
-                    db.run(con, "scrape/merge_outcomes", {"files": outcomes})
-            counts = dict(db.run(con, "scrape/count_product_images").fetchall())
-        finally:
-            con.close()
-        settle(run_dir)  # its products are in DuckDB now: later plans judge them there
-    merged = {
-        "outcome_files": len(outcomes),
-        "attempt_files": len(attempts),
-        "statuses": counts,
-        "run": summarise_shards(run_dir),
-    }
-    log.info("merged %s", merged)
-    return merged
-
-
-def detect_shared_defaults(
-    db_path: Path, report_path: Path, rule: SharedImageRule | None = None
-) -> dict[str, Any]:
-    """Apply the data-driven default rule to the scraped images; flag and report."""
-    rule = rule or SharedImageRule()
-    con = db.connect(db_path)
-    try:
-        rows = db.run(con, "scrape/image_sharing").fetchall()
-        shared = find_shared_images(rows, rule)
-        flagged = [s for s in shared if s.is_default]
-        if flagged:
-            with db.transaction(con):
-                db.run(
-                    con,
-                    "scrape/flag_shared_defaults",
-                    {"image_keys": [s.image_id for s in flagged]},
-                )
-    finally:
-        con.close()
-    report = {
-        "rule": asdict(rule),
-        "shared_images": [
-            {
-                "image_id": s.image_id,
-                "n_products": s.n_products,
-                "title_similarity": s.title_similarity,
-                "flagged_as_default": s.is_default,
-                "product_ids": s.product_ids[:100],
-            }
-            for s in shared
-        ],
-        "flagged_products": sum(s.n_products for s in flagged),
-    }
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(report, indent=2))
-    return {
-        "report": str(report_path),
-        "flagged_images": len(flagged),
-        **{"flagged_products": report["flagged_products"]},
-    }
-
-
-def summarise_shards(run_dir: Path) -> dict[str, Any]:
-    """Totals over the shards' ``summary.json`` files: counts, requests/s, retries, captchas."""
-    summaries = [
-        json.loads(p.read_text()) for p in sorted(Path(run_dir).glob("shard-*/summary.json"))
-    ]
-    statuses: dict[str, int] = {}
-    for s in summaries:
-        for k, v in s["statuses"].items():
-            statuses[k] = statuses.get(k, 0) + v
-    requests = sum(s["requests"] for s in summaries)
-    seconds = sum(s["seconds"] for s in summaries)
-    return {
-        "shards": len(summaries),
-        "stopped_shards": sum(1 for s in summaries if s["stopped"]),
-        "stopped": [
-            {"shard": s["shard"], "reason": s["stopped"], "drift": s.get("drift")}
-            for s in summaries
-            if s["stopped"]
-        ],
-        "products": sum(s["scraped"] for s in summaries),
-        "statuses": statuses,
-        "requests": requests,
-        "retries": sum(s["retries"] for s in summaries),
-        "captchas": sum(s["captchas"] for s in summaries),
-        "throttled": sum(s.get("throttled", 0) for s in summaries),
-        "gave_up": sum(v for k, v in statuses.items() if k in RETRYABLE_STATUSES),
-        "requests_per_second_per_shard": round(requests / seconds, 3) if seconds else 0.0,
-    }
