@@ -31,7 +31,6 @@ from airflow.providers.common.sql.operators.sql import (
     SQLValueCheckOperator,
 )
 from airflow.sdk import dag, task
-from airflow.timetables.trigger import CronTriggerTimetable
 from sqid.ingest.sqd import (
     FILE_NAMES,
     PUBLISHED_SUPP_PRODUCTS,
@@ -48,6 +47,7 @@ from sqid.orchestration import (
     TIMEOUT_DOWNLOAD,
     TIMEOUT_QUICK,
     TIMEOUT_TABLES,
+    cron,
     fail_run_when_a_task_fails,
 )
 from sqid.orchestration.params import ingest_params
@@ -60,7 +60,7 @@ ZERO = {"equal_to": 0}
     description="Download and verify the SQD files, load them into DuckDB behind a gate, and derive the SQID product and query sets",
     # No start_date: unpausing waits for the next 1st of the month instead of
     # starting a run for the month just past.
-    schedule=CronTriggerTimetable("0 0 1 * *", timezone="UTC"),
+    schedule=cron("0 0 1 * *"),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
-from airflow.timetables.trigger import CronTriggerTimetable
 from sqid.orchestration import (
     DEFAULT_ARGS,
     DUCKDB_POOL,
@@ -41,6 +40,7 @@ from sqid.orchestration import (
     TIMEOUT_QUICK,
     TIMEOUT_SCRAPE_SHARD,
     TIMEOUT_TABLES,
+    cron,
     fail_run_when_a_task_fails,
 )
 from sqid.orchestration.params import scrape_params
@@ -51,9 +51,7 @@ from sqid.orchestration.params import scrape_params
     description="Scrape each SQID product page for its main image URL: new products, and retryable statuses daily",
     # No start_date: unpausing waits for the next 03:00 UTC instead of starting a run
     # for the one just past.
-    schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("0 3 * * *", timezone="UTC"), assets=[SQID_SETS]
-    ),
+    schedule=AssetOrTimeSchedule(timetable=cron("0 3 * * *"), assets=[SQID_SETS]),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,

@@ -179,3 +179,31 @@ def test_every_task_is_upstream_of_the_run_verdict(dagbag):
         verdict = dag.get_task(VERDICT)
         assert verdict.trigger_rule == "one_failed"
         assert verdict.upstream_task_ids == {t.task_id for t in dag.tasks} - {VERDICT}
+
+
+@pytest.mark.parametrize("minutes_after", [1, 20, 600])
+def test_unpausing_starts_no_run_for_a_time_just_past(dagbag, monkeypatch, minutes_after):
+    """A scheduled DAG made active (first start, or unpaused) waits for its next time,
+    however soon after its last one; it never starts a run for the time just past."""
+    import datetime as dt
+
+    import airflow.timetables.trigger as trigger
+    from airflow.timetables.base import TimeRestriction
+
+    for dag_id, cron_time in (("sqid_scrape", (6, 3)), ("sqid_ingest", (1, 0))):
+        day, hour = cron_time
+        past = dt.datetime(2026, 12, day, hour, tzinfo=dt.UTC)
+        monkeypatch.setattr(
+            trigger, "utcnow", lambda p=past: p + dt.timedelta(minutes=minutes_after)
+        )
+        timetable = dagbag.dags[dag_id].timetable
+        timetable = getattr(timetable, "timetable", timetable)  # inside AssetOrTimeSchedule
+        from airflow.serialization.decoders import decode_timetable
+        from airflow.serialization.encoders import encode_timetable
+
+        core = decode_timetable(encode_timetable(timetable))
+        info = core.next_dagrun_info(
+            last_automated_data_interval=None,
+            restriction=TimeRestriction(earliest=None, latest=None, catchup=False),
+        )
+        assert info.run_after > past + dt.timedelta(minutes=minutes_after), (dag_id, info)

@@ -76,6 +76,18 @@ DEFAULT_ARGS = {
 TEMPLATE_SEARCHPATH = [str(SQL_DIR)]
 
 
+def cron(expression: str):
+    """A UTC cron timetable whose first run is the next time, never one just past.
+
+    With no ``start_date``, Airflow starts a run for the latest past time when a DAG is
+    unpaused within 10% of an interval after it; ``run_immediately=False`` is read like
+    None (that 10% rule), so the buffer is given as zero instead.
+    """
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    return CronTriggerTimetable(expression, timezone="UTC", run_immediately=timedelta(0))
+
+
 SCRAPE_POOL = "sqid_scrape"
 POOLS[SCRAPE_POOL] = (4, "Scrape shards running at once across the cluster (politeness)")
 SCRAPE_RETRY_DELAY = timedelta(seconds=float(os.environ.get("SQID_SCRAPE_RETRY_DELAY", "300")))
