@@ -155,5 +155,5 @@ def trigger_from_the_form(base: str, token: str) -> None:
                 assert not trigger.is_enabled(), "a cleared required number was accepted"
             if dag_id == "sqid_ingest":
                 trigger.click()
-                page.get_by_text("Dag Run Triggered").wait_for(timeout=30_000)
+                page.get_by_text("Dag Run Triggered").first.wait_for(timeout=30_000)
             page.context.close()
