@@ -3,7 +3,6 @@ idempotently (vectors keyed by model, revision and content hash)."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,6 @@ from sqid.runs import (
     planning,
     settle,
 )
-
-log = logging.getLogger(__name__)
 
 
 def merge(run_dir: Path, db_path: Path) -> dict[str, Any]:

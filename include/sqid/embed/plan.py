@@ -5,7 +5,6 @@ described as image and text shards by offset."""
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,7 @@ from sqid.runs import (
     planning,
 )
 
-log = logging.getLogger(__name__)
-
 IMAGE_WORK = "image_work.parquet"
-
-
 TEXT_WORK = "text_work.parquet"
 
 

@@ -44,8 +44,6 @@ FETCH_SCHEMA = pa.schema(
      ("error", pa.string()), ("http_status", pa.int32()), ("attempts", pa.int32()),
      ("fetched_at", pa.int64())]
 )  # fmt: skip
-
-
 IMAGE_VECTOR_SCHEMA = pa.schema(
     [("model_id", pa.string()), ("revision", pa.string()), ("sha256", pa.string()),
      ("embedding", pa.list_(pa.float32()))]

@@ -5,7 +5,6 @@ the layout-drift baseline fixed at the same time."""
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,11 +26,7 @@ from sqid.runs import (
 from sqid.scrape.drift import ANALYSED_KINDS, HELD_PREFIX, DriftBaseline
 from sqid.scrape.records import NO_IMAGE, RETRYABLE_STATUSES, UNRECOGNISED
 
-log = logging.getLogger(__name__)
-
 WORKLIST = "worklist.parquet"
-
-
 DRIFT_BASELINE = "drift_baseline.json"
 
 
