@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sqid.files import write_parquet_atomic
-from sqid.progress import LOG_EVERY
+from sqid.progress import LOG_EVERY, Ticker
 from sqid.runs import read_slice
 from sqid.scrape.config import ScrapeConfig
 from sqid.scrape.drift import HELD_PREFIX, DriftBaseline, DriftGuard
@@ -160,53 +160,20 @@ def run_shard(
     ids = list(dict.fromkeys(product_ids))
     done = done_products(directory)
     todo = [p for p in ids if p not in done]
-    part = len(list(directory.glob("outcomes-*.parquet")))
     state = ShardState(config.captcha_breaker, config.throttle_breaker)
     guard = DriftGuard(config.drift_limits(), baseline or DriftBaseline())
-    limiter = HostLimiter(
-        config.requests_per_second,
-        burst=max(1.0, config.concurrency),
-        throttle=AdaptiveThrottle(
-            target_concurrency=config.concurrency,
-            error_delay=config.throttle_error_delay,
-            max_delay=config.throttle_max_delay,
-        ),
-    )
-    fetcher = PageFetcher(
-        timeout=(config.connect_timeout, config.read_timeout),
-        deadline=config.request_deadline,
-        max_body_bytes=config.max_body_bytes,
-        max_redirects=config.max_redirects,
-        pool_size=config.concurrency,
-        proxies=config.proxies,
-        gate=UrlGate.for_site(config.base_url),
-    )
+    limiter, fetcher = _host_limiter(config), _page_fetcher(config)
     # pyarrow imports pandas on its first array conversion (seconds): pay that before
     # the threads start rather than stall them at the first checkpoint.
     pa.array([0])
+    checkpoints = _Checkpoints(directory, config.checkpoint_every)
     counts: Counter[str] = Counter()
-    pending_outcomes: list[dict[str, Any]] = []
-    pending_attempts: list[dict[str, Any]] = []
-    stats = Counter()
+    stats: Counter[str] = Counter()
     lock = threading.Lock()
-    start = last_progress = time.monotonic()
-
-    def flush() -> None:
-        nonlocal part, pending_outcomes, pending_attempts
-        if not pending_outcomes:
-            return
-        # Attempts first: an outcome file on disk means its attempts are there too.
-        write_parquet_atomic(
-            pending_attempts, ATTEMPT_SCHEMA, directory / f"attempts-{part:05d}.parquet"
-        )
-        write_parquet_atomic(
-            pending_outcomes, OUTCOME_SCHEMA, directory / f"outcomes-{part:05d}.parquet"
-        )
-        part += 1
-        pending_outcomes, pending_attempts = [], []
+    start = time.monotonic()
+    ticker = Ticker(progress_every)
 
     def work(product_id: str) -> None:
-        nonlocal last_progress
         if state.stopped or guard.tripped:
             return
         outcome, attempts, page = scrape_product(
@@ -221,75 +188,131 @@ def run_shard(
                 return
             counts[outcome.status] += 1
             stats["retries"] += max(0, len(attempts) - 1)
-            pending_outcomes.append(asdict(outcome))
-            pending_attempts.extend(asdict(a) for a in attempts)
+            held = []
             if guard.observe(
                 product_id, outcome.page_kind, outcome.status, outcome.default_reason, page
             ):
-                pending_outcomes.extend(drift_holds(guard.suspects(), run_id))
-            if len(pending_outcomes) >= config.checkpoint_every:
-                flush()
-            now = time.monotonic()
-            if now - last_progress >= progress_every:
-                last_progress = now
-                finished = sum(counts.values())
-                rate = stats["requests"] / (now - start)
-                eta = (len(todo) - finished) / (finished / (now - start)) if finished else 0
-                log.info(
-                    "shard %d: %d/%d products, %.2f req/s, ETA %.0fs, %s",
-                    shard,
-                    finished,
-                    len(todo),
-                    rate,
-                    eta,
-                    dict(counts),
-                )
+                held = drift_holds(guard.suspects(), run_id)
+            checkpoints.add(outcome, attempts, held)
+            if ticker.due():
+                _log_progress(shard, counts, stats["requests"], len(todo), start)
 
     try:
         with ThreadPoolExecutor(max_workers=config.concurrency) as pool:
             list(pool.map(work, todo))
     finally:
         with lock:
-            flush()
+            checkpoints.flush()
         fetcher.close()
     summary = ShardSummary(
-        shard=shard,
-        directory=str(directory),
-        selected=len(ids),
-        skipped_done=len(ids) - len(todo),
-        scraped=sum(counts.values()),
-        statuses=dict(counts),
-        requests=stats["requests"],
-        retries=stats["retries"],
-        captchas=stats["captchas"],
-        throttled=stats["throttled"],
-        seconds=round(time.monotonic() - start, 3),
-        stopped=state.stopped,
-    )
+        shard=shard, directory=str(directory), selected=len(ids),
+        skipped_done=len(ids) - len(todo), scraped=sum(counts.values()),
+        statuses=dict(counts), requests=stats["requests"], retries=stats["retries"],
+        captchas=stats["captchas"], throttled=stats["throttled"],
+        seconds=round(time.monotonic() - start, 3), stopped=state.stopped,
+    )  # fmt: skip
     if guard.tripped and not state.stopped:
         summary.stopped = LAYOUT_DRIFT
-        summary.drift = {
-            **guard.tripped,
-            "held_product_ids": [pid for pid, _ in guard.suspects()],
-            "sample_pages": [
-                str(store_raw_page(directory / "drift-pages", pid, now_utc(), body))
-                for pid, _, body in guard.samples
-            ],
-        }
-    log.info("shard %d finished: %s", shard, summary.to_dict())
+        summary.drift = _drift_report(guard, directory)
+    _write_summary(directory, summary)
+    _raise_if_stopped(summary, config, remaining=len(todo) - summary.scraped)
+    return summary
+
+
+def _host_limiter(config: ScrapeConfig) -> HostLimiter:
+    return HostLimiter(
+        config.requests_per_second,
+        burst=max(1.0, config.concurrency),
+        throttle=AdaptiveThrottle(
+            target_concurrency=config.concurrency,
+            error_delay=config.throttle_error_delay,
+            max_delay=config.throttle_max_delay,
+        ),
+    )
+
+
+def _page_fetcher(config: ScrapeConfig) -> PageFetcher:
+    return PageFetcher(
+        timeout=(config.connect_timeout, config.read_timeout),
+        deadline=config.request_deadline,
+        max_body_bytes=config.max_body_bytes,
+        max_redirects=config.max_redirects,
+        pool_size=config.concurrency,
+        proxies=config.proxies,
+        gate=UrlGate.for_site(config.base_url),
+    )
+
+
+class _Checkpoints:
+    """A shard's finished products, written as Parquet part files every ``every``
+    outcomes (attempts first: an outcome file on disk means its attempts are there
+    too). Callers hold the shard's lock."""
+
+    def __init__(self, directory: Path, every: int) -> None:
+        self.directory, self.every = directory, every
+        self.part = len(list(directory.glob("outcomes-*.parquet")))
+        self.outcomes: list[dict[str, Any]] = []
+        self.attempts: list[dict[str, Any]] = []
+
+    def add(self, outcome: Any, attempts: list[Any], held: list[dict[str, Any]]) -> None:
+        self.outcomes.append(asdict(outcome))
+        self.attempts.extend(asdict(a) for a in attempts)
+        self.outcomes.extend(held)
+        if len(self.outcomes) >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.outcomes:
+            return
+        name = f"{self.part:05d}.parquet"
+        write_parquet_atomic(self.attempts, ATTEMPT_SCHEMA, self.directory / f"attempts-{name}")
+        write_parquet_atomic(self.outcomes, OUTCOME_SCHEMA, self.directory / f"outcomes-{name}")
+        self.part += 1
+        self.outcomes, self.attempts = [], []
+
+
+def _log_progress(shard: int, counts: Counter[str], requests: int, todo: int, start: float):
+    elapsed = time.monotonic() - start
+    finished = sum(counts.values())
+    rate = requests / elapsed if elapsed else 0.0
+    eta = (todo - finished) / (finished / elapsed) if finished and elapsed else 0
+    log.info("shard %d: %d/%d products, %.2f req/s, ETA %.0fs, %s",
+             shard, finished, todo, rate, eta, dict(counts))  # fmt: skip
+
+
+def _drift_report(guard: DriftGuard, directory: Path) -> dict[str, Any]:
+    """The guard's finding, the pages it holds for the retry, and the sample pages
+    saved for ``sqid parse-page``."""
+    return {
+        **guard.tripped,
+        "held_product_ids": [pid for pid, _ in guard.suspects()],
+        "sample_pages": [
+            str(store_raw_page(directory / "drift-pages", pid, now_utc(), body))
+            for pid, _, body in guard.samples
+        ],
+    }
+
+
+def _write_summary(directory: Path, summary: ShardSummary) -> None:
+    log.info("shard %d finished: %s", summary.shard, summary.to_dict())
     tmp = directory / ".summary.json.tmp"
     tmp.write_text(json.dumps(summary.to_dict(), indent=2))
     os.replace(tmp, directory / "summary.json")
-    remaining = len(todo) - summary.scraped
-    if state.stopped == CAPTCHA_CIRCUIT_OPEN:
+
+
+def _raise_if_stopped(summary: ShardSummary, config: ScrapeConfig, remaining: int) -> None:
+    """A stopped shard fails its task with what to do, so Airflow retries it later and
+    the retry resumes from the checkpoints."""
+    shard, scraped = summary.shard, summary.scraped
+    if summary.stopped == CAPTCHA_CIRCUIT_OPEN:
         raise CircuitOpen(
             f"shard {shard}: {config.captcha_breaker} captchas in a row; stopped after "
-            f"{summary.scraped} products, a retry resumes the remaining {remaining}"
+            f"{scraped} products, a retry resumes the remaining {remaining}"
         )
-    if state.stopped == RATE_LIMITED:
+    if summary.stopped == RATE_LIMITED:
         raise RateLimited(
             f"shard {shard}: {config.throttle_breaker} responses in a row were HTTP 429 "
-            f"(too many requests); stopped after {summary.scraped} products, a retry "
+            f"(too many requests); stopped after {scraped} products, a retry "
             f"resumes the remaining {remaining}. Lower requests_per_second or the "
             "sqid_scrape pool if this repeats"
         )
@@ -298,13 +321,12 @@ def run_shard(
         raise LayoutDrift(
             f"shard {shard}: layout drift, too many pages not understood in the latest "
             f"{drift['window_pages']}: shares {drift['shares']} over limits {drift['limits']} "
-            f"(history: {drift['baseline']}); stopped after {summary.scraped} products, a "
+            f"(history: {drift['baseline']}); stopped after {scraped} products, a "
             f"retry resumes the remaining {remaining} and reads again the "
             f"{len(drift['held_product_ids'])} pages judged suspect. Sample products "
-            f"{drift['sample_product_ids']}, pages saved in {directory / 'drift-pages'}; "
+            f"{drift['sample_product_ids']}, pages saved in {Path(summary.directory) / 'drift-pages'}; "
             "check them with `sqid parse-page`"
         )
-    return summary
 
 
 def scrape_planned_shard(
