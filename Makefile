@@ -12,7 +12,7 @@ UV_VERSION ?= 0.13.9
 SQID_HOME ?= $(CURDIR)/.sqid
 export SQID_HOME
 
-.PHONY: help venv demo test test-fast test-distributed cluster-deps browser-deps lint format airflow airflow-cli demo-site bench clean lock
+.PHONY: help venv demo test test-fast test-distributed cluster-deps browser-deps lint format settings-tables airflow airflow-cli demo-site bench clean lock
 
 help:
 	@echo "make demo      run the whole pipeline end to end on generated sample data"
@@ -88,6 +88,10 @@ lint: venv
 format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The README's tables of Params, connection extras and flags, from include/sqid/settings.py.
+settings-tables: venv
+	$(BIN)/python -m sqid.settings README.md
 
 airflow: venv
 	$(BIN)/python -m sqid.airflow_local standalone

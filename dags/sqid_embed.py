@@ -17,15 +17,6 @@ release.
 Runs when `sqid_scrape` updates `sqid.product_images`. Every ingest reaches this DAG
 through the scrape it triggers, so new titles and queries are embedded in the same run
 as the images, and a release never starts from half-updated vectors.
-
-**Params**
-- `model_id`: hub id or local directory; empty: `SQID_EMBED_MODEL`, else
-  `openai/clip-vit-large-patch14`.
-- `revision`: hub revision; empty: the pinned commit.
-- `device`: `auto` (CUDA with fp16 autocast if present, else CPU float32), `cpu`, `cuda`.
-- `batch_size`, `shard_size`, `limit` (images, 0: all), `force` (recompute everything).
-- `rendition`: `as_scraped` (the release's `image_url`), `original`, or modifiers such
-  as `_SX224_`.
 """
 
 from __future__ import annotations
@@ -43,7 +34,7 @@ from sqid.orchestration import (
     TIMEOUT_TABLES,
     fail_run_when_a_task_fails,
 )
-from sqid.orchestration.params import embed_params
+from sqid.orchestration.params import embed_params, with_params_table
 
 
 @dag(
@@ -57,7 +48,7 @@ from sqid.orchestration.params import embed_params
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["sqid", "embed"],
-    doc_md=__doc__,
+    doc_md=with_params_table(__doc__, "embed"),
     params=embed_params(),
 )
 def sqid_embed():

@@ -7,20 +7,6 @@ readers. It then derives the SQID product set (`test` + `supp`) and the benchmar
 queries in staging and checks them: accepted values, set rules and sanity floors. Only
 if every check passes are the live tables replaced, in the same transaction. Finally it
 announces the `sqid.sqd_tables` and `sqid.sqid_sets` Assets.
-
-**Params** (manual runs)
-- `source`: base URL, `file://` URL or directory holding the three files; empty uses
-  `SQID_SQD_SOURCE`, else the public esci-data files.
-- `checksums`: `published` (the public files' sizes and sha256) or the path/URL of a
-  JSON manifest `{file: {size, sha256}}` for other SQD versions or samples.
-- `force_download`: fetch again even if a verified copy exists.
-- `min_supp_judgements`: judgements a non-test US Task-1 product needs to join `supp`.
-- `check_published_counts`: `auto` checks the published counts (164,900 test and
-  27,139 supplementary products, 8,956 queries) only for the published files;
-  `always` / `never` force it.
-- `min_rows`, `max_row_loss`, `min_title_share`: the gate's sanity floors (rows each
-  table must have; share of a live table's rows a load may lose; share of products
-  with a title).
 """
 
 from __future__ import annotations
@@ -50,7 +36,7 @@ from sqid.orchestration import (
     cron,
     fail_run_when_a_task_fails,
 )
-from sqid.orchestration.params import ingest_params
+from sqid.orchestration.params import ingest_params, with_params_table
 
 ZERO = {"equal_to": 0}
 
@@ -65,7 +51,7 @@ ZERO = {"equal_to": 0}
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["sqid", "ingest"],
-    doc_md=__doc__,
+    doc_md=with_params_table(__doc__, "ingest"),
     template_searchpath=TEMPLATE_SEARCHPATH,
     params=ingest_params(),
 )

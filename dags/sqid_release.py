@@ -13,17 +13,6 @@ and file checks on the staged files gate publishing; publishing is one rename (a
 existing version is never overwritten) and `latest` is switched last.
 
 Runs when `sqid_embed` updates `sqid.embeddings`.
-
-**Params**
-- `bump`: `major`, `minor` (default) or `patch` over the newest release.
-- `version`: an explicit `vMAJOR.MINOR.PATCH` instead.
-- `dry_run`: assemble, evaluate, document and validate, but do not publish.
-- `publish_unchanged`: publish even when the inputs or data files equal the latest
-  release's (by default such a run stops early and publishes nothing).
-- `coverage_threshold`: minimum share of test products with an image URL (0.9).
-- `min_vector_share`: minimum share of products with a title vector, and of products
-  with an image URL that have an image vector (0.9).
-- `model_id`, `revision`: which vectors to release (default: the most used).
 """
 
 from __future__ import annotations
@@ -41,7 +30,7 @@ from sqid.orchestration import (
     TIMEOUT_TABLES,
     fail_run_when_a_task_fails,
 )
-from sqid.orchestration.params import release_params
+from sqid.orchestration.params import release_params, with_params_table
 
 
 @dag(
@@ -55,7 +44,7 @@ from sqid.orchestration.params import release_params
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["sqid", "release"],
-    doc_md=__doc__,
+    doc_md=with_params_table(__doc__, "release"),
     template_searchpath=TEMPLATE_SEARCHPATH,
     params=release_params(),
 )

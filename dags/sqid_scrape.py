@@ -13,17 +13,6 @@ Runs daily to retry failed and stale products, and whenever `sqid_ingest` update
 product set. The product site comes from the `sqid_amazon` connection (default
 `https://www.amazon.com`), an optional proxy from `sqid_proxy`; the `sqid_scrape`
 pool bounds how many shards run at once across the cluster.
-
-**Params** (manual runs and backfills)
-- `product_ids`: scrape exactly these (any status).
-- `statuses`: re-scrape products currently in these statuses (e.g. `captcha`).
-- `force`: re-scrape everything selected, terminal statuses included.
-- `limit`: at most this many products (0: no limit).
-- `retry_age_hours`: retryable statuses older than this are picked up again.
-- `shard_size`, `requests_per_second`, `concurrency`: pacing of this run.
-- `drift_tolerance`: how far above its history the share of pages not understood may
-  rise in a shard before the shard stops (layout-drift guard); empty: 0.2, or the
-  `sqid_amazon` connection's `drift_tolerance`.
 """
 
 from __future__ import annotations
@@ -43,7 +32,7 @@ from sqid.orchestration import (
     cron,
     fail_run_when_a_task_fails,
 )
-from sqid.orchestration.params import scrape_params
+from sqid.orchestration.params import scrape_params, with_params_table
 
 
 @dag(
@@ -56,7 +45,7 @@ from sqid.orchestration.params import scrape_params
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["sqid", "scrape"],
-    doc_md=__doc__,
+    doc_md=with_params_table(__doc__, "scrape"),
     params=scrape_params(),
 )
 def sqid_scrape():

@@ -200,13 +200,14 @@ def test_config_sources_and_their_precedence():
 
     site = SimpleNamespace(
         host="shop.example", schema="http", port=8080,
-        extra_dejson={"requests_per_second": 3.0, "concurrency": 5, "not_a_field": 1},
+        extra_dejson={"requests_per_second": 3.0, "concurrency": 5},
     )  # fmt: skip
     proxy = SimpleNamespace(host="proxy.example", port=3128, login="u", password="p")
     env = {"SQID_PRODUCT_BASE_URL": "https://ignored.example", "SQID_RAW_PAGE_DIR": "/raw"}
-    config = ScrapeConfig.resolve({"requests_per_second": 0, "concurrency": 2}, site, proxy, env)
+    params = {"requests_per_second": None, "concurrency": 2}
+    config = ScrapeConfig.resolve(params, site, proxy, env)
     assert config.base_url == "http://shop.example:8080"  # the connection over the environment
-    assert config.requests_per_second == 3.0  # Param 0: keep the connection's pacing
+    assert config.requests_per_second == 3.0  # an empty Param keeps the connection's
     assert config.concurrency == 2  # a Param that is set wins
     assert config.proxies["https"] == "http://u:p@proxy.example:3128"
     assert config.raw_page_dir == "/raw"

@@ -6,9 +6,12 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
+from sqid.config import ConfigError
 from sqid.ingest.sample import FULL_SCALE_QUERIES
+from sqid.setting import Setting
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -166,10 +169,41 @@ def _cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_settings(parser: argparse.ArgumentParser, settings: Iterable[Setting]) -> None:
+    """One flag per declared setting (``min_vector_share``: ``--min-vector-share``), with
+    its default, and its type and bounds checked as the Params and extras check them."""
+    for s in settings:
+        flag = "--" + s.name.replace("_", "-")
+        text = s.full_description().replace("%", "%%")
+        if s.type is bool:
+            parser.add_argument(flag, action="store_true", help=text)
+            continue
+        shown = "{" + ",".join(s.choices) + "}" if s.choices else s.name.upper()
+        if s.default is not None:
+            text += f" (default: {s.shown_default()})"
+        parser.add_argument(flag, type=_parse_as(s), default=s.default, metavar=shown, help=text)
+
+
+def _parse_as(setting: Setting):
+    def parse(text: str):
+        try:
+            value = setting.type(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {setting.type.__name__}, got {text!r}"
+            ) from None
+        try:
+            return setting.check(value, "the command line")
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     from sqid.release.assemble import package_version
-    from sqid.release.validate import ValidationPolicy
     from sqid.scrape.placeholders import SharedImageRule
+    from sqid.settings import RELEASE, VALIDATE
 
     parser = argparse.ArgumentParser(prog="sqid", description=__doc__)
     parser.add_argument("--version", action="version", version=f"sqid {package_version()}")
@@ -219,26 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--skip-croissant", action="store_true", help="skip the mlcroissant check"
     )
-    defaults = ValidationPolicy()
-    validate.add_argument(
-        "--dimension", type=int, default=None,
-        help="vector dimension (default: from the model id for known models, e.g. 768 for "
-        "openai/clip-vit-large-patch14; else one dimension throughout)",
-    )  # fmt: skip
-    validate.add_argument("--norm-min", type=float, default=defaults.norm_band[0])
-    validate.add_argument("--norm-max", type=float, default=defaults.norm_band[1])
-    validate.add_argument(
-        "--coverage-threshold", type=float, default=defaults.coverage_threshold,
-        help=f"least share of test products with an image URL (default {defaults.coverage_threshold})",
-    )  # fmt: skip
-    validate.add_argument(
-        "--min-image-vectors", type=float, default=defaults.min_image_vector_share,
-        help="least share of products with an image URL that have an image vector",
-    )  # fmt: skip
-    validate.add_argument(
-        "--min-text-vectors", type=float, default=defaults.min_text_vector_share,
-        help="least share of products that have a title vector",
-    )  # fmt: skip
+    add_settings(validate, VALIDATE)
     validate.set_defaults(func=_cmd_validate)
 
     evaluate = command(
@@ -260,17 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     release.add_argument("--db", help="DuckDB file (default: $SQID_DUCKDB_PATH)")
     release.add_argument("--release-dir", help="releases folder (default: $SQID_RELEASE_DIR)")
-    release.add_argument("--bump", choices=["major", "minor", "patch"], default="minor")
-    release.add_argument("--version", help="an explicit version, e.g. v1.2.0")
     release.add_argument("--examples", help="SQD examples parquet for the evaluation")
-    release.add_argument("--dry-run", action="store_true", help="stage and check; do not publish")
-    release.add_argument(
-        "--publish-unchanged", action="store_true", help="publish even when nothing changed"
-    )
-    release.add_argument("--coverage-threshold", type=float, default=defaults.coverage_threshold)
-    release.add_argument("--min-vector-share", type=float, default=defaults.min_image_vector_share)
-    release.add_argument("--model-id", help="which vectors (default: the most used model)")
-    release.add_argument("--revision", help="the model's revision")
+    add_settings(release, RELEASE)
     release.set_defaults(func=_cmd_release)
 
     from sqid.search.cli import add_commands

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from sqid.settings import DEFAULT_MODEL_ID
+
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_ID = "openai/clip-vit-large-patch14"
 DEFAULT_REVISION = "32bd64288804d66eefd0ccbe215aa642df71cc41"
 """The Hugging Face commit of ``openai/clip-vit-large-patch14`` the pipeline pins."""
 

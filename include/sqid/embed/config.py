@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqid.embed.clip import DEFAULT_MODEL_ID, model_revision
+from sqid.embed.clip import model_revision
 from sqid.embed.images import ImagePolicy
 from sqid.imageurl import (
     AMAZON_IMAGE_HOSTS,
@@ -17,6 +17,8 @@ from sqid.imageurl import (
     rendition_url,
     split_url,
 )
+from sqid.setting import default_of
+from sqid.settings import DEFAULT_MODEL_ID, EMBED
 
 AS_SCRAPED = "as_scraped"
 ORIGINAL = "original"
@@ -27,13 +29,13 @@ class EmbedConfig:
     model_id: str = DEFAULT_MODEL_ID
     revision: str | None = None
     """None: the rule of :func:`sqid.embed.clip.model_revision`."""
-    device: str = "auto"
-    batch_size: int = 64
+    device: str = default_of(EMBED, "device")
+    batch_size: int = default_of(EMBED, "batch_size")
     text_batch_size: int = 256
     workers: int = 2
     """Threads decoding and preprocessing images while the model computes."""
     download_workers: int = 8
-    rendition: str = AS_SCRAPED
+    rendition: str = default_of(EMBED, "rendition")
     """``as_scraped`` (the release's image_url), ``original``, or modifiers like ``_SX224_``."""
     image_cdn: str | None = None
     """Fetch from this base URL instead of the Amazon CDN (a mirror; tests and the demo)."""

@@ -25,6 +25,8 @@ from sqid.config import load_settings
 from sqid.files import pinned, sha256_file
 from sqid.ingest.sqd import EXAMPLES, PRODUCTS, SOURCES
 from sqid.scrape.records import PRODUCT_ID_PATTERN
+from sqid.setting import default_of
+from sqid.settings import INGEST
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ EXPECTED_COLUMNS: dict[str, dict[str, str]] = {
     SOURCES: {"query_id": INTEGER, "source": STRING},
 }
 
-DEFAULT_MIN_SUPP_JUDGEMENTS = 2
+DEFAULT_MIN_SUPP_JUDGEMENTS: int = default_of(INGEST, "min_supp_judgements")
 GATE_CHECKS = (
     "checks/sqd_examples_valid",
     "checks/sqid_products_valid",
@@ -80,11 +82,11 @@ GATE_CHECKS = (
 class IngestFloors:
     """Sanity floors of the ingest gate: what a new load must at least hold."""
 
-    min_rows: int = 1
+    min_rows: int = default_of(INGEST, "min_rows")
     """Rows each raw SQD table and the SQID product set must have."""
-    max_row_loss: float = 0.5
+    max_row_loss: float = default_of(INGEST, "max_row_loss")
     """The largest share of a live table's rows a new load may lose (1.0: no limit)."""
-    min_title_share: float = 0.5
+    min_title_share: float = default_of(INGEST, "min_title_share")
     """The least share of SQID products with a title."""
 
 

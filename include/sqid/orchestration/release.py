@@ -18,7 +18,7 @@ def release_config(params: dict):
     return ReleaseConfig(
         release_dir=load_settings().release_dir,
         coverage_threshold=float(params["coverage_threshold"]),
-        min_vector_share=float(params.get("min_vector_share", 0.9)),
+        min_vector_share=float(params["min_vector_share"]),
         model_id=params.get("model_id") or None,
         revision=params.get("revision") or None,
     )

@@ -38,15 +38,15 @@ from sqid.release.layout import (
 )
 from sqid.release.vectors import MixedDimensionsError, product_feature_batches
 from sqid.release.versions import ReleaseError, latest_version
+from sqid.settings import COVERAGE_THRESHOLD, MIN_VECTOR_SHARE, NORM_BAND
 
 
 @dataclass(frozen=True)
 class ReleaseConfig:
     release_dir: Path
-    coverage_threshold: float = 0.9
-    min_vector_share: float = 0.9
-    """Least share of title vectors, and of image vectors among products with an image URL."""
-    norm_band: tuple[float, float] = (0.001, 10_000.0)
+    coverage_threshold: float = COVERAGE_THRESHOLD.default
+    min_vector_share: float = MIN_VECTOR_SHARE.default
+    norm_band: tuple[float, float] = NORM_BAND
     model_id: str | None = None
     revision: str | None = None
     previous: str | None = None

@@ -15,6 +15,8 @@ import pyarrow.parquet as pq
 
 from sqid.files import read_batches
 from sqid.release.layout import MANIFEST
+from sqid.setting import default_of
+from sqid.settings import NORM_BAND, VALIDATE
 
 if TYPE_CHECKING:
     from sqid.release.index import RecallCheck
@@ -29,13 +31,10 @@ class ValidationPolicy:
     dimension: int | None = None
     """Vector dimension; None: from the manifest's model id if it is a known model, else
     whatever single dimension the release's vectors share."""
-    norm_band: tuple[float, float] = (0.001, 10_000.0)
-    coverage_threshold: float = 0.9
-    """Least share of test products with an image URL."""
-    min_image_vector_share: float = 0.9
-    """Least share of products with an image URL that also have an image vector."""
-    min_text_vector_share: float = 0.9
-    """Least share of products with a title vector."""
+    norm_band: tuple[float, float] = NORM_BAND
+    coverage_threshold: float = default_of(VALIDATE, "coverage_threshold")
+    min_image_vector_share: float = default_of(VALIDATE, "min_image_vectors")
+    min_text_vector_share: float = default_of(VALIDATE, "min_text_vectors")
     require_index: bool = False
     """Whether ``index/`` must be there (the release gate: yes; releases made before
     search existed have none, and ``sqid validate`` accepts them)."""

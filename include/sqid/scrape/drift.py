@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqid.scrape.records import DEGRADED, NO_IMAGE, NOT_FOUND, PRODUCT, UNRECOGNISED
+from sqid.setting import default_of
+from sqid.settings import SITE
 
 ANALYSED_KINDS = frozenset({PRODUCT, NO_IMAGE, NOT_FOUND, DEGRADED, UNRECOGNISED})
 """Page kinds of fetched and analysed pages: the guard's denominator. Captchas, error
@@ -58,11 +60,11 @@ class DriftBaseline:
 
 @dataclass(frozen=True)
 class DriftLimits:
-    tolerance: float = 0.2
+    tolerance: float = default_of(SITE, "drift_tolerance")
     """How far above its historical share a suspect class may rise in a shard's window."""
-    window: int = 200
+    window: int = default_of(SITE, "drift_window")
     """Latest analysed pages the shares are measured over."""
-    min_pages: int = 50
+    min_pages: int = default_of(SITE, "drift_min_pages")
     """Analysed pages needed before the guard judges."""
     sample: int = 5
     """Suspect pages kept for diagnosis."""
