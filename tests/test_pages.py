@@ -8,7 +8,8 @@ import pytest
 from sqid.localserve import corpus
 from sqid.localserve.pages import LAYOUT_STATUS, LAYOUTS, image_id_for, render
 from sqid.scrape.pages import analyse_page
-from sqid.scrape.readers import ScanReader, TreeReader
+from sqid.scrape.readers import TreeReader
+from sqid.scrape.scan_reader import ScanReader
 
 PID = "B07XYZ1234"
 IID = image_id_for(PID)

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import duckdb
 from sqid.files import write_parquet_atomic
+from sqid.scrape.checkpoints import shard_dir
 from sqid.scrape.merge import merge_run
 from sqid.scrape.plan import ensure_tables
 from sqid.scrape.records import ATTEMPT_SCHEMA, OUTCOME_SCHEMA, Attempt, ProductOutcome
-from sqid.scrape.shard import shard_dir
 
 WHEN = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
 

@@ -99,7 +99,7 @@ def test_crash_before_rename_leaves_no_release(pipeline, monkeypatch, tmp_path):
     def crash(*args):
         raise OSError("power cut")
 
-    monkeypatch.setattr("sqid.release.versions.os.rename", crash)
+    monkeypatch.setattr("sqid.release.staging.os.rename", crash)
     with pytest.raises(OSError, match="power cut"):
         build_release(db_path, config)
     assert list_versions(config.release_dir) == []

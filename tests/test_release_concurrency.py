@@ -13,15 +13,14 @@ import time
 
 import pytest
 from sqid.release.assemble import ReleaseConfig
+from sqid.release.staging import new_staging, sweep_abandoned
 from sqid.release.steps import gate, index, publish_release, run_release, stage
 from sqid.release.versions import (
     LATEST,
     ReleaseBusyError,
     ReleaseError,
     list_versions,
-    new_staging,
     release_lock,
-    sweep_abandoned,
     update_latest,
 )
 

@@ -70,11 +70,8 @@ EXPECTED_COLUMNS: dict[str, dict[str, str]] = {
 }
 
 DEFAULT_MIN_SUPP_JUDGEMENTS: int = default_of(INGEST, "min_supp_judgements")
-GATE_CHECKS = (
-    "checks/sqd_examples_valid",
-    "checks/sqid_products_valid",
-    "checks/sqid_queries_valid",
-)
+GATE_CHECKS = ("checks/sqd_examples_valid", "checks/sqid_products_valid",
+               "checks/sqid_queries_valid")  # fmt: skip
 """Check files (one row of booleans each) the staged data must pass before the swap."""
 
 

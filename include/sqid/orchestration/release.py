@@ -116,7 +116,8 @@ def should_publish(staged: dict, params: dict) -> bool:
 
 def publish_staged(staged: dict) -> str:
     """Rename the validated staging folder into place (under the releases lock)."""
-    from sqid.release.versions import publish, release_lock, writing
+    from sqid.release.staging import publish, writing
+    from sqid.release.versions import release_lock
 
     staging = Path(staged["staging"])
     with release_lock(staging.parent, wait=60), writing(staging):

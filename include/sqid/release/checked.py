@@ -19,7 +19,7 @@ from sqid.setting import default_of
 from sqid.settings import NORM_BAND, VALIDATE
 
 if TYPE_CHECKING:
-    from sqid.release.index import RecallCheck
+    from sqid.release.recall import RecallCheck
 
 MAX_LISTED = 10
 

@@ -28,18 +28,14 @@ from sqid.release.assemble import (
     same_data,
 )
 from sqid.release.layout import manifest_of
+from sqid.release.staging import discard_staging, mark_validated, new_staging, publish, writing
 from sqid.release.versions import (
     LATEST,
-    discard_staging,
     latest_version,
-    mark_validated,
-    new_staging,
     next_version,
-    publish,
     release_lock,
     require_new,
     update_latest,
-    writing,
 )
 
 log = logging.getLogger(__name__)

@@ -19,31 +19,30 @@ A final status costs a product for good, so it needs positive evidence:
 One decision, two readers. :func:`_decide` asks the page questions in a fixed order
 ("the attributes of ``img#landingImage``?", "a link whose href holds ``cs_503_``?")
 and stops as soon as it can answer, so a product page never pays for the captcha and
-error-page questions. :class:`~sqid.scrape.readers.ScanReader` answers them by searching the raw bytes for
-each question's marker and parsing only the enclosing tag: a few milliseconds on a
-2-3 MB page. :class:`~sqid.scrape.readers.TreeReader` answers the same questions with XPath over a full
-lxml parse; ``full_parse=True`` uses it, and the tests check that both give the same
+error-page questions. :class:`~sqid.scrape.scan_reader.ScanReader` answers them by
+searching the raw bytes for each question's marker and parsing only the enclosing tag:
+a few milliseconds on a 2-3 MB page. :class:`~sqid.scrape.readers.TreeReader` answers
+the same questions with XPath over a full lxml parse; ``full_parse=True`` uses it, and the tests check that both give the same
 analysis on every fixture, every real page of the corpus and generated hostile markup.
 One known difference: the scan reader recognises scripts, style sheets and comments by
 their lower-case openers, as Amazon writes them; markup hidden in ``<SCRIPT>`` reads
 as an element there. A page can only misstate its own product that way, which it could
 do anyway, and lowering every page would cost more than the rest of the analysis.
-
-One module although it passes 300 lines: the questions are asked in one fixed order,
-and the order is the logic; split, it would no longer read top to bottom.
+The questions are asked in one fixed order, and the order is the logic, so the whole
+decision reads top to bottom here; the image data of attributes and scripts is read by
+:mod:`sqid.scrape.image_data`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqid.imageurl import ImageRef, parse_image_url
+from sqid.scrape.image_data import color_images, dynamic_image_urls
 from sqid.scrape.placeholders import FINAL_DEFAULT_REASONS, default_reason
-from sqid.scrape.readers import Attrs, Reader, ScanReader, TreeReader
+from sqid.scrape.readers import Attrs, Reader, TreeReader
 from sqid.scrape.records import (
     CAPTCHA,
     DEGRADED,
@@ -54,14 +53,13 @@ from sqid.scrape.records import (
     UNRECOGNISED,
     MainImage,
 )
+from sqid.scrape.scan_reader import ScanReader
 
 MAX_PAGE_BYTES = 8_000_000
 """Pages beyond this are analysed on their first part only (the main image comes early)."""
 MAIN_IMAGE_IDS = ("landingImage", "imgBlkFront", "ebooksImgBlkFront", "main-image")
 MUSIC_IMAGE_CONTAINER = "digitalMusicProductImage_feature_div"
 """Digital music albums: a plain ``img`` inside this container is the cover."""
-MAX_IMAGE_DIMENSION = 1_000_000
-"""Larger sizes in a ``data-a-dynamic-image`` map are nonsense, not a bigger image."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +127,7 @@ class _Evidence:
 
     def _read_color_images(self) -> list[tuple[str, str]] | None:
         for script in self.reader.scripts_with("colorImages"):
-            parsed = _parse_color_images(script)
+            parsed = color_images(script)
             if parsed is not None:
                 self.signals.add("color_images_null" if parsed == [] else "color_images")
                 return parsed
@@ -251,12 +249,12 @@ def _candidates(ev: _Evidence) -> Iterator[tuple[str, str | None, str]]:
         return value.strip()
 
     yield "landingImage.data-old-hires", "landingImage", attr("landingImage", "data-old-hires")
-    for url in _dynamic_image(attr("landingImage", "data-a-dynamic-image")):
+    for url in dynamic_image_urls(attr("landingImage", "data-a-dynamic-image")):
         yield "landingImage.data-a-dynamic-image", "landingImage", url
     for key, url in ev.color_images() or []:
         yield f"colorImages.{key}", None, url
     for element in ("imgBlkFront", "ebooksImgBlkFront"):
-        for url in _dynamic_image(attr(element, "data-a-dynamic-image")):
+        for url in dynamic_image_urls(attr(element, "data-a-dynamic-image")):
             yield f"{element}.data-a-dynamic-image", element, url
     yield "main-image.data-a-hires", "main-image", attr("main-image", "data-a-hires")
     for element in MAIN_IMAGE_IDS:
@@ -271,63 +269,6 @@ def _display_url(ev: _Evidence, element: str | None, ref: ImageRef) -> str:
         if src_ref is not None and src_ref.image_id == ref.image_id and src_ref.modifiers:
             return src_ref.url
     return ref.display_url
-
-
-# --- attribute and script data -------------------------------------------------------------
-
-_DYNAMIC_ENTRY = re.compile(r'"(https?://[^"]{1,2048})"\s*:\s*\[\s*(\d{1,7})\s*,\s*(\d{1,7})\s*\]')
-_COLOR_INITIAL = re.compile(r"""['"]colorImages['"]\s*:\s*\{\s*['"]initial['"]\s*:\s*""")
-_JSON_URL_FIELD = re.compile(r'"(hiRes|large)"\s*:\s*"(https?://[^"]+)"')
-_MAX_SCRIPT_JSON = 500_000
-
-
-def _dynamic_image(value: str) -> list[str]:
-    """URLs of a ``data-a-dynamic-image`` map (``{url: [d1, d2]}``), largest area first.
-
-    Dimensions are [h, w] on some elements and [w, h] on others: only the area counts.
-    Malformed maps (broken or deeply nested JSON, absurd sizes) fall back to the entries
-    a regex can still read, so one bad attribute never hides the others.
-    """
-    if not value:
-        return []
-    pairs: list[tuple[str, int]] = []
-    try:
-        data = json.loads(value)
-        if not isinstance(data, dict):
-            return []
-        for url, dims in data.items():
-            if (
-                isinstance(dims, list)
-                and len(dims) == 2
-                and all(type(d) is int and 0 <= d <= MAX_IMAGE_DIMENSION for d in dims)
-            ):
-                pairs.append((url, dims[0] * dims[1]))
-    except (ValueError, RecursionError):
-        pairs = [(u, int(a) * int(b)) for u, a, b in _DYNAMIC_ENTRY.findall(value)]
-    pairs.sort(key=lambda p: -p[1])
-    return [url for url, _ in pairs]
-
-
-def _parse_color_images(script: str) -> list[tuple[str, str]] | None:
-    """The first ``colorImages`` entry's ``hiRes``/``large`` URLs; [] for ``'initial': null``;
-    None when this script does not carry the data."""
-    match = _COLOR_INITIAL.search(script)
-    if not match:
-        return None
-    rest = script[match.end() : match.end() + _MAX_SCRIPT_JSON]
-    if rest.startswith("null"):
-        return []
-    try:
-        initial, _ = json.JSONDecoder().raw_decode(rest)
-    except (ValueError, RecursionError):
-        # Broken JSON: take the first hiRes/large URLs a regex can still see. None when
-        # there are none: only a literal null declares that a product has no image.
-        found = _JSON_URL_FIELD.findall(rest[:20_000])[:2]
-        return sorted(found, key=lambda kv: kv[0] != "hiRes") or None
-    entry = initial[0] if isinstance(initial, list) and initial else None
-    if not isinstance(entry, dict):
-        return []
-    return [(key, entry[key]) for key in ("hiRes", "large") if isinstance(entry.get(key), str)]
 
 
 def analyse_page(

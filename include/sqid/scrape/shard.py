@@ -2,7 +2,7 @@
 
 A shard is a list of product IDs handled by one task. Every product ends with one
 recorded outcome (:mod:`sqid.scrape.product`) and every HTTP attempt with one attempt
-row; both are checkpointed to Parquet part files (written to a temp name, then renamed),
+row; both are checkpointed (:mod:`sqid.scrape.checkpoints`: Parquet part files renamed into place),
 so a killed worker loses at most the requests in flight and a re-run resumes where it
 stopped. Captchas, 429s and layout drift stop the shard early with a retryable error.
 
@@ -27,13 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from sqid.files import write_parquet_atomic
 from sqid.progress import LOG_EVERY, Ticker
 from sqid.runs import read_slice
+from sqid.scrape.checkpoints import Checkpoints, done_products, drift_holds, shard_dir
 from sqid.scrape.config import ScrapeConfig
-from sqid.scrape.drift import HELD_PREFIX, DriftBaseline, DriftGuard
+from sqid.scrape.drift import DriftBaseline, DriftGuard
 from sqid.scrape.fetch import AdaptiveThrottle, HostLimiter, PageFetcher
 from sqid.scrape.plan import WORKLIST, read_drift_baseline
 from sqid.scrape.product import (
@@ -45,12 +44,8 @@ from sqid.scrape.product import (
     store_raw_page,
 )
 from sqid.scrape.records import (
-    ATTEMPT_SCHEMA,
     CAPTCHA,
-    OUTCOME_SCHEMA,
     RETRYABLE_STATUSES,
-    UNRECOGNISED,
-    ProductOutcome,
 )
 from sqid.urlgate import UrlGate
 
@@ -74,42 +69,6 @@ class LayoutDrift(ShardStopped):
 
 
 LAYOUT_DRIFT = "layout_drift"
-
-
-def shard_dir(run_dir: Path, shard: int) -> Path:
-    return Path(run_dir) / f"shard-{shard:05d}"
-
-
-def done_products(directory: Path) -> set[str]:
-    """Products with an outcome checkpointed in ``directory``, less those whose latest
-    outcome holds a page read while the layout drifted (they are read again)."""
-    files = sorted(Path(directory).glob("outcomes-*.parquet"))
-    if not files:
-        return set()
-    table = pq.read_table(files, columns=["product_id", "scraped_at", "error"])
-    latest: dict[str, tuple[Any, str | None]] = {}
-    rows = zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True)
-    for product_id, scraped_at, error in rows:  # part files in order: a tie goes to the later
-        if product_id not in latest or scraped_at >= latest[product_id][0]:
-            latest[product_id] = (scraped_at, error)
-    return {pid for pid, (_, error) in latest.items() if not _held_for_drift(error)}
-
-
-def _held_for_drift(error: str | None) -> bool:
-    return error is not None and error.startswith(HELD_PREFIX)
-
-
-def drift_holds(suspects: list[tuple[str, str]], run_id: str) -> list[dict[str, Any]]:
-    """Outcomes that supersede those of pages read while the layout drifted."""
-    at = now_utc()
-    return [
-        asdict(ProductOutcome(
-            product_id=pid, status=UNRECOGNISED, page_kind=UNRECOGNISED, scraped_at=at,
-            run_id=run_id,
-            error=f"{HELD_PREFIX} read as {cls} while the layout drifted; read again on resume",
-        ))
-        for pid, cls in suspects
-    ]  # fmt: skip
 
 
 @dataclass
@@ -166,7 +125,7 @@ def run_shard(
     # pyarrow imports pandas on its first array conversion (seconds): pay that before
     # the threads start rather than stall them at the first checkpoint.
     pa.array([0])
-    checkpoints = _Checkpoints(directory, config.checkpoint_every)
+    checkpoints = Checkpoints(directory, config.checkpoint_every)
     counts: Counter[str] = Counter()
     stats: Counter[str] = Counter()
     lock = threading.Lock()
@@ -241,34 +200,6 @@ def _page_fetcher(config: ScrapeConfig) -> PageFetcher:
         proxies=config.proxies,
         gate=UrlGate.for_site(config.base_url),
     )
-
-
-class _Checkpoints:
-    """A shard's finished products, written as Parquet part files every ``every``
-    outcomes (attempts first: an outcome file on disk means its attempts are there
-    too). Callers hold the shard's lock."""
-
-    def __init__(self, directory: Path, every: int) -> None:
-        self.directory, self.every = directory, every
-        self.part = len(list(directory.glob("outcomes-*.parquet")))
-        self.outcomes: list[dict[str, Any]] = []
-        self.attempts: list[dict[str, Any]] = []
-
-    def add(self, outcome: Any, attempts: list[Any], held: list[dict[str, Any]]) -> None:
-        self.outcomes.append(asdict(outcome))
-        self.attempts.extend(asdict(a) for a in attempts)
-        self.outcomes.extend(held)
-        if len(self.outcomes) >= self.every:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.outcomes:
-            return
-        name = f"{self.part:05d}.parquet"
-        write_parquet_atomic(self.attempts, ATTEMPT_SCHEMA, self.directory / f"attempts-{name}")
-        write_parquet_atomic(self.outcomes, OUTCOME_SCHEMA, self.directory / f"outcomes-{name}")
-        self.part += 1
-        self.outcomes, self.attempts = [], []
 
 
 def _log_progress(shard: int, counts: Counter[str], requests: int, todo: int, start: float):
