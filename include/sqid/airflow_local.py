@@ -184,8 +184,7 @@ def standalone() -> int:
     os.environ.setdefault("AIRFLOW__CORE__PARALLELISM", str(max(2, min(8, os.cpu_count() or 2))))
     os.environ.setdefault("AIRFLOW__API__WORKERS", "1")
     host, port = os.environ["AIRFLOW__API__HOST"], os.environ["AIRFLOW__API__PORT"]
-    settings = load_settings()
-    home = Path(airflow_env(settings)["AIRFLOW_HOME"])
+    home = Path(airflow_env(load_settings())["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     lock_fd = os.open(home / STANDALONE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     url = f"http://{host}:{port}"
@@ -215,36 +214,41 @@ def standalone() -> int:
         print(line, flush=True)
     # standalone starts its components as `airflow ...`: the venv's bin must be on PATH.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return _run_until_stopped([sys.executable, "-m", "airflow", "standalone"])
+
+
+def _run_until_stopped(command: list[str], grace_seconds: float = 30) -> int:
+    """Run ``command`` in its own process group until it exits; the first Ctrl-C or
+    SIGTERM asks it to stop (SIGINT) and kills what is left after ``grace_seconds`` (its
+    LocalExecutor workers can linger), a second kills at once. Stopped on request is a
+    clean exit (0)."""
     children: list[subprocess.Popen] = []
-    grace_seconds = 30
+    asked: list[bool] = []
 
     def kill_all() -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(children[0].pid, signal.SIGKILL)
 
     def stop(signum: int, frame: object) -> None:
-        # First Ctrl-C / SIGTERM: ask standalone to shut its components down, and kill
-        # what is left after a grace period (its LocalExecutor workers can linger);
-        # a second one kills at once.
         if not children:
             return
-        if getattr(stop, "sent", False):
+        if asked:
             kill_all()
             return
-        stop.sent = True  # type: ignore[attr-defined]
+        asked.append(True)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(children[0].pid, signal.SIGINT)
-        threading.Timer(grace_seconds, kill_all).start()
+        timer = threading.Timer(grace_seconds, kill_all)
+        timer.daemon = True  # a child that stops in time leaves nothing to wait for
+        timer.start()
 
     # Handlers are installed before the child starts: a signal that Airflow's imports left
-    # ignored here would otherwise stay ignored in `airflow standalone` too.
+    # ignored here would otherwise stay ignored in the child too.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    children.append(
-        subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], start_new_session=True)
-    )
+    children.append(subprocess.Popen(command, start_new_session=True))
     code = children[0].wait()
-    return 0 if getattr(stop, "sent", False) else code  # stopped on request: a clean exit
+    return 0 if asked else code
 
 
 def cli(args: list[str]) -> int:

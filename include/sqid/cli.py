@@ -6,12 +6,10 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 
-from sqid.config import ConfigError
 from sqid.ingest.sample import FULL_SCALE_QUERIES
-from sqid.setting import Setting
+from sqid.setting import add_flags
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -169,41 +167,9 @@ def _cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_settings(parser: argparse.ArgumentParser, settings: Iterable[Setting]) -> None:
-    """One flag per declared setting (``min_vector_share``: ``--min-vector-share``), with
-    its default, and its type and bounds checked as the Params and extras check them."""
-    for s in settings:
-        flag = "--" + s.name.replace("_", "-")
-        text = s.full_description().replace("%", "%%")
-        if s.type is bool:
-            parser.add_argument(flag, action="store_true", help=text)
-            continue
-        shown = "{" + ",".join(s.choices) + "}" if s.choices else s.name.upper()
-        if s.default is not None:
-            text += f" (default: {s.shown_default()})"
-        parser.add_argument(flag, type=_parse_as(s), default=s.default, metavar=shown, help=text)
-
-
-def _parse_as(setting: Setting):
-    def parse(text: str):
-        try:
-            value = setting.type(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected {setting.type.__name__}, got {text!r}"
-            ) from None
-        try:
-            return setting.check(value, "the command line")
-        except ConfigError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     from sqid.release.assemble import package_version
-    from sqid.scrape.placeholders import SharedImageRule
-    from sqid.settings import RELEASE, VALIDATE
+    from sqid.search.cli import add_commands
 
     parser = argparse.ArgumentParser(prog="sqid", description=__doc__)
     parser.add_argument("--version", action="version", version=f"sqid {package_version()}")
@@ -212,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, summary: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=summary, description=summary)
 
+    for add in (_add_sample, _add_parse_page, _add_audit_urls, _add_validate, _add_evaluate,
+                _add_release):  # fmt: skip
+        add(command)
+    add_commands(command, _fail)
+    return parser
+
+
+def _add_sample(command) -> None:
     sample = command(
         "sample",
         "write SQD-shaped sample files (examples, products, sources) and a checksum manifest",
@@ -226,14 +200,17 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
     sample.set_defaults(func=_cmd_sample)
 
-    page = command(
-        "parse-page",
-        "classify a saved product page and print its main image as JSON",
-    )
+
+def _add_parse_page(command) -> None:
+    page = command("parse-page", "classify a saved product page and print its main image as JSON")
     page.add_argument("path", help="HTML file, or - for standard input")
     page.add_argument("--status", type=int, default=200, help="HTTP status it was served with")
     page.add_argument("--full-parse", action="store_true", help="parse the whole page (slower)")
     page.set_defaults(func=_cmd_parse_page)
+
+
+def _add_audit_urls(command) -> None:
+    from sqid.scrape.placeholders import SharedImageRule
 
     audit = command(
         "audit-urls",
@@ -246,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     audit.set_defaults(func=_cmd_audit_urls)
 
+
+def _add_validate(command) -> None:
+    from sqid.settings import VALIDATE
+
     validate = command(
         "validate", "check a release directory (files, checksums, schemas, vectors, URLs)"
     )
@@ -253,9 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--skip-croissant", action="store_true", help="skip the mlcroissant check"
     )
-    add_settings(validate, VALIDATE)
+    add_flags(validate, VALIDATE)
     validate.set_defaults(func=_cmd_validate)
 
+
+def _add_evaluate(command) -> None:
     evaluate = command(
         "evaluate",
         "nDCG on the US Task-1 test judgements: CLIP baselines, or your own --scores",
@@ -268,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the full result as JSON")
     evaluate.set_defaults(func=_cmd_evaluate)
 
+
+def _add_release(command) -> None:
+    from sqid.settings import RELEASE
+
     release = command(
         "release",
         "stage, document, validate and publish a release from the pipeline's DuckDB "
@@ -276,13 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("--db", help="DuckDB file (default: $SQID_DUCKDB_PATH)")
     release.add_argument("--release-dir", help="releases folder (default: $SQID_RELEASE_DIR)")
     release.add_argument("--examples", help="SQD examples parquet for the evaluation")
-    add_settings(release, RELEASE)
+    add_flags(release, RELEASE)
     release.set_defaults(func=_cmd_release)
-
-    from sqid.search.cli import add_commands
-
-    add_commands(command, _fail)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

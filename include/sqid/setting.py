@@ -9,8 +9,9 @@ This module is the machinery; it knows no setting by name.
 
 from __future__ import annotations
 
+import argparse
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -176,3 +177,34 @@ def with_tables(text: str, groups: Mapping[str, Iterable[Setting]]) -> str:
         return f"{match.group(1)}{markdown_table(groups[name], heading)}\n{match.group(3)}"
 
     return _TABLE.sub(table, text)
+
+
+def add_flags(parser: argparse.ArgumentParser, settings: Iterable[Setting]) -> None:
+    """One flag per declared setting (``min_vector_share``: ``--min-vector-share``), with
+    its default, and its type and bounds checked as the Params and extras check them."""
+    for s in settings:
+        flag = "--" + s.name.replace("_", "-")
+        text = s.full_description().replace("%", "%%")
+        if s.type is bool:
+            parser.add_argument(flag, action="store_true", help=text)
+            continue
+        shown = "{" + ",".join(s.choices) + "}" if s.choices else s.name.upper()
+        if s.default is not None:
+            text += f" (default: {s.shown_default()})"
+        parser.add_argument(flag, type=_parse_as(s), default=s.default, metavar=shown, help=text)
+
+
+def _parse_as(setting: Setting) -> Callable[[str], Any]:
+    def parse(text: str):
+        try:
+            value = setting.type(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {setting.type.__name__}, got {text!r}"
+            ) from None
+        try:
+            return setting.check(value, "the command line")
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse

@@ -8,10 +8,7 @@ from typing import Any
 
 from sqid import db
 from sqid.embed.plan import ensure_tables
-from sqid.runs import (
-    planning,
-    settle,
-)
+from sqid.runs import planning, settle
 
 
 def merge(run_dir: Path, db_path: Path) -> dict[str, Any]:

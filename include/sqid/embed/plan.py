@@ -14,10 +14,7 @@ import pyarrow.parquet as pq
 
 from sqid import db
 from sqid.embed.config import EmbedConfig
-from sqid.embed.images import (
-    FINAL_FAILURES,
-    GONE,
-)
+from sqid.embed.images import FINAL_FAILURES, GONE
 from sqid.files import write_parquet_atomic
 from sqid.runs import (
     MAX_SHARDS,
@@ -75,34 +72,14 @@ def _plan_locked(
     held_by: list[str] = []
     if not images_list.exists():
         others = open_claims(run_dir.parent, run_dir, is_active)
-        held_urls = claimed_keys(others, IMAGE_WORK, "url")
-        held_texts = claimed_keys(others, TEXT_WORK, "text_sha256")
         held_by = [r for _, r in others]
-        ensure_tables(db_path)
-        model = {"model_id": config.model_id, "revision": config.model_revision()}
-        con = db.connect(db_path, read_only=True)
-        try:
-            image_rows = db.run(con, "embed/image_candidates").fetchall()
-            fetched = dict(db.run(con, "embed/fetched_ok").fetchall())
-            failed = {r[0] for r in db.run(con, "embed/final_failures", {
-                "final_statuses": list(FINAL_FAILURES), "gone": list(GONE)}).fetchall()}  # fmt: skip
-            embedded = {r[0] for r in db.run(con, "embed/embedded_images", model).fetchall()}
-            text_rows = db.run(con, "embed/text_candidates").fetchall()
-            embedded_texts = {r[0] for r in db.run(con, "embed/embedded_texts", model).fetchall()}
-        finally:
-            con.close()
-        urls: dict[str, str] = {}  # fetch URL -> the product's image_url
-        for (image_url,) in image_rows:
-            url = config.fetch_url(image_url)
-            sha = fetched.get(url)
-            if url in held_urls:
-                continue
-            if force or (sha is None and url not in failed) or (sha and sha not in embedded):
-                urls.setdefault(url, image_url)
+        known = _known(db_path, config)
+        urls = _images_to_embed(known, config, force, claimed_keys(others, IMAGE_WORK, "url"))
+        held_texts = claimed_keys(others, TEXT_WORK, "text_sha256")
         texts: dict[str, str] = {}
-        for (text,) in text_rows:
+        for (text,) in known["text_rows"]:
             sha = text_sha256(text)
-            if sha not in held_texts and (force or sha not in embedded_texts):
+            if sha not in held_texts and (force or sha not in known["embedded_texts"]):
                 texts.setdefault(sha, text)
         work = [{"url": u, "image_url": i} for u, i in urls.items()][: limit or None]
         work_schema = pa.schema([("url", pa.string()), ("image_url", pa.string())])
@@ -114,7 +91,7 @@ def _plan_locked(
             row_group_size=WORKLIST_ROW_GROUP,
         )
         write_parquet_atomic(
-            [{"sha256": s} for s in sorted(embedded)] if not force else [],
+            [{"sha256": s} for s in sorted(known["embedded"])] if not force else [],
             pa.schema([("sha256", pa.string())]),
             run_dir / "embedded.parquet",
         )
@@ -126,3 +103,42 @@ def _plan_locked(
     shards = offset_shards(run_dir, n_images, shard_size, half, kind="image")
     shards += offset_shards(run_dir, n_texts, shard_size * 10, half, kind="text")
     return {"images": n_images, "texts": n_texts, "shards": shards, "left_to": held_by}
+
+
+def _known(db_path: Path, config: EmbedConfig) -> dict[str, Any]:
+    """What DuckDB knows: the candidate images and texts, the downloads and their final
+    failures, and what this model has embedded already."""
+    ensure_tables(db_path)
+    model = {"model_id": config.model_id, "revision": config.model_revision()}
+    con = db.connect(db_path, read_only=True)
+    try:
+        return {
+            "image_rows": db.run(con, "embed/image_candidates").fetchall(),
+            "fetched": dict(db.run(con, "embed/fetched_ok").fetchall()),
+            "failed": {r[0] for r in db.run(con, "embed/final_failures", {
+                "final_statuses": list(FINAL_FAILURES), "gone": list(GONE)}).fetchall()},
+            "embedded": {r[0] for r in db.run(con, "embed/embedded_images", model).fetchall()},
+            "text_rows": db.run(con, "embed/text_candidates").fetchall(),
+            "embedded_texts": {r[0] for r in db.run(con, "embed/embedded_texts", model).fetchall()},
+        }  # fmt: skip
+    finally:
+        con.close()
+
+
+def _images_to_embed(known: dict[str, Any], config: EmbedConfig, force: bool,
+                     held: set[str]) -> dict[str, str]:  # fmt: skip
+    """Fetch URL -> the product's image_url, for each image not downloaded yet (and not a
+    final failure) or downloaded but not embedded; URLs another run holds are left out."""
+    urls: dict[str, str] = {}
+    for (image_url,) in known["image_rows"]:
+        url = config.fetch_url(image_url)
+        if url in held:
+            continue
+        sha = known["fetched"].get(url)
+        if (
+            force
+            or (sha is None and url not in known["failed"])
+            or (sha and sha not in known["embedded"])
+        ):
+            urls.setdefault(url, image_url)
+    return urls

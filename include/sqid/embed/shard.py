@@ -32,10 +32,7 @@ from sqid.embed.images import (
 )
 from sqid.files import write_parquet_atomic
 from sqid.progress import Ticker
-from sqid.runs import (
-    done_keys,
-    read_slice,
-)
+from sqid.runs import done_keys, read_slice
 
 log = logging.getLogger(__name__)
 
@@ -94,91 +91,112 @@ def _open_shard(
 def run_image_shard(shard: dict[str, Any], config: EmbedConfig, cache_dir: Path,
                     encoder: ClipEncoder | None = None) -> dict[str, Any]:  # fmt: skip
     """Fetch, verify and embed one shard of image URLs; resumable from its part files."""
-    directory, work = _open_shard(shard, "image", ["url", "image_url"])
-    run_dir = directory.parent
-    urls = work["url"]
-    image_urls = dict(zip(urls, work["image_url"], strict=True))
-    done_urls = done_keys(directory, "fetches-*.parquet", "url")
-    skip = done_keys(run_dir, "embedded.parquet", "sha256") | done_keys(
-        directory, "vectors-*.parquet", "sha256"
-    )
-    cache = ContentCache(cache_dir)
-    part = len(list(directory.glob("fetches-*.parquet")))
-    counts: Counter[str] = Counter()
-    start, ticker = time.monotonic(), Ticker()
-    embedded = 0
-    session = image_session(config.policy, config.download_workers)
-    downloads = ThreadPoolExecutor(max_workers=config.download_workers)
-    encoder = encoder or ClipEncoder(config.model_id, config.revision, config.device)
-    revision = config.model_revision()
+    return _ImageShard(shard, config, cache_dir, encoder).run()
 
-    def fetch_one(url: str) -> dict[str, Any]:
-        sha = cache.lookup(url)
+
+class _ImageShard:
+    """One image shard while it runs. Per checkpoint: download its URLs (the next
+    checkpoint's downloads run while the model embeds this one's images), embed each new
+    image once, and write its fetch rows and vectors as one pair of part files."""
+
+    def __init__(self, shard: dict[str, Any], config: EmbedConfig, cache_dir: Path,
+                 encoder: ClipEncoder | None) -> None:  # fmt: skip
+        self.directory, work = _open_shard(shard, "image", ["url", "image_url"])
+        self.number, self.config = shard["shard"], config
+        self.urls = work["url"]
+        self.image_urls = dict(zip(self.urls, work["image_url"], strict=True))
+        self.done_urls = done_keys(self.directory, "fetches-*.parquet", "url")
+        self.skip = done_keys(self.directory.parent, "embedded.parquet", "sha256") | done_keys(
+            self.directory, "vectors-*.parquet", "sha256"
+        )
+        self.cache = ContentCache(cache_dir)
+        self.part = len(list(self.directory.glob("fetches-*.parquet")))
+        self.counts: Counter[str] = Counter()
+        self.start, self.ticker, self.embedded = time.monotonic(), Ticker(), 0
+        self.encoder = encoder or ClipEncoder(config.model_id, config.revision, config.device)
+        self.revision = config.model_revision()
+
+    def run(self) -> dict[str, Any]:
+        self.session = image_session(self.config.policy, self.config.download_workers)
+        self.downloads = ThreadPoolExecutor(max_workers=self.config.download_workers)
+        todo = [u for u in self.urls if u not in self.done_urls]
+        try:
+            fetched = prefetch_map(
+                self._fetch, batched(todo, self.config.checkpoint_every), workers=1
+            )
+            for rows, to_embed in fetched:
+                vectors, failed = self._embed(to_embed)
+                self._checkpoint(rows, vectors, failed)
+        finally:
+            self.downloads.shutdown()
+            self.session.close()
+        return {"kind": "image", "shard": self.number, "urls": len(self.urls),
+                "statuses": dict(self.counts), "embedded": self.embedded,
+                "seconds": round(time.monotonic() - self.start, 2)}  # fmt: skip
+
+    def _fetch_one(self, url: str) -> dict[str, Any]:
+        row = {"url": url, "image_url": self.image_urls[url]}
+        sha = self.cache.lookup(url)
         if sha is not None:
-            return {"url": url, "image_url": image_urls[url], "sha256": sha, "status": OK, "error": None,
-                    "http_status": None, "attempts": 0, "fetched_at": _now_us()}  # fmt: skip
-        got = fetch_image(config.transport_url(url), session, config.policy)
+            return {**row, "sha256": sha, "status": OK, "error": None, "http_status": None,
+                    "attempts": 0, "fetched_at": _now_us()}  # fmt: skip
+        got = fetch_image(self.config.transport_url(url), self.session, self.config.policy)
         if got.status == OK:
-            cache.put(url, got.sha256, got.data)
-        return {"url": url, "image_url": image_urls[url], "sha256": got.sha256, "status": got.status,
-                "error": got.error,
+            self.cache.put(url, got.sha256, got.data)
+        return {**row, "sha256": got.sha256, "status": got.status, "error": got.error,
                 "http_status": got.http_status, "attempts": got.attempts,
                 "fetched_at": _now_us()}  # fmt: skip
 
-    def fetch_all(batch_urls: list[str]):
-        rows = list(downloads.map(fetch_one, batch_urls))
+    def _fetch(self, urls: list[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        rows = list(self.downloads.map(self._fetch_one, urls))
         to_embed = {
-            r["sha256"]: r["url"] for r in rows if r["status"] == OK and r["sha256"] not in skip
+            r["sha256"]: r["url"]
+            for r in rows
+            if r["status"] == OK and r["sha256"] not in self.skip
         }
         return rows, to_embed
 
-    try:
-        # The next checkpoint's downloads run while the model embeds this one's images.
-        fetched = prefetch_map(
-            fetch_all, batched([u for u in urls if u not in done_urls], config.checkpoint_every),
-            workers=1,
-        )  # fmt: skip
-        for rows, to_embed in fetched:
-            vectors, failed = [], {}
-            prepared = prefetch_map(
-                lambda b: _prepare(encoder, config.policy, cache, b),
-                batched(list(to_embed), config.batch_size),
-                workers=config.workers,
-            )
-            for keys, pixels, failures in prepared:
-                for sha, status, error in failures:
-                    failed[sha] = (status, error)
-                if pixels is not None:
-                    for sha, vector in zip(keys, encoder.encode_pixels(pixels), strict=True):
-                        vectors.append({"model_id": config.model_id, "revision": revision,
-                                        "sha256": sha, "embedding": vector.tolist()})  # fmt: skip
-                if ticker.due():
-                    rate = (embedded + len(vectors)) / (time.monotonic() - start)
-                    log.info("image shard %d: %d embedded (%.2f images/s), %d of %d URLs "
-                             "checkpointed", shard["shard"], embedded + len(vectors), rate,
-                             sum(counts.values()), len(urls))  # fmt: skip
-            for row in rows:  # a file that cannot be decoded is the URL's status
-                if row["sha256"] in failed:
-                    row["status"], row["error"] = failed[row["sha256"]]
-                counts[row["status"]] += 1
-            skip.update(v["sha256"] for v in vectors)
-            embedded += len(vectors)
-            write_parquet_atomic(
-                vectors, IMAGE_VECTOR_SCHEMA, directory / f"vectors-{part:05d}.parquet"
-            )
-            write_parquet_atomic(rows, FETCH_SCHEMA, directory / f"fetches-{part:05d}.parquet")
-            part += 1
-            elapsed = time.monotonic() - start
-            finished = sum(counts.values())
-            rate = finished / elapsed if elapsed else 0.0
-            eta = (len(urls) - len(done_urls) - finished) / rate if rate else 0.0
-            log.info("image shard %d: %d/%d URLs, %d embedded, %.1f images/s, ETA %.0fs, %s",
-                     shard["shard"], finished, len(urls), embedded, rate, eta, dict(counts))  # fmt: skip
-    finally:
-        downloads.shutdown()
-        session.close()
-    return {"kind": "image", "shard": shard["shard"], "urls": len(urls), "statuses": dict(counts),
-            "embedded": embedded, "seconds": round(time.monotonic() - start, 2)}  # fmt: skip
+    def _embed(self, to_embed: dict[str, str]) -> tuple[list[dict], dict[str, tuple]]:
+        """Vectors of the new images; the images that cannot be decoded, with why."""
+        vectors: list[dict[str, Any]] = []
+        failed: dict[str, tuple[str, str | None]] = {}
+        config = self.config
+        prepared = prefetch_map(
+            lambda b: _prepare(self.encoder, config.policy, self.cache, b),
+            batched(list(to_embed), config.batch_size),
+            workers=config.workers,
+        )
+        for keys, pixels, failures in prepared:
+            failed.update((sha, (status, error)) for sha, status, error in failures)
+            if pixels is not None:
+                for sha, vector in zip(keys, self.encoder.encode_pixels(pixels), strict=True):
+                    vectors.append({"model_id": config.model_id, "revision": self.revision,
+                                    "sha256": sha, "embedding": vector.tolist()})  # fmt: skip
+            if self.ticker.due():
+                done = self.embedded + len(vectors)
+                log.info("image shard %d: %d embedded (%.2f images/s), %d of %d URLs "
+                         "checkpointed", self.number, done, done / (time.monotonic() - self.start),
+                         sum(self.counts.values()), len(self.urls))  # fmt: skip
+        return vectors, failed
+
+    def _checkpoint(self, rows: list[dict], vectors: list[dict], failed: dict) -> None:
+        for row in rows:  # a file that cannot be decoded is the URL's status
+            if row["sha256"] in failed:
+                row["status"], row["error"] = failed[row["sha256"]]
+            self.counts[row["status"]] += 1
+        self.skip.update(v["sha256"] for v in vectors)
+        self.embedded += len(vectors)
+        name = f"{self.part:05d}.parquet"
+        write_parquet_atomic(vectors, IMAGE_VECTOR_SCHEMA, self.directory / f"vectors-{name}")
+        write_parquet_atomic(rows, FETCH_SCHEMA, self.directory / f"fetches-{name}")
+        self.part += 1
+        elapsed = time.monotonic() - self.start
+        finished = sum(self.counts.values())
+        rate = finished / elapsed if elapsed else 0.0
+        eta = (len(self.urls) - len(self.done_urls) - finished) / rate if rate else 0.0
+        log.info("image shard %d: %d/%d URLs, %d embedded, %.1f images/s, ETA %.0fs, %s",
+                 self.number, finished, len(self.urls), self.embedded, rate, eta,
+                 dict(self.counts))  # fmt: skip
 
 
 def run_text_shard(shard: dict[str, Any], config: EmbedConfig,

@@ -155,37 +155,36 @@ def _fetch_file_locked(
 
     own_session = session is None
     session = session or http.session(public_only=False)
-    policy = policy or RetryPolicy()
-    fetched = 0
     try:
-        for attempt in range(1, policy.max_attempts + 1):
-            status, error, retry_after, got = _try_once(session, url, part, spec, timeout)
-            fetched += got
-            if status is not None and 200 <= status < 300 and error is None:
-                _verify_and_install(part, dest, spec, url)
-                log.info(
-                    "%s: verified (%d bytes fetched, %d attempts)", spec.name, fetched, attempt
-                )
-                return DownloadResult(dest, spec, False, fetched, attempt)
-            decision = decide(policy, attempt, status=status, error=error, retry_after=retry_after)
-            what = error or f"HTTP {status}"
-            if not decision.retry:
-                raise DownloadError(
-                    f"{spec.name}: giving up on {url} after {attempt} attempt(s): {what}"
-                )
-            log.warning(
-                "%s: attempt %d failed (%s); %d bytes kept, retrying in %.1fs",
-                spec.name,
-                attempt,
-                what,
-                part.stat().st_size if part.exists() else 0,
-                decision.delay,
-            )
-            sleep(decision.delay)
-        raise DownloadError(f"{spec.name}: no attempts allowed by the retry policy")
+        return _download(session, url, part, dest, spec, policy or RetryPolicy(), timeout, sleep)
     finally:
         if own_session:
             session.close()
+
+
+def _download(session: requests.Session, url: str, part: Path, dest: Path, spec: FileSpec,
+              policy: RetryPolicy, timeout: tuple[float, float],
+              sleep: Callable[[float], None]) -> DownloadResult:  # fmt: skip
+    """Attempts under ``policy``, each resuming the ``.part`` file, until it verifies."""
+    fetched = 0
+    for attempt in range(1, policy.max_attempts + 1):
+        status, error, retry_after, got = _try_once(session, url, part, spec, timeout)
+        fetched += got
+        if status is not None and 200 <= status < 300 and error is None:
+            _verify_and_install(part, dest, spec, url)
+            log.info("%s: verified (%d bytes fetched, %d attempts)", spec.name, fetched, attempt)
+            return DownloadResult(dest, spec, False, fetched, attempt)
+        decision = decide(policy, attempt, status=status, error=error, retry_after=retry_after)
+        what = error or f"HTTP {status}"
+        if not decision.retry:
+            raise DownloadError(
+                f"{spec.name}: giving up on {url} after {attempt} attempt(s): {what}"
+            )
+        kept = part.stat().st_size if part.exists() else 0
+        log.warning("%s: attempt %d failed (%s); %d bytes kept, retrying in %.1fs",
+                    spec.name, attempt, what, kept, decision.delay)  # fmt: skip
+        sleep(decision.delay)
+    raise DownloadError(f"{spec.name}: no attempts allowed by the retry policy")
 
 
 def _try_once(

@@ -94,107 +94,153 @@ def _title_block(title: str) -> str:
 
 def render(layout: str, product_id: str, title: str = "", size: int = 300_000) -> str:
     """The HTML the local site serves for ``product_id`` in ``layout``."""
+    if layout in _WHOLE_PAGES:
+        return _WHOLE_PAGES[layout](product_id)
     iid = image_id_for(product_id)
     title = title or f"Product {product_id}"
-    dyn = _dynamic(iid, [(355, 500), (425, 600), (679, 958)])
-    if layout == "landing":
-        body = _title_block(title) + (
-            f'<div id="imgTagWrapperId"><img alt="{html.escape(title)}" '
-            f'src="{CDN}/{iid}._AC_SX425_.jpg" data-old-hires="{CDN}/{iid}._AC_SL1500_.jpg" '
-            f'id="landingImage" data-a-dynamic-image="{dyn}"></div></div>'
-        )
-    elif layout == "landing_no_hires":
-        body = _title_block(title) + (
-            f'<img src="{CDN}/{image_id_for(product_id, "thumb")}._AC_US40_.jpg" data-old-hires="" '
-            f'id="landingImage" data-a-dynamic-image="{dyn}"></div>'
-        )
-    elif layout == "landing_data_uri":
-        body = _title_block(title) + (
-            '<img src="data:image/jpeg;base64,/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcG" '
-            f'data-old-hires="" id="landingImage" data-a-dynamic-image="{dyn}"></div>'
-        )
-    elif layout == "color_images":
-        images = [{
-            "hiRes": f"{CDN}/{iid}._AC_SL1500_.jpg",
-            "thumb": f"{CDN}/{iid}._AC_US40_.jpg",
-            "large": f"{CDN}/{iid}._AC_.jpg",
-            "main": {f"{CDN}/{iid}._AC_SX425_.jpg": [425, 425]},
-            "variant": "MAIN",
-        }]  # fmt: skip
-        body = _title_block(title) + (
-            '</div><script type="text/javascript">P.when(\'A\').register("ImageBlockATF", '
-            "function(A){ var data = { 'colorImages': { 'initial': "
-            f"{json.dumps(images)}"
-            "}, 'colorToAsin': {'initial': {}}, "
-            "'heroImage': {} }; return data; });</script>"
-        )
-    elif layout == "book":
-        book = html.escape(json.dumps({
-            f"{CDN}/{iid}._SY291_BO1,204,203,200_QL40_.jpg": [194, 291],
-            f"{CDN}/{iid}._SX331_BO1,204,203,200_.jpg": [331, 499],
-        }), quote=True)  # fmt: skip
-        body = _title_block(title) + (
-            f'<img id="imgBlkFront" src="{CDN}/{iid}._SY291_BO1,204,203,200_QL40_.jpg" '
-            f'data-a-dynamic-image="{book}" class="a-dynamic-image"></div>'
-        )
-    elif layout == "kindle":
-        kindle = html.escape(json.dumps({f"{CDN}/{iid}._SY346_.jpg": [231, 346]}), quote=True)
-        body = _title_block(title) + (
-            f'<img id="ebooksImgBlkFront" src="{CDN}/{iid}._SY346_.jpg" '
-            f'data-a-dynamic-image="{kindle}"></div>'
-        )
-    elif layout == "audible":
-        body = _title_block(title) + (
-            f'<img id="main-image" src="{CDN}/{iid}._SL500_.jpg" '
-            f'data-a-hires="{CDN}/{iid}._SL1000_.jpg"></div>'
-        )
-    elif layout == "placeholder":
-        body = _title_block(title) + (
-            f'<img id="landingImage" src="{CDN}/{PLACEHOLDER_ID}._QL70_ML2_.gif" '
-            f'data-old-hires="" data-a-dynamic-image="{{&quot;{CDN}/{PLACEHOLDER_ID}.gif&quot;:[500,500]}}"></div>'
-        )
-    elif layout == "default_video":
-        body = _title_block(title) + (
-            f'<img id="main-image" src="{DEFAULT_VIDEO}" data-a-hires="{DEFAULT_VIDEO}"></div>'
-        )
-    elif layout == "no_image_null":
-        body = _title_block(title) + (
-            "</div><script>var data = { 'colorImages': { 'initial': null }, 'mainImageSize': null };"
-            "</script>"
-        )
-    elif layout == "captcha_classic":
-        return _captcha(product_id, classic=True)
-    elif layout == "captcha_button":
-        return _captcha(product_id, classic=False)
-    elif layout == "not_found":
-        body = (
-            '<div id="g"><a href="/ref=cs_404_logo"><img src="https://m.media-amazon.com/images/G/01/'
-            'error/logo._TTD_.png" alt="Amazon"></a><a href="/dogsofamazon/ref=cs_404_link">'
-            '<img alt="Dogs of Amazon" src="https://m.media-amazon.com/images/G/01/error/41._TTD_.jpg">'
-            "</a><p>Sorry, we couldn't find that page.</p></div>"
-        )
-        return _page(body, "Page Not Found", 20_000)
-    elif layout in ("service_error", "blocked"):
-        body = (
-            '<div><a href="/ref=cs_503_logo"><img src="https://m.media-amazon.com/images/G/01/'
-            'error/500_503.png" alt="Sorry! Something went wrong!"></a>'
-            '<a href="/ref=cs_503_link">Go to the Amazon.com home page</a></div>'
-        )
-        return _page(body, "Sorry! Something went wrong!", 10_000)
-    elif layout == "degraded":
+    if layout == "degraded":
         body = (
             '<div id="dpSorryPage"><h2>We are sorry, this page is not fully available.</h2>'
             f'<img id="landingImage" src="{CDN}/{iid}._SX90_.jpg"></div>'
         )
-    elif layout == "js_shell":
-        body = (
-            '<div id="root"></div><script src="https://m.media-amazon.com/images/I/app.js"></script>'
-            "<noscript>Please enable JavaScript.</noscript>"
-        )
-        return _page(body, "Amazon Music", 40_000)
+    elif layout in _IMAGE_BLOCKS:
+        body = _title_block(title) + _IMAGE_BLOCKS[layout](product_id, iid, title)
     else:
         raise ValueError(f"unknown layout {layout!r}")
     return _page(body, f"Amazon.com: {html.escape(title)}", size)
+
+
+def _landing(product_id: str, iid: str, title: str) -> str:
+    return (
+        f'<div id="imgTagWrapperId"><img alt="{html.escape(title)}" '
+        f'src="{CDN}/{iid}._AC_SX425_.jpg" data-old-hires="{CDN}/{iid}._AC_SL1500_.jpg" '
+        f'id="landingImage" data-a-dynamic-image="{_standard_sizes(iid)}"></div></div>'
+    )
+
+
+def _landing_no_hires(product_id: str, iid: str, title: str) -> str:
+    return (
+        f'<img src="{CDN}/{image_id_for(product_id, "thumb")}._AC_US40_.jpg" data-old-hires="" '
+        f'id="landingImage" data-a-dynamic-image="{_standard_sizes(iid)}"></div>'
+    )
+
+
+def _landing_data_uri(product_id: str, iid: str, title: str) -> str:
+    return (
+        '<img src="data:image/jpeg;base64,/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcG" '
+        f'data-old-hires="" id="landingImage" data-a-dynamic-image="{_standard_sizes(iid)}"></div>'
+    )
+
+
+def _color_images(product_id: str, iid: str, title: str) -> str:
+    images = [{
+        "hiRes": f"{CDN}/{iid}._AC_SL1500_.jpg",
+        "thumb": f"{CDN}/{iid}._AC_US40_.jpg",
+        "large": f"{CDN}/{iid}._AC_.jpg",
+        "main": {f"{CDN}/{iid}._AC_SX425_.jpg": [425, 425]},
+        "variant": "MAIN",
+    }]  # fmt: skip
+    return (
+        '</div><script type="text/javascript">P.when(\'A\').register("ImageBlockATF", '
+        "function(A){ var data = { 'colorImages': { 'initial': "
+        f"{json.dumps(images)}"
+        "}, 'colorToAsin': {'initial': {}}, "
+        "'heroImage': {} }; return data; });</script>"
+    )
+
+
+def _book(product_id: str, iid: str, title: str) -> str:
+    book = html.escape(json.dumps({
+        f"{CDN}/{iid}._SY291_BO1,204,203,200_QL40_.jpg": [194, 291],
+        f"{CDN}/{iid}._SX331_BO1,204,203,200_.jpg": [331, 499],
+    }), quote=True)  # fmt: skip
+    return (
+        f'<img id="imgBlkFront" src="{CDN}/{iid}._SY291_BO1,204,203,200_QL40_.jpg" '
+        f'data-a-dynamic-image="{book}" class="a-dynamic-image"></div>'
+    )
+
+
+def _kindle(product_id: str, iid: str, title: str) -> str:
+    kindle = html.escape(json.dumps({f"{CDN}/{iid}._SY346_.jpg": [231, 346]}), quote=True)
+    return (
+        f'<img id="ebooksImgBlkFront" src="{CDN}/{iid}._SY346_.jpg" '
+        f'data-a-dynamic-image="{kindle}"></div>'
+    )
+
+
+def _audible(product_id: str, iid: str, title: str) -> str:
+    return (
+        f'<img id="main-image" src="{CDN}/{iid}._SL500_.jpg" '
+        f'data-a-hires="{CDN}/{iid}._SL1000_.jpg"></div>'
+    )
+
+
+def _placeholder(product_id: str, iid: str, title: str) -> str:
+    sizes = f"{{&quot;{CDN}/{PLACEHOLDER_ID}.gif&quot;:[500,500]}}"
+    return (
+        f'<img id="landingImage" src="{CDN}/{PLACEHOLDER_ID}._QL70_ML2_.gif" '
+        f'data-old-hires="" data-a-dynamic-image="{sizes}"></div>'
+    )
+
+
+def _default_video(product_id: str, iid: str, title: str) -> str:
+    return f'<img id="main-image" src="{DEFAULT_VIDEO}" data-a-hires="{DEFAULT_VIDEO}"></div>'
+
+
+def _no_image_null(product_id: str, iid: str, title: str) -> str:
+    return (
+        "</div><script>var data = { 'colorImages': { 'initial': null }, 'mainImageSize': null };"
+        "</script>"
+    )
+
+
+_IMAGE_BLOCKS = {
+    "landing": _landing, "landing_no_hires": _landing_no_hires,
+    "landing_data_uri": _landing_data_uri, "color_images": _color_images, "book": _book,
+    "kindle": _kindle, "audible": _audible, "placeholder": _placeholder,
+    "default_video": _default_video, "no_image_null": _no_image_null,
+}  # fmt: skip
+"""Product-page layouts: the title block, then this image block."""
+
+
+def _standard_sizes(iid: str) -> str:
+    return _dynamic(iid, [(355, 500), (425, 600), (679, 958)])
+
+
+def _not_found(product_id: str) -> str:
+    body = (
+        '<div id="g"><a href="/ref=cs_404_logo"><img src="https://m.media-amazon.com/images/G/01/'
+        'error/logo._TTD_.png" alt="Amazon"></a><a href="/dogsofamazon/ref=cs_404_link">'
+        '<img alt="Dogs of Amazon" src="https://m.media-amazon.com/images/G/01/error/41._TTD_.jpg">'
+        "</a><p>Sorry, we couldn't find that page.</p></div>"
+    )
+    return _page(body, "Page Not Found", 20_000)
+
+
+def _service_error(product_id: str) -> str:
+    body = (
+        '<div><a href="/ref=cs_503_logo"><img src="https://m.media-amazon.com/images/G/01/'
+        'error/500_503.png" alt="Sorry! Something went wrong!"></a>'
+        '<a href="/ref=cs_503_link">Go to the Amazon.com home page</a></div>'
+    )
+    return _page(body, "Sorry! Something went wrong!", 10_000)
+
+
+def _js_shell(product_id: str) -> str:
+    body = (
+        '<div id="root"></div><script src="https://m.media-amazon.com/images/I/app.js"></script>'
+        "<noscript>Please enable JavaScript.</noscript>"
+    )
+    return _page(body, "Amazon Music", 40_000)
+
+
+_WHOLE_PAGES = {
+    "captcha_classic": lambda product_id: _captcha(product_id, classic=True),
+    "captcha_button": lambda product_id: _captcha(product_id, classic=False),
+    "not_found": _not_found, "service_error": _service_error, "blocked": _service_error,
+    "js_shell": _js_shell,
+}  # fmt: skip
+"""Layouts that are not product pages: captchas and error pages."""
 
 
 def _captcha(product_id: str, classic: bool) -> str:

@@ -98,73 +98,85 @@ class ProductSite(LoopbackServer):
         return "ok"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        site = self
+        return type("Handler", (_SiteHandler,), {"site": self})
 
-        class Handler(QuietHandler):
-            def do_GET(self) -> None:
-                parsed = urlparse(self.path)
-                parts = parsed.path.strip("/").split("/")
-                if len(parts) != 2 or parts[0] != "dp":
-                    return self._send(404, render("not_found", "-"))
-                product_id = parts[1]
-                redirected = "redirected=1" in parsed.query
-                with site._lock:
-                    if not redirected:
-                        site.requests[product_id] += 1
-                    number = site.requests[product_id]
-                    behaviour = "ok" if redirected else site.behaviour(product_id, number)
-                    site.log.append((time.monotonic(), product_id, behaviour))
-                if site.config.latency:
-                    time.sleep(site.config.latency)
-                cfg = site.config
-                if behaviour == "ok":
-                    layout = site.layout_for(product_id)
-                    page = render(layout, product_id, size=cfg.page_size)
-                    return self._send(LAYOUT_STATUS.get(layout, 200), page)
-                if behaviour == "captcha":
-                    return self._send(200, render("captcha_classic", product_id))
-                if behaviour in ("429", "503", "500"):
-                    page = render("service_error", product_id)
-                    return self._send(int(behaviour), page, {"Retry-After": cfg.retry_after})
-                if behaviour == "404":
-                    return self._send(404, render("not_found", product_id))
-                if behaviour == "redirect":
-                    return self._send(301, "", {"Location": f"/dp/{product_id}?redirected=1"})
-                if behaviour == "huge":
-                    layout = site.layout_for(product_id)
-                    return self._send(200, render(layout, product_id, size=20_000_000))
-                body = render(site.layout_for(product_id), product_id, size=cfg.page_size).encode()
-                if behaviour == "reset":
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return None
-                if behaviour == "truncate":
-                    self._head(200, len(body))
-                    self.wfile.write(body[: len(body) // 3])
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return None
-                if behaviour == "slow":
-                    self._head(200, len(body))
-                    self.wfile.write(body[:1000])
-                    self.wfile.flush()
-                    time.sleep(cfg.slow_seconds)
-                    with contextlib.suppress(OSError):  # the client gave up: expected
-                        self.wfile.write(body[1000:])
-                    return None
-                raise ValueError(f"unknown behaviour {behaviour!r}")
 
-            def _head(self, status: int, length: int, headers: dict[str, str] | None = None):
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(length))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
+class _SiteHandler(QuietHandler):
+    """Serves the product pages of :attr:`site` as its behaviours say."""
 
-            def _send(self, status: int, page: str, headers: dict[str, str] | None = None):
-                body = page.encode()
-                self._head(status, len(body), headers)
-                self.wfile.write(body)
+    site: ProductSite
 
-        return Handler
+    def do_GET(self) -> None:
+        parsed = urlparse(self.path)
+        parts = parsed.path.strip("/").split("/")
+        if len(parts) != 2 or parts[0] != "dp":
+            return self._send(404, render("not_found", "-"))
+        product_id = parts[1]
+        redirected = "redirected=1" in parsed.query
+        with self.site._lock:
+            if not redirected:
+                self.site.requests[product_id] += 1
+            number = self.site.requests[product_id]
+            behaviour = "ok" if redirected else self.site.behaviour(product_id, number)
+            self.site.log.append((time.monotonic(), product_id, behaviour))
+        if self.site.config.latency:
+            time.sleep(self.site.config.latency)
+        if not self._answer(product_id, behaviour):
+            self._misbehave(product_id, behaviour)
+        return None
+
+    def _answer(self, product_id: str, behaviour: str) -> bool:
+        """A whole response for ``behaviour``; False for the broken ones."""
+        cfg = self.site.config
+        if behaviour in ("ok", "huge"):
+            layout = self.site.layout_for(product_id)
+            size = cfg.page_size if behaviour == "ok" else 20_000_000
+            self._send(LAYOUT_STATUS.get(layout, 200) if behaviour == "ok" else 200,
+                       render(layout, product_id, size=size))  # fmt: skip
+        elif behaviour == "captcha":
+            self._send(200, render("captcha_classic", product_id))
+        elif behaviour in ("429", "503", "500"):
+            page = render("service_error", product_id)
+            self._send(int(behaviour), page, {"Retry-After": cfg.retry_after})
+        elif behaviour == "404":
+            self._send(404, render("not_found", product_id))
+        elif behaviour == "redirect":
+            self._send(301, "", {"Location": f"/dp/{product_id}?redirected=1"})
+        else:
+            return False
+        return True
+
+    def _misbehave(self, product_id: str, behaviour: str) -> None:
+        """A connection reset, a body cut short, or one that drips."""
+        layout = self.site.layout_for(product_id)
+        body = render(layout, product_id, size=self.site.config.page_size).encode()
+        if behaviour == "reset":
+            self.close_connection = True
+            self.connection.shutdown(2)
+        elif behaviour == "truncate":
+            self._head(200, len(body))
+            self.wfile.write(body[: len(body) // 3])
+            self.close_connection = True
+            self.connection.shutdown(2)
+        elif behaviour == "slow":
+            self._head(200, len(body))
+            self.wfile.write(body[:1000])
+            self.wfile.flush()
+            time.sleep(self.site.config.slow_seconds)
+            with contextlib.suppress(OSError):  # the client gave up: expected
+                self.wfile.write(body[1000:])
+        else:
+            raise ValueError(f"unknown behaviour {behaviour!r}")
+
+    def _head(self, status: int, length: int, headers: dict[str, str] | None = None):
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(length))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+
+    def _send(self, status: int, page: str, headers: dict[str, str] | None = None):
+        body = page.encode()
+        self._head(status, len(body), headers)
+        self.wfile.write(body)

@@ -169,36 +169,7 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
         model_id, revision = resolve_model(con, config)
         model = {"model_id": model_id, "revision": revision}
         fingerprint = inputs_fingerprint(con, model)
-        rows = {}
-        dimensions: set[int] = set()
-        # The vector file is a gigabyte, and writing it waits on the disk more than on
-        # the CPU: it goes on a second thread (its own DuckDB cursor) while this one
-        # writes the other files.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="product-features") as pool:
-            vectors = pool.submit(
-                _write_parquet,
-                product_feature_batches(con.cursor(), model, dimensions),
-                PRODUCT_FEATURES_SCHEMA,
-                staging / PRODUCT_FEATURES,
-            )
-            for name, product_set in zip(SQID_CSV, ("test", "supp"), strict=True):
-                urls = db.arrow_reader(
-                    con, "release/product_image_urls", {"product_set": product_set}
-                )
-                rows[name] = _write_csv(urls.read_all(), staging / name)
-            rows[QUERY_FEATURES] = _write_parquet(
-                db.arrow_reader(con, "release/query_features", model),
-                QUERY_FEATURES_SCHEMA,
-                staging / QUERY_FEATURES,
-            )
-            rows[STATUS_FILE] = _write_parquet(
-                db.arrow_reader(con, "release/product_image_status"), None, staging / STATUS_FILE
-            )
-            try:
-                rows[PRODUCT_FEATURES] = vectors.result()
-            except MixedDimensionsError as exc:
-                raise ReleaseError(f"{model_id}@{revision}: {exc}") from exc
-        rows = {name: rows[name] for name in DATA_FILES}  # the manifest's order
+        rows, dimensions = _write_data_files(con, staging, model)
         sqd_files = [dict(zip(("file_name", "url", "size", "sha256"), r, strict=True))
                      for r in db.run(con, "release/sqd_files").fetchall()]  # fmt: skip
         rule = db.run(con, "release/set_rule").fetchone()
@@ -206,19 +177,12 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
                    for r in db.run(con, "release/status_over_time").fetchall()]  # fmt: skip
     finally:
         con.close()
-    status = pq.read_table(staging / STATUS_FILE, columns=["product_set", "status"])
-    statuses: dict[str, dict[str, int]] = {}
-    for r in status.group_by(["product_set", "status"]).aggregate([([], "count_all")]).to_pylist():
-        statuses.setdefault(r["product_set"], {})[r["status"]] = r["count_all"]
-    statuses = {s: dict(sorted(c.items())) for s, c in sorted(statuses.items())}
-    coverage = {s: (c.get("ok", 0) / sum(c.values()) if c else 0.0) for s, c in statuses.items()}
-    dim = min(dimensions) if dimensions else None  # more than one: the gate names them
-    previous = config.previous or latest_version(config.release_dir)
+    statuses = _statuses(staging / STATUS_FILE)
     manifest = {
         "name": "Shopping Queries Image Dataset (SQID)",
         "version": version,
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "previous_release": previous,
+        "previous_release": config.previous or latest_version(config.release_dir),
         "sqd_files": sqd_files,
         "rows": rows,
         "counts": {
@@ -227,8 +191,11 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
             "queries": rows[QUERY_FEATURES],
             "statuses": statuses,
         },
-        "coverage": coverage,
-        "model": {**model, "dimension": dim},
+        "coverage": {
+            s: (c.get("ok", 0) / sum(c.values()) if c else 0.0) for s, c in statuses.items()
+        },
+        # More than one dimension: the gate names them.
+        "model": {**model, "dimension": min(dimensions) if dimensions else None},
         "pipeline": {
             "package_version": package_version(),
             "git_commit": git_commit(),
@@ -246,6 +213,47 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
     }
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return manifest
+
+
+def _write_data_files(con, staging: Path, model: dict[str, str]) -> tuple[dict[str, int], set[int]]:
+    """The data files of the layout; their rows in the manifest's order, and the vector
+    dimensions seen. The vector file is a gigabyte, and writing it waits on the disk
+    more than on the CPU: it goes on a second thread (its own DuckDB cursor) while this
+    one writes the other files."""
+    rows: dict[str, int] = {}
+    dimensions: set[int] = set()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="product-features") as pool:
+        vectors = pool.submit(
+            _write_parquet,
+            product_feature_batches(con.cursor(), model, dimensions),
+            PRODUCT_FEATURES_SCHEMA,
+            staging / PRODUCT_FEATURES,
+        )
+        for name, product_set in zip(SQID_CSV, ("test", "supp"), strict=True):
+            urls = db.arrow_reader(con, "release/product_image_urls", {"product_set": product_set})
+            rows[name] = _write_csv(urls.read_all(), staging / name)
+        rows[QUERY_FEATURES] = _write_parquet(
+            db.arrow_reader(con, "release/query_features", model),
+            QUERY_FEATURES_SCHEMA,
+            staging / QUERY_FEATURES,
+        )
+        rows[STATUS_FILE] = _write_parquet(
+            db.arrow_reader(con, "release/product_image_status"), None, staging / STATUS_FILE
+        )
+        try:
+            rows[PRODUCT_FEATURES] = vectors.result()
+        except MixedDimensionsError as exc:
+            raise ReleaseError(f"{model['model_id']}@{model['revision']}: {exc}") from exc
+    return {name: rows[name] for name in DATA_FILES}, dimensions
+
+
+def _statuses(status_file: Path) -> dict[str, dict[str, int]]:
+    """Products per status in each set, sorted (the manifest's claim the gate checks)."""
+    status = pq.read_table(status_file, columns=["product_set", "status"])
+    statuses: dict[str, dict[str, int]] = {}
+    for r in status.group_by(["product_set", "status"]).aggregate([([], "count_all")]).to_pylist():
+        statuses.setdefault(r["product_set"], {})[r["status"]] = r["count_all"]
+    return {s: dict(sorted(c.items())) for s, c in sorted(statuses.items())}
 
 
 def same_data(staging: Path, published: Path) -> bool:

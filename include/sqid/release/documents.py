@@ -13,11 +13,7 @@ import pyarrow.parquet as pq
 
 from sqid.files import sha256_file
 from sqid.release.croissant import _TABLES, CITATION, croissant
-from sqid.release.layout import (
-    DATA_FILES,
-    STATUS_FILE,
-    manifest_of,
-)
+from sqid.release.layout import DATA_FILES, STATUS_FILE, manifest_of
 from sqid.release.report import report_html
 
 CHANGELOG_LISTED = 20

@@ -173,6 +173,14 @@ def report_html(directory: Path, evaluation: dict[str, Any] | None, changes: dic
                 image_cache: Path | None = None) -> str:  # fmt: skip
     """The report of the release in ``directory``."""
     m = manifest_of(directory)
+    sections = [
+        _heading(m), _coverage(m), _ranking(evaluation, previous_evaluation or {}),
+        "<h2>Changes</h2>" + _changes(changes), _samples(directory, image_cache),
+    ]  # fmt: skip
+    return "".join(sections) + "</body></html>"
+
+
+def _heading(m: dict[str, Any]) -> str:
     esc = html.escape
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
@@ -188,8 +196,14 @@ def report_html(directory: Path, evaluation: dict[str, Any] | None, changes: dic
         f"@ <code>{esc(str(m['model']['revision']))}</code>, {m['model']['dimension']} dimensions; "
         f"previous release: {esc(str(m.get('previous_release') or 'none'))}.</p>"
     )
-    parts.append("<h2>Coverage</h2><table><tr><th>set</th><th>products</th><th>with image</th>"
-                 "<th>coverage</th></tr>")  # fmt: skip
+    return "".join(parts)
+
+
+def _coverage(m: dict[str, Any]) -> str:
+    """Coverage per set, products per status, and the page kinds seen per day."""
+    esc = html.escape
+    parts = ["<h2>Coverage</h2><table><tr><th>set</th><th>products</th><th>with image</th>"
+             "<th>coverage</th></tr>"]  # fmt: skip
     for s, counts in sorted(m["counts"]["statuses"].items()):
         total = sum(counts.values())
         parts.append(f"<tr><td>{esc(s)}</td><td>{total:,}</td><td>{counts.get('ok', 0):,}</td>"
@@ -206,30 +220,35 @@ def report_html(directory: Path, evaluation: dict[str, Any] | None, changes: dic
     for row in m.get("status_over_time", []):
         parts.append(f"<tr><td>{esc(row['day'])}</td><td>{esc(str(row['outcome']))}</td>"
                      f"<td>{row['attempts']:,}</td></tr>")  # fmt: skip
-    parts.append("</table><h2>Ranking (nDCG, US Task-1 test, gains E=1, S=0.1, C=0.01, I=0)</h2>")
-    if evaluation:
-        prev = previous_evaluation or {}
-        parts.append("<table><tr><th>method</th><th>nDCG</th><th>previous release</th></tr>")
-        for key, label in (("random", "random order (expected)"), ("clip_text", "CLIP text (title)"),
-                           ("clip_image", "CLIP image")):  # fmt: skip
-            parts.append(f"<tr><td>{label}</td><td>{evaluation[key]:.4f}</td>"
-                         f"<td>{_fmt(prev.get(key))}</td></tr>")  # fmt: skip
-        best = evaluation["best_combination"]
-        parts.append(f"<tr><td>CLIP text+image, w={best['weight_text']:.1f}</td><td>{best['ndcg']:.4f}</td>"
-                     f"<td>{_fmt((prev.get('best_combination') or {}).get('ndcg'))}</td></tr></table>")  # fmt: skip
-        parts.append(f"<p>{evaluation['queries']:,} queries, {evaluation['judgements']:,} judgements "
-                     f"({evaluation['skipped_queries']:,} all-irrelevant queries left out).</p>")  # fmt: skip
-        parts.append("<h3>Weight sweep</h3>" + sweep_plot(evaluation))
-    else:
-        parts.append("<p>Not evaluated (no SQD examples file given).</p>")
-    if evaluation and evaluation.get("retrieval", {}).get("queries"):
+    return "".join(parts) + "</table>"
+
+
+def _ranking(evaluation: dict[str, Any] | None, prev: dict[str, Any]) -> str:
+    parts = ["<h2>Ranking (nDCG, US Task-1 test, gains E=1, S=0.1, C=0.01, I=0)</h2>"]
+    if not evaluation:
+        return parts[0] + "<p>Not evaluated (no SQD examples file given).</p>"
+    parts.append("<table><tr><th>method</th><th>nDCG</th><th>previous release</th></tr>")
+    for key, label in (("random", "random order (expected)"), ("clip_text", "CLIP text (title)"),
+                       ("clip_image", "CLIP image")):  # fmt: skip
+        parts.append(f"<tr><td>{label}</td><td>{evaluation[key]:.4f}</td>"
+                     f"<td>{_fmt(prev.get(key))}</td></tr>")  # fmt: skip
+    best = evaluation["best_combination"]
+    parts.append(f"<tr><td>CLIP text+image, w={best['weight_text']:.1f}</td><td>{best['ndcg']:.4f}</td>"
+                 f"<td>{_fmt((prev.get('best_combination') or {}).get('ndcg'))}</td></tr></table>")  # fmt: skip
+    parts.append(f"<p>{evaluation['queries']:,} queries, {evaluation['judgements']:,} judgements "
+                 f"({evaluation['skipped_queries']:,} all-irrelevant queries left out).</p>")  # fmt: skip
+    parts.append("<h3>Weight sweep</h3>" + sweep_plot(evaluation))
+    if evaluation.get("retrieval", {}).get("queries"):
         parts.append("<h2>Search</h2>" + _retrieval(evaluation["retrieval"]))
-    parts.append("<h2>Changes</h2>" + _changes(changes))
-    parts.append("<h2>Sample images</h2><div class=grid>")
+    return "".join(parts)
+
+
+def _samples(directory: Path, image_cache: Path | None) -> str:
+    esc = html.escape
+    parts = ["<h2>Sample images</h2><div class=grid>"]
     for product_id, url, thumbnail in sample_images(directory, image_cache):
         picture = (f'<img src="{thumbnail}" alt="{esc(product_id)}">' if thumbnail
                    else "<div class=missing>not in the image cache</div>")  # fmt: skip
         parts.append(f'<figure>{picture}<figcaption><a href="{esc(url)}">{esc(product_id)}</a>'
                      "</figcaption></figure>")  # fmt: skip
-    parts.append("</div></body></html>")
-    return "".join(parts)
+    return "".join(parts) + "</div>"

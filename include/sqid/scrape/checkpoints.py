@@ -13,9 +13,7 @@ import pyarrow.parquet as pq
 
 from sqid.files import write_parquet_atomic
 from sqid.scrape.drift import HELD_PREFIX
-from sqid.scrape.product import (
-    now_utc,
-)
+from sqid.scrape.product import now_utc
 from sqid.scrape.records import (
     ATTEMPT_SCHEMA,
     OUTCOME_SCHEMA,

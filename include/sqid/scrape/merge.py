@@ -12,10 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqid import db
-from sqid.runs import (
-    planning,
-    settle,
-)
+from sqid.runs import planning, settle
 from sqid.scrape.placeholders import SharedImageRule, find_shared_images
 from sqid.scrape.plan import ensure_tables
 from sqid.scrape.records import RETRYABLE_STATUSES

@@ -19,7 +19,7 @@ from pathlib import Path
 from sqid.retry import RetryPolicy, decide
 from sqid.scrape.config import ScrapeConfig
 from sqid.scrape.fetch import REDIRECT_ERRORS, FetchOutcome, HostLimiter, PageFetcher
-from sqid.scrape.pages import analyse_page
+from sqid.scrape.pages import PageAnalysis, analyse_page
 from sqid.scrape.records import (
     CAPTCHA,
     DEGRADED,
@@ -149,26 +149,9 @@ def scrape_product(
         limiter.wait()
         fetched_at = now_utc()
         result = fetcher.fetch(url)
-        analysis = None
-        if result.body is not None and result.error is None and result.status != 429:
-            # A 429 is throttling whatever its body says (often nothing): its status decides.
-            analysis = analyse_page(result.body, result.status)
+        analysis = _analysis(result)
         kind = analysis.page_kind if analysis else None
-        attempts.append(
-            Attempt(
-                attempt_id=f"{run_id}:{product_id}:{number}",
-                product_id=product_id,
-                attempt=number,
-                fetched_at=fetched_at,
-                http_status=result.status,
-                page_kind=kind,
-                latency_ms=round(result.latency * 1000, 1),
-                bytes=len(result.body or b""),
-                error=result.error,
-                run_id=run_id,
-                final_url=result.final_url,
-            )
-        )
+        attempts.append(_attempt(run_id, product_id, number, fetched_at, result, kind))
         answered = kind in (PRODUCT, NO_IMAGE, NOT_FOUND)
         limiter.throttle.observe(result.latency, ok=answered)
         state.record(kind, result.status, config.captcha_pause)
@@ -191,6 +174,24 @@ def scrape_product(
         )
         return outcome, attempts, result.body
     raise AssertionError("unreachable: the retry policy always ends the loop")
+
+
+def _analysis(result: FetchOutcome) -> PageAnalysis | None:
+    """What the page is, when a page came back; a 429 is throttling whatever its body
+    says (often nothing): its status decides."""
+    if result.body is not None and result.error is None and result.status != 429:
+        return analyse_page(result.body, result.status)
+    return None
+
+
+def _attempt(run_id: str, product_id: str, number: int, fetched_at: datetime,
+             result: FetchOutcome, kind: str | None) -> Attempt:  # fmt: skip
+    return Attempt(
+        attempt_id=f"{run_id}:{product_id}:{number}", product_id=product_id, attempt=number,
+        fetched_at=fetched_at, http_status=result.status, page_kind=kind,
+        latency_ms=round(result.latency * 1000, 1), bytes=len(result.body or b""),
+        error=result.error, run_id=run_id, final_url=result.final_url,
+    )  # fmt: skip
 
 
 def store_raw_page(root: Path, product_id: str, fetched_at: datetime, body: bytes) -> Path:

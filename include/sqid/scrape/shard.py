@@ -43,10 +43,7 @@ from sqid.scrape.product import (
     scrape_product,
     store_raw_page,
 )
-from sqid.scrape.records import (
-    CAPTCHA,
-    RETRYABLE_STATUSES,
-)
+from sqid.scrape.records import CAPTCHA, RETRYABLE_STATUSES, ProductOutcome
 from sqid.urlgate import UrlGate
 
 log = logging.getLogger(__name__)
@@ -114,68 +111,89 @@ def run_shard(
     many pages are not understood (``baseline``: the product set's history), both after
     checkpointing and writing ``summary.json``.
     """
-    directory = shard_dir(run_dir, shard)
-    directory.mkdir(parents=True, exist_ok=True)
-    ids = list(dict.fromkeys(product_ids))
-    done = done_products(directory)
-    todo = [p for p in ids if p not in done]
-    state = ShardState(config.captcha_breaker, config.throttle_breaker)
-    guard = DriftGuard(config.drift_limits(), baseline or DriftBaseline())
-    limiter, fetcher = _host_limiter(config), _page_fetcher(config)
-    # pyarrow imports pandas on its first array conversion (seconds): pay that before
-    # the threads start rather than stall them at the first checkpoint.
-    pa.array([0])
-    checkpoints = Checkpoints(directory, config.checkpoint_every)
-    counts: Counter[str] = Counter()
-    stats: Counter[str] = Counter()
-    lock = threading.Lock()
-    start = time.monotonic()
-    ticker = Ticker(progress_every)
-
-    def work(product_id: str) -> None:
-        if state.stopped or guard.tripped:
-            return
-        outcome, attempts, page = scrape_product(
-            product_id, fetcher, limiter, config, state, run_id
-        )
-        with lock:
-            stats["requests"] += len(attempts)
-            stats["captchas"] += sum(a.page_kind == CAPTCHA for a in attempts)
-            stats["throttled"] += sum(a.http_status == 429 for a in attempts)
-            if guard.tripped or (state.stopped and outcome.status in RETRYABLE_STATUSES):
-                # The shard stopped on or during this product: left for the resumed run.
-                return
-            counts[outcome.status] += 1
-            stats["retries"] += max(0, len(attempts) - 1)
-            held = []
-            if guard.observe(
-                product_id, outcome.page_kind, outcome.status, outcome.default_reason, page
-            ):
-                held = drift_holds(guard.suspects(), run_id)
-            checkpoints.add(outcome, attempts, held)
-            if ticker.due():
-                _log_progress(shard, counts, stats["requests"], len(todo), start)
-
+    run = _ShardRun(product_ids, shard_dir(run_dir, shard), shard, config, run_id,
+                    baseline or DriftBaseline(), progress_every)  # fmt: skip
     try:
         with ThreadPoolExecutor(max_workers=config.concurrency) as pool:
-            list(pool.map(work, todo))
+            list(pool.map(run.work, run.todo))
     finally:
-        with lock:
-            checkpoints.flush()
-        fetcher.close()
-    summary = ShardSummary(
-        shard=shard, directory=str(directory), selected=len(ids),
-        skipped_done=len(ids) - len(todo), scraped=sum(counts.values()),
-        statuses=dict(counts), requests=stats["requests"], retries=stats["retries"],
-        captchas=stats["captchas"], throttled=stats["throttled"],
-        seconds=round(time.monotonic() - start, 3), stopped=state.stopped,
-    )  # fmt: skip
-    if guard.tripped and not state.stopped:
-        summary.stopped = LAYOUT_DRIFT
-        summary.drift = _drift_report(guard, directory)
-    _write_summary(directory, summary)
-    _raise_if_stopped(summary, config, remaining=len(todo) - summary.scraped)
+        run.close()
+    summary = run.summary()
+    _write_summary(run.directory, summary)
+    _raise_if_stopped(summary, config, remaining=len(run.todo) - summary.scraped)
     return summary
+
+
+class _ShardRun:
+    """One scrape shard while it runs: the products left to do, the breakers and the
+    drift guard its threads share, and its counts. Threads call :meth:`work`; what they
+    record goes through one lock."""
+
+    def __init__(self, product_ids: Iterable[str], directory: Path, shard: int,
+                 config: ScrapeConfig, run_id: str, baseline: DriftBaseline,
+                 progress_every: float) -> None:  # fmt: skip
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory, self.number, self.config, self.run_id = directory, shard, config, run_id
+        self.ids = list(dict.fromkeys(product_ids))
+        done = done_products(directory)
+        self.todo = [p for p in self.ids if p not in done]
+        self.state = ShardState(config.captcha_breaker, config.throttle_breaker)
+        self.guard = DriftGuard(config.drift_limits(), baseline)
+        self.limiter, self.fetcher = _host_limiter(config), _page_fetcher(config)
+        # pyarrow imports pandas on its first array conversion (seconds): pay that before
+        # the threads start rather than stall them at the first checkpoint.
+        pa.array([0])
+        self.checkpoints = Checkpoints(directory, config.checkpoint_every)
+        self.counts: Counter[str] = Counter()
+        self.stats: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.start, self.ticker = time.monotonic(), Ticker(progress_every)
+
+    def work(self, product_id: str) -> None:
+        if self.state.stopped or self.guard.tripped:
+            return
+        outcome, attempts, page = scrape_product(
+            product_id, self.fetcher, self.limiter, self.config, self.state, self.run_id
+        )
+        with self.lock:
+            self._record(product_id, outcome, attempts, page)
+
+    def _record(self, product_id: str, outcome: ProductOutcome, attempts: list, page) -> None:
+        stats = self.stats
+        stats["requests"] += len(attempts)
+        stats["captchas"] += sum(a.page_kind == CAPTCHA for a in attempts)
+        stats["throttled"] += sum(a.http_status == 429 for a in attempts)
+        if self.guard.tripped or (self.state.stopped and outcome.status in RETRYABLE_STATUSES):
+            return  # the shard stopped on or during this product: left for the resumed run
+        self.counts[outcome.status] += 1
+        stats["retries"] += max(0, len(attempts) - 1)
+        held = []
+        if self.guard.observe(
+            product_id, outcome.page_kind, outcome.status, outcome.default_reason, page
+        ):
+            held = drift_holds(self.guard.suspects(), self.run_id)
+        self.checkpoints.add(outcome, attempts, held)
+        if self.ticker.due():
+            _log_progress(self.number, self.counts, stats["requests"], len(self.todo), self.start)
+
+    def close(self) -> None:
+        with self.lock:
+            self.checkpoints.flush()
+        self.fetcher.close()
+
+    def summary(self) -> ShardSummary:
+        ids, counts, stats = self.ids, self.counts, self.stats
+        summary = ShardSummary(
+            shard=self.number, directory=str(self.directory), selected=len(ids),
+            skipped_done=len(ids) - len(self.todo), scraped=sum(counts.values()),
+            statuses=dict(counts), requests=stats["requests"], retries=stats["retries"],
+            captchas=stats["captchas"], throttled=stats["throttled"],
+            seconds=round(time.monotonic() - self.start, 3), stopped=self.state.stopped,
+        )  # fmt: skip
+        if self.guard.tripped and not self.state.stopped:
+            summary.stopped = LAYOUT_DRIFT
+            summary.drift = _drift_report(self.guard, self.directory)
+        return summary
 
 
 def _host_limiter(config: ScrapeConfig) -> HostLimiter:

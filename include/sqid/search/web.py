@@ -14,7 +14,6 @@ task execution API: searching (model loading included) runs on worker threads, a
 from __future__ import annotations
 
 import asyncio
-import html
 import io
 import json
 import re
@@ -32,6 +31,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from sqid.release.layout import INDEX_DIR, TOP_LEVEL_FILES, manifest_of, read_checksums
 from sqid.release.versions import list_versions
 from sqid.search.engine import Searcher, SearchError
+from sqid.search.page import render_page
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_UPLOAD = 15_000_000
@@ -100,26 +100,48 @@ def create_app(release_dir: Path, image_cache: Path | None,
                dependencies: Sequence[Any] = ()) -> FastAPI:  # fmt: skip
     """The app; ``dependencies`` guard every route (the plugin passes Airflow's user)."""
     release_dir = Path(release_dir)
-    searchers: OrderedDict[str, Searcher] = OrderedDict()
-    lock = threading.Lock()
+    router = APIRouter(dependencies=list(dependencies))
+    _release_routes(router, release_dir)
+    _search_routes(router, OpenReleases(release_dir), image_cache)
+    # The schema is served behind the same guard as every route, not by FastAPI's own
+    # unguarded /openapi.json.
+    app = FastAPI(title="SQID releases and search", docs_url=None, redoc_url=None,
+                  openapi_url=None)  # fmt: skip
 
-    def searcher(version: str) -> Searcher:
-        """The release opened for search; the last ``OPEN_RELEASES`` used stay open (a
-        catalogue is tens of MB; the model is shared, see ``shared_encoder``)."""
-        if version not in list_versions(release_dir):
+    @router.get("/openapi.json", include_in_schema=False)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    app.include_router(router)
+    return app
+
+
+class OpenReleases:
+    """The releases opened for search; the last ``OPEN_RELEASES`` used stay open (a
+    catalogue is tens of MB; the model is shared, see ``shared_encoder``)."""
+
+    def __init__(self, release_dir: Path) -> None:
+        self.release_dir = release_dir
+        self._open: OrderedDict[str, Searcher] = OrderedDict()
+        self._lock = threading.Lock()  # requests run on a thread pool
+
+    def get(self, version: str) -> Searcher:
+        if version not in list_versions(self.release_dir):
             raise HTTPException(404, f"no release {version!r}")
-        with lock:  # requests run on a thread pool
-            if version not in searchers:
+        with self._lock:
+            if version not in self._open:
                 try:
-                    searchers[version] = Searcher(release_dir / version)
+                    self._open[version] = Searcher(self.release_dir / version)
                 except SearchError as exc:
                     raise HTTPException(409, str(exc)) from exc
-                while len(searchers) > OPEN_RELEASES:
-                    searchers.popitem(last=False)
-            searchers.move_to_end(version)
-            return searchers[version]
+                while len(self._open) > OPEN_RELEASES:
+                    self._open.popitem(last=False)
+            self._open.move_to_end(version)
+            return self._open[version]
 
-    router = APIRouter(dependencies=list(dependencies))
+
+def _release_routes(router: APIRouter, release_dir: Path) -> None:
+    """The page, the list of releases, and a release's own files."""
 
     @router.get("/", response_class=HTMLResponse)
     def page() -> str:
@@ -129,6 +151,16 @@ def create_app(release_dir: Path, image_cache: Path | None,
     def releases() -> list[dict[str, Any]]:
         return release_facts(release_dir)
 
+    @router.get("/files/{version}/{name:path}")
+    def release_file(version: str, name: str) -> FileResponse:
+        path = release_file_path(release_dir, version, name)
+        if path is None:
+            raise HTTPException(404, "no such file in the release")
+        return FileResponse(path, headers=SANDBOX)
+
+
+def _search_routes(router: APIRouter, releases: OpenReleases, image_cache: Path | None) -> None:
+    """Search (at most ``SEARCHES_AT_ONCE`` at a time, off the event loop) and thumbnails."""
     searching = asyncio.Semaphore(SEARCHES_AT_ONCE)
 
     @router.post("/api/search")
@@ -148,7 +180,7 @@ def create_app(release_dir: Path, image_cache: Path | None,
                 raise HTTPException(422, f"the image is larger than {MAX_UPLOAD:,} bytes")
 
         def run() -> list[Any]:  # on a worker thread: the model and the index are CPU work
-            engine = searcher(version)
+            engine = releases.get(version)
             if data is not None:
                 return engine.by_image(data, k, feedback or None, weight)
             if product.strip():
@@ -177,25 +209,6 @@ def create_app(release_dir: Path, image_cache: Path | None,
         return Response(_thumbnail(data), media_type="image/jpeg",
                         headers={"Cache-Control": "max-age=31536000, immutable"})  # fmt: skip
 
-    @router.get("/files/{version}/{name:path}")
-    def release_file(version: str, name: str) -> FileResponse:
-        path = release_file_path(release_dir, version, name)
-        if path is None:
-            raise HTTPException(404, "no such file in the release")
-        return FileResponse(path, headers=SANDBOX)
-
-    # The schema is served behind the same guard as every route, not by FastAPI's own
-    # unguarded /openapi.json.
-    app = FastAPI(title="SQID releases and search", docs_url=None, redoc_url=None,
-                  openapi_url=None)  # fmt: skip
-
-    @router.get("/openapi.json", include_in_schema=False)
-    def openapi() -> JSONResponse:
-        return JSONResponse(app.openapi())
-
-    app.include_router(router)
-    return app
-
 
 def _thumbnail(data: bytes) -> bytes:
     from PIL import Image
@@ -205,92 +218,3 @@ def _thumbnail(data: bytes) -> bytes:
         out = io.BytesIO()
         image.convert("RGB").save(out, format="JPEG", quality=85)
     return out.getvalue()
-
-
-_STYLE = (
-    "body{font:14px system-ui,sans-serif;margin:16px;color:#1f2328}"
-    "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #d0d7de;padding:3px 8px;"
-    "text-align:right}td:first-child,th:first-child{text-align:left}"
-    "form{display:flex;flex-wrap:wrap;gap:8px;align-items:end;margin:12px 0}"
-    "label{display:flex;flex-direction:column;font-size:12px;color:#57606a}"
-    ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px}"
-    ".grid figure{margin:0;border:1px solid #d0d7de;border-radius:6px;padding:6px}"
-    ".grid img{width:100%;height:150px;object-fit:contain;background:#f6f8fa}"
-    ".grid figcaption{font-size:12px}.missing{height:150px;background:#f6f8fa}"
-    "#status{color:#57606a}.error{color:#cf222e}"
-)
-
-_SCRIPT = """
-const form = document.getElementById('search');
-form.addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const status = document.getElementById('status');
-  const grid = document.getElementById('results');
-  status.className = ''; status.textContent = 'searching ...'; grid.replaceChildren();
-  const response = await fetch('api/search', {method: 'POST', body: new FormData(form)});
-  const body = await response.json();
-  if (!response.ok) {
-    status.className = 'error'; status.textContent = body.detail || response.statusText; return;
-  }
-  status.textContent = body.hits.length + ' products';
-  for (const hit of body.hits) {
-    const figure = document.createElement('figure');
-    let picture;
-    if (hit.image_sha256) {
-      picture = document.createElement('img');
-      picture.src = 'thumb/' + hit.image_sha256; picture.alt = hit.product_id;
-    } else {
-      picture = document.createElement('div'); picture.className = 'missing';
-    }
-    const caption = document.createElement('figcaption');
-    caption.textContent = `#${hit.rank} ${hit.product_id} (${hit.score.toFixed(3)}) ${hit.title || ''}`;
-    figure.append(picture, caption); grid.append(figure);
-  }
-});
-"""
-
-
-def render_page(facts: list[dict[str, Any]]) -> str:
-    esc = html.escape
-    parts = ["<!doctype html><html><head><meta charset=utf-8><title>SQID releases</title>",
-             f"<style>{_STYLE}</style></head><body><h1>SQID releases</h1>"]  # fmt: skip
-    if not facts:
-        parts.append("<p>No release yet: run the sqid_release DAG.</p></body></html>")
-        return "".join(parts)
-    parts.append("<table><tr><th>version</th><th>created</th><th>test products</th>"
-                 "<th>coverage (test)</th><th>nDCG text</th><th>nDCG image</th>"
-                 "<th>recall@100 (image)</th><th>files</th></tr>")  # fmt: skip
-    for f in facts:
-        if "broken" in f:
-            parts.append(f"<tr><td>{esc(f['version'])}</td><td colspan=7 class=error>"
-                         f"broken: {esc(f['broken'])}</td></tr>")  # fmt: skip
-            continue
-        retrieval = (f["retrieval"] or {}).get("image") or {}
-        files = " ".join(f'<a href="files/{esc(f["version"])}/{esc(name)}">{esc(name)}</a>'
-                         for name in f["files"] if "/" not in name)  # fmt: skip
-        parts.append(
-            f"<tr><td>{esc(f['version'])}</td><td>{esc(str(f['created_at']))}</td>"
-            f"<td>{f['counts'].get('test_products', 0):,}</td>"
-            f"<td>{f['coverage'].get('test', 0):.1%}</td><td>{_num(f['ndcg'].get('clip_text'))}</td>"
-            f"<td>{_num(f['ndcg'].get('clip_image'))}</td>"
-            f"<td>{_num(retrieval.get('recall@100'))}</td><td>{files}</td></tr>"
-        )
-    parts.append("</table><h2>Search</h2><form id=search>")
-    options = "".join(f"<option>{esc(f['version'])}</option>" for f in facts
-                      if f.get("searchable"))  # fmt: skip
-    parts.append(
-        f"<label>release<select name=version>{options}</select></label>"
-        "<label>text<input name=text placeholder='red running shoes'></label>"
-        "<label>image<input type=file name=image accept='image/*'></label>"
-        "<label>feedback (with an image)<input name=feedback placeholder='more floral'></label>"
-        "<label>weight<input name=weight type=number min=0 max=1 step=0.1 value=0.3></label>"
-        "<label>or a product id<input name=product placeholder='B0...'></label>"
-        "<label>results<input name=k type=number min=1 max=100 value=12></label>"
-        "<button type=submit>Search</button></form><p id=status></p>"
-        f"<div class=grid id=results></div><script>{_SCRIPT}</script></body></html>"
-    )
-    return "".join(parts)
-
-
-def _num(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, int | float) else "-"
