@@ -78,3 +78,18 @@ def test_a_page_analysis_hands_every_image_field_to_the_outcome():
     analysis = {f.name for f in fields(PageAnalysis)} - {"page_kind", "signals"}
     assert set(IMAGE_FIELDS) == analysis  # both inherit them from MainImage
     assert set(IMAGE_FIELDS) <= {f.name for f in fields(ProductOutcome)}
+
+
+def test_the_readme_status_table_is_the_vocabulary():
+    """The statuses, their order and which are final: one vocabulary for the code, the
+    Params' enum and the README."""
+    import re
+    from pathlib import Path
+
+    from sqid.scrape.vocabulary import STATUSES, TERMINAL_STATUSES
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Statuses (`product_images.status`)", 1)[1].split("\n### ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \|.*?\| (yes|no) \|", section, flags=re.M)
+    assert [name for name, _ in rows] == list(STATUSES)
+    assert {name for name, final in rows if final == "yes"} == TERMINAL_STATUSES

@@ -19,11 +19,11 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqid.scrape.records import DEGRADED, NO_IMAGE, NOT_FOUND, PRODUCT, UNRECOGNISED
+from sqid.scrape.records import NO_IMAGE, UNRECOGNISED
+from sqid.scrape.vocabulary import ANALYSED_KINDS
 from sqid.setting import default_of
 from sqid.settings import SITE
 
-ANALYSED_KINDS = frozenset({PRODUCT, NO_IMAGE, NOT_FOUND, DEGRADED, UNRECOGNISED})
 """Page kinds of fetched and analysed pages: the guard's denominator. Captchas, error
 pages and network failures have mechanisms of their own (breaker, retries)."""
 UNEXPLAINED_NO_IMAGE = "unexplained_no_image"

@@ -23,8 +23,9 @@ from sqid.runs import (
     open_claims,
     planning,
 )
-from sqid.scrape.drift import ANALYSED_KINDS, HELD_PREFIX, DriftBaseline
+from sqid.scrape.drift import HELD_PREFIX, DriftBaseline
 from sqid.scrape.records import NO_IMAGE, RETRYABLE_STATUSES, UNRECOGNISED
+from sqid.scrape.vocabulary import ANALYSED_KINDS
 
 WORKLIST = "worklist.parquet"
 DRIFT_BASELINE = "drift_baseline.json"

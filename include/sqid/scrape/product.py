@@ -26,7 +26,6 @@ from sqid.scrape.records import (
     HTTP_ERROR,
     INVALID_ID,
     NETWORK_ERROR,
-    NO_IMAGE,
     NOT_FOUND,
     OK,
     PRODUCT,
@@ -36,6 +35,7 @@ from sqid.scrape.records import (
     ProductOutcome,
     is_valid_product_id,
 )
+from sqid.scrape.vocabulary import ANALYSED_KINDS, ANSWERED_KINDS
 
 CAPTCHA_CIRCUIT_OPEN = "captcha_circuit_open"
 RATE_LIMITED = "rate_limited"
@@ -90,7 +90,7 @@ def next_step(
     unrecognised): the product keeps a retryable status for a later run. HTTP errors,
     service-error pages and network failures follow :func:`sqid.retry.decide`.
     """
-    if kind in (PRODUCT, NO_IMAGE, NOT_FOUND, CAPTCHA):
+    if kind in ANSWERED_KINDS or kind == CAPTCHA:
         return False, 0.0, kind
     if kind in (DEGRADED, UNRECOGNISED) and result.status == 200:
         return False, 0.0, kind
@@ -152,14 +152,14 @@ def scrape_product(
         analysis = _analysis(result)
         kind = analysis.page_kind if analysis else None
         attempts.append(_attempt(run_id, product_id, number, fetched_at, result, kind))
-        answered = kind in (PRODUCT, NO_IMAGE, NOT_FOUND)
+        answered = kind in ANSWERED_KINDS
         limiter.throttle.observe(result.latency, ok=answered)
         state.record(kind, result.status, config.captcha_pause)
         retry, delay, reason = next_step(policy, number, kind, result)
         if retry:
             sleep(delay)
             continue
-        if config.raw_page_dir and kind in (PRODUCT, NO_IMAGE, NOT_FOUND, DEGRADED, UNRECOGNISED):
+        if config.raw_page_dir and kind in ANALYSED_KINDS:
             store_raw_page(Path(config.raw_page_dir), product_id, fetched_at, result.body or b"")
         outcome = ProductOutcome(
             product_id,

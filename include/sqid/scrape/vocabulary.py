@@ -13,6 +13,11 @@ SERVICE_ERROR = "service_error"
 DEGRADED = "degraded"
 UNRECOGNISED = "unrecognised"
 PAGE_KINDS = (PRODUCT, NO_IMAGE, CAPTCHA, NOT_FOUND, SERVICE_ERROR, DEGRADED, UNRECOGNISED)
+ANSWERED_KINDS = frozenset({PRODUCT, NO_IMAGE, NOT_FOUND})
+"""Pages that answer the question about the product: no retry asks it again."""
+ANALYSED_KINDS = ANSWERED_KINDS | {DEGRADED, UNRECOGNISED}
+"""Pages whose markup was read for an answer: the raw-page store keeps them and the
+layout-drift guard judges them (captchas and error pages have their own mechanisms)."""
 
 # Final status of a product (product_images.status).
 OK = "ok"
