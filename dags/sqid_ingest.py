@@ -11,21 +11,10 @@ announces the `sqid.sqd_tables` and `sqid.sqid_sets` Assets.
 
 from __future__ import annotations
 
-from airflow.providers.common.sql.operators.sql import (
-    SQLCheckOperator,
-    SQLColumnCheckOperator,
-    SQLValueCheckOperator,
-)
 from airflow.sdk import dag, task
-from sqid.ingest.sqd import (
-    FILE_NAMES,
-    PUBLISHED_SUPP_PRODUCTS,
-    PUBLISHED_TEST_PRODUCTS,
-    PUBLISHED_TEST_QUERIES,
-)
+from sqid.ingest.sqd import FILE_NAMES
 from sqid.orchestration import (
     DEFAULT_ARGS,
-    DUCKDB_CONN_ID,
     DUCKDB_POOL,
     SQD_TABLES,
     SQID_SETS,
@@ -36,9 +25,8 @@ from sqid.orchestration import (
     cron,
     fail_run_when_a_task_fails,
 )
+from sqid.orchestration.checks import published_count_checks, sqid_set_checks
 from sqid.orchestration.params import ingest_params, with_params_table
-
-ZERO = {"equal_to": 0}
 
 
 @dag(
@@ -74,55 +62,11 @@ def sqid_ingest():
 
         return derive(params)
 
-    check_examples = SQLCheckOperator(
-        task_id="check_sqd_examples",
-        sql="checks/sqd_examples_valid.sql",
-        conn_id=DUCKDB_CONN_ID,
-        pool=DUCKDB_POOL,
-    )
-    check_product_columns = SQLColumnCheckOperator(
-        task_id="check_sqid_products_columns",
-        table="sqid_products",
-        column_mapping={
-            "product_id": {"null_check": ZERO, "unique_check": ZERO},
-            "product_set": {"null_check": ZERO, "distinct_check": {"leq_to": 2}},
-        },
-        conn_id=DUCKDB_CONN_ID,
-        pool=DUCKDB_POOL,
-    )
-    check_products = SQLCheckOperator(
-        task_id="check_sqid_products",
-        sql="checks/sqid_products_valid.sql",
-        conn_id=DUCKDB_CONN_ID,
-        pool=DUCKDB_POOL,
-    )
-    check_queries = SQLCheckOperator(
-        task_id="check_sqid_queries",
-        sql="checks/sqid_queries_valid.sql",
-        conn_id=DUCKDB_CONN_ID,
-        pool=DUCKDB_POOL,
-    )
-
     @task.short_circuit(ignore_downstream_trigger_rules=False, execution_timeout=TIMEOUT_QUICK)
     def published_counts_expected(downloads: list[dict], params=None) -> bool:
         from sqid.orchestration.ingest import published_counts_expected
 
         return published_counts_expected(downloads, params)
-
-    published_checks = [
-        SQLValueCheckOperator(
-            task_id=f"check_published_{what}",
-            sql=f"checks/count_{what}.sql",
-            pass_value=value,
-            conn_id=DUCKDB_CONN_ID,
-            pool=DUCKDB_POOL,
-        )
-        for what, value in (
-            ("test_products", PUBLISHED_TEST_PRODUCTS),
-            ("supp_products", PUBLISHED_SUPP_PRODUCTS),
-            ("test_queries", PUBLISHED_TEST_QUERIES),
-        )
-    ]
 
     @task(outlets=[SQID_SETS], trigger_rule="none_failed", execution_timeout=TIMEOUT_QUICK)
     def announce(loaded: dict, derived: dict, *, outlet_events=None) -> dict:
@@ -132,8 +76,9 @@ def sqid_ingest():
     downloads = download.expand(name=list(FILE_NAMES))
     loaded = load(downloads)
     derived = derive()
-    quality = [check_examples, check_product_columns, check_products, check_queries]
+    quality = sqid_set_checks()
     gate = published_counts_expected(downloads)
+    published_checks = published_count_checks()
     loaded >> derived >> quality >> gate >> published_checks
     done = announce(loaded, derived)
     quality >> done

@@ -17,11 +17,9 @@ Runs when `sqid_embed` updates `sqid.embeddings`.
 
 from __future__ import annotations
 
-from airflow.providers.common.sql.operators.sql import SQLCheckOperator
 from airflow.sdk import dag, task
 from sqid.orchestration import (
     DEFAULT_ARGS,
-    DUCKDB_CONN_ID,
     DUCKDB_POOL,
     EMBEDDINGS,
     RELEASE,
@@ -30,6 +28,7 @@ from sqid.orchestration import (
     TIMEOUT_TABLES,
     fail_run_when_a_task_fails,
 )
+from sqid.orchestration.checks import sql_check
 from sqid.orchestration.params import release_params, with_params_table
 
 
@@ -49,13 +48,7 @@ from sqid.orchestration.params import release_params, with_params_table
     params=release_params(),
 )
 def sqid_release():
-    check_tables = SQLCheckOperator(
-        task_id="check_release_tables",
-        sql="checks/release_tables.sql",
-        conn_id=DUCKDB_CONN_ID,
-        pool=DUCKDB_POOL,
-        execution_timeout=TIMEOUT_TABLES,
-    )
+    check_tables = sql_check("check_release_tables", "release_tables")
 
     # A short circuit skips only the task after it; the rest follow their trigger rules,
     # so the run's verdict task still sees every failure.

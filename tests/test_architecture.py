@@ -1,6 +1,6 @@
 """The package's shape: no import cycles among its modules (imports inside functions
-count too: a cycle there is the same tangle, only deferred), and Airflow only in the
-orchestration package."""
+count too: a cycle there is the same tangle, only deferred), Airflow only in the
+orchestration package, and modules and functions a reader can hold."""
 
 from __future__ import annotations
 
@@ -91,3 +91,23 @@ def test_airflow_is_imported_only_by_the_orchestration_package():
                 )
                 outside += [name for n in names if n.split(".")[0] == "airflow"]
     assert outside == []
+
+
+MAX_MODULE_LINES = 300
+MAX_FUNCTION_LINES = 60
+
+
+def test_modules_and_functions_stay_small_enough_to_read():
+    """A module over 300 lines holds more than one idea; a function over 60 lines is
+    more than a reader holds at once. Split by idea, not to meet the number."""
+    too_long = []
+    for name, path in sorted(_modules().items()):
+        source = path.read_text()
+        if len(source.splitlines()) > MAX_MODULE_LINES:
+            too_long.append(f"module {name}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    too_long.append(f"{name}.{node.name}: {lines} lines")
+    assert not too_long, "\n".join(too_long)
