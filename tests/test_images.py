@@ -106,6 +106,12 @@ def cdn():
         )
         server.extra["/to-ok"] = lambda h: send(h, 301, b"", "text/plain", {"Location": "/ok.jpg"})
         server.extra["/flaky"] = flaky(server)
+        body, ctype = FILES["/ok.jpg"]
+        for name, robots in (("noai", "noai"), ("noimageai", "noindex, NoImageAI"),
+                             ("agent-noai", "otherbot: noai"), ("indexable", "noindex")):  # fmt: skip
+            server.extra[f"/{name}.jpg"] = lambda h, r=robots: send(
+                h, 200, body, ctype, {"X-Robots-Tag": r}
+            )
         yield server
 
 
@@ -151,6 +157,10 @@ def get(cdn, path):
         ("/to-ok", "ok", "ok"),
         ("/flaky", "ok", "ok"),
         ("/missing.jpg", "http_error", None),
+        ("/noai.jpg", "noai", None),
+        ("/noimageai.jpg", "noai", None),
+        ("/agent-noai.jpg", "noai", None),
+        ("/indexable.jpg", "ok", "ok"),
     ],
 )
 def test_download_statuses(cdn, path, fetch_status, decode_status):

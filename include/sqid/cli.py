@@ -169,6 +169,7 @@ def _cmd_release(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from sqid.release.assemble import package_version
+    from sqid.release.cli import add_commands as add_release_commands
     from sqid.search.cli import add_commands
 
     parser = argparse.ArgumentParser(prog="sqid", description=__doc__)
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                 _add_release):  # fmt: skip
         add(command)
     add_commands(command, _fail)
+    add_release_commands(command, _fail)
     return parser
 
 

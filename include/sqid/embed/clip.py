@@ -41,6 +41,34 @@ def model_revision(model_id: str, revision: str | None = None) -> str:
     return DEFAULT_REVISION if model_id == DEFAULT_MODEL_ID else "main"
 
 
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def weights_digest(model_id: str, revision: str | None = None) -> str | None:
+    """sha256 of the model's weights file, read from a local folder or the Hugging Face
+    cache (never downloaded for this); None when neither holds it. Two releases naming
+    the same digest were embedded with the same weights, whatever the model's name."""
+    from sqid.files import sha256_file
+
+    for name in WEIGHT_FILES:
+        path = _local_weights(model_id, revision, name)
+        if path is not None:
+            return sha256_file(path)
+    return None
+
+
+def _local_weights(model_id: str, revision: str | None, name: str) -> Path | None:
+    folder = Path(model_id)
+    if folder.is_dir():
+        return folder / name if (folder / name).is_file() else None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    found = try_to_load_from_cache(model_id, name, revision=model_revision(model_id, revision))
+    return Path(found) if isinstance(found, str) else None
+
+
 MAX_TEXT_TOKENS = 77
 
 

@@ -37,10 +37,14 @@ DECODE_ERROR = "decode_error"
 FORBIDDEN_HOST = "forbidden_host"
 HTTP_ERROR = "http_error"
 NETWORK_ERROR = "network_error"
+NO_AI = "noai"
+"""The image was served with ``X-Robots-Tag: noai`` or ``noimageai``: not embedded."""
 IMAGE_STATUSES = (
     OK, NOT_IMAGE, TOO_LARGE, TOO_SMALL, DECODE_ERROR, FORBIDDEN_HOST, HTTP_ERROR, NETWORK_ERROR,
+    NO_AI,
 )  # fmt: skip
-FINAL_FAILURES = (NOT_IMAGE, TOO_LARGE, TOO_SMALL, DECODE_ERROR, FORBIDDEN_HOST)
+FINAL_FAILURES = (NOT_IMAGE, TOO_LARGE, TOO_SMALL, DECODE_ERROR, FORBIDDEN_HOST, NO_AI)
+_NO_AI_DIRECTIVES = frozenset({"noai", "noimageai"})
 """Download outcomes that another attempt at the same URL would only repeat; with HTTP
 404 and 410 (:data:`GONE`), a later run does not plan them again (``force`` does)."""
 GONE = (404, 410)
@@ -173,6 +177,15 @@ def fetch_image(
     return result
 
 
+def refuses_ai(robots: str) -> str | None:
+    """``X-Robots-Tag: noai`` or ``noimageai`` (alone, in a list, or for a named agent
+    such as ``otherbot: noai``), in words; None when the header allows use."""
+    directives = {part.strip().lower().rpartition(":")[2].strip()
+                  for part in robots.replace(";", ",").split(",")}  # fmt: skip
+    found = sorted(directives & _NO_AI_DIRECTIVES)
+    return f"X-Robots-Tag: {', '.join(found)}" if found else None
+
+
 def _fetch_once(url: str, session: requests.Session, policy: ImagePolicy) -> Fetched:
     current = url
     deadline = time.monotonic() + policy.deadline
@@ -198,6 +211,8 @@ def _fetch_once(url: str, session: requests.Session, policy: ImagePolicy) -> Fet
                         http_status=resp.status_code,
                         error=f"http_{resp.status_code}",
                     )
+                if refused := refuses_ai(resp.headers.get("X-Robots-Tag", "")):
+                    return Fetched(url, NO_AI, http_status=200, error=refused)
                 try:
                     data = read_body(resp, max_bytes=policy.max_bytes, deadline=deadline)
                 except BodyError as exc:

@@ -7,24 +7,20 @@ alone, whether anything a release is made of has changed since the last one.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
 import subprocess
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sqid import db
-from sqid.embed.clip import model_revision
-from sqid.imageurl import canonical_column
+from sqid.embed.clip import model_revision, weights_digest
 from sqid.release.layout import (
     DATA_FILES,
     MANIFEST,
@@ -34,10 +30,14 @@ from sqid.release.layout import (
     QUERY_FEATURES_SCHEMA,
     SQID_CSV,
     STATUS_FILE,
+    URL_PARQUET,
+    URL_SCHEMA,
     read_checksums,
 )
+from sqid.release.takedowns import Takedown, TakenDown, digest, read_takedowns, takedown_path
 from sqid.release.vectors import MixedDimensionsError, product_feature_batches
 from sqid.release.versions import ReleaseError, latest_version
+from sqid.release.writers import empty_as_null, published_urls, write_csv, write_parquet
 from sqid.settings import COVERAGE_THRESHOLD, MIN_VECTOR_SHARE, NORM_BAND
 
 
@@ -78,68 +78,16 @@ def git_commit() -> str:
 
 
 def package_version() -> str:
+    return _installed_version("sqid-pipeline") or "unknown"
+
+
+def _installed_version(distribution: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("sqid-pipeline")
+        return version(distribution)
     except PackageNotFoundError:
-        return "unknown"
-
-
-def _write_csv(table: pa.Table, path: Path) -> int:
-    """``product_id,image_url`` rows with the csv module's minimal quoting (the bytes of
-    the published SQID files: only URLs with a comma are quoted)."""
-    table = _published_urls(table)
-    with path.open("w", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(["product_id", "image_url"])
-        writer.writerows(zip(table.column("product_id").to_pylist(),
-                             table.column("image_url").to_pylist(), strict=True))  # fmt: skip
-    return table.num_rows
-
-
-def _published_urls(table: pa.Table) -> pa.Table:
-    """:func:`sqid.imageurl.published_url` over the ``image_url`` column, if any."""
-    index = table.schema.get_field_index("image_url")
-    if index < 0:
-        return table
-    urls = canonical_column(table.column(index).combine_chunks())
-    return table.set_column(index, table.schema.field(index), urls)
-
-
-def _parquet_options(schema: pa.Schema) -> dict[str, Any]:
-    """Vector columns plain, uncompressed and without statistics: float32 embeddings
-    neither repeat nor compress, a dictionary attempt (that then falls back) makes writing
-    and reading a gigabyte of them several times slower, and min/max of a float inside a
-    list helps no reader; the other columns keep all three."""
-    vectors = {f.name for f in schema if pa.types.is_list(f.type)}
-    others = [f.name for f in schema if f.name not in vectors]
-    return {
-        "use_dictionary": others,
-        "write_statistics": others,
-        "compression": {f.name: "none" if f.name in vectors else "snappy" for f in schema},
-    }
-
-
-def _write_parquet(batches: Iterable[pa.RecordBatch], schema: pa.Schema | None, path: Path) -> int:
-    """Write record batches into a Parquet file with ``schema`` (vectors as list<float32>)."""
-    rows = 0
-    writer = None
-    try:
-        for batch in batches:
-            table = _published_urls(pa.Table.from_batches([batch]))
-            table = table.cast(schema) if schema is not None else table
-            if writer is None:
-                writer = pq.ParquetWriter(path, table.schema, **_parquet_options(table.schema))
-            writer.write_table(table)
-            rows += table.num_rows
-        if writer is None:  # no rows: still a valid, typed file
-            empty = (schema or getattr(batches, "schema", pa.schema([]))).empty_table()
-            pq.write_table(empty, path, **_parquet_options(empty.schema))
-    finally:
-        if writer is not None:
-            writer.close()
-    return rows
+        return None
 
 
 def resolve_model(con, config: ReleaseConfig) -> tuple[str, str]:
@@ -151,13 +99,14 @@ def resolve_model(con, config: ReleaseConfig) -> tuple[str, str]:
     return row[0], row[1]
 
 
-def inputs_fingerprint(con, model: dict[str, str]) -> str:
+def inputs_fingerprint(con, model: dict[str, str], takedowns: list[Takedown]) -> str:
     """A digest of everything the data files are made of (see the SQL for what counts),
-    with the package version (a new writer may write other bytes from the same rows)."""
+    with the takedown list and the package version (a new writer may write other bytes
+    from the same rows)."""
     cursor = db.run(con, "release/inputs_fingerprint", model)
     [values] = cursor.fetchall()  # fetched to the end: the connection is free again
     row = dict(zip([d[0] for d in cursor.description], values, strict=True))
-    row.update(model, package_version=package_version())
+    row.update(model, package_version=package_version(), takedowns=digest(takedowns))
     return hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -168,8 +117,9 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
         db.run(con, "release/memory_limit")
         model_id, revision = resolve_model(con, config)
         model = {"model_id": model_id, "revision": revision}
-        fingerprint = inputs_fingerprint(con, model)
-        rows, dimensions = _write_data_files(con, staging, model)
+        takedowns = read_takedowns(takedown_path(config.release_dir))
+        fingerprint = inputs_fingerprint(con, model, takedowns)
+        rows, dimensions, taken_down = _write_data_files(con, staging, model, takedowns)
         sqd_files = [dict(zip(("file_name", "url", "size", "sha256"), r, strict=True))
                      for r in db.run(con, "release/sqd_files").fetchall()]  # fmt: skip
         rule = db.run(con, "release/set_rule").fetchone()
@@ -189,16 +139,22 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
             "test_products": rows[SQID_CSV[0]],
             "supp_products": rows[SQID_CSV[1]],
             "queries": rows[QUERY_FEATURES],
+            "taken_down": taken_down,
             "statuses": statuses,
         },
         "coverage": {
             s: (c.get("ok", 0) / sum(c.values()) if c else 0.0) for s, c in statuses.items()
         },
         # More than one dimension: the gate names them.
-        "model": {**model, "dimension": min(dimensions) if dimensions else None},
+        "model": {
+            **model,
+            "dimension": min(dimensions) if dimensions else None,
+            "weights_sha256": weights_digest(model_id, revision),
+        },
         "pipeline": {
             "package_version": package_version(),
             "git_commit": git_commit(),
+            "airflow_version": _installed_version("apache-airflow"),
             "inputs_fingerprint": fingerprint,
         },
         "config": {
@@ -215,36 +171,43 @@ def assemble(db_path: Path, staging: Path, config: ReleaseConfig, version: str) 
     return manifest
 
 
-def _write_data_files(con, staging: Path, model: dict[str, str]) -> tuple[dict[str, int], set[int]]:
-    """The data files of the layout; their rows in the manifest's order, and the vector
-    dimensions seen. The vector file is a gigabyte, and writing it waits on the disk
-    more than on the CPU: it goes on a second thread (its own DuckDB cursor) while this
-    one writes the other files."""
+def _write_data_files(con, staging: Path, model: dict[str, str],
+                      taken: list[Takedown]) -> tuple[dict[str, int], set[int], int]:  # fmt: skip
+    """The data files of the layout; their rows in the manifest's order, the vector
+    dimensions seen, and how many products are taken down. The vector file is a
+    gigabyte, and writing it waits on the disk more than on the CPU: it goes on a second
+    thread (its own DuckDB cursor) while this one writes the other files."""
     rows: dict[str, int] = {}
     dimensions: set[int] = set()
+    status = db.arrow_reader(con, "release/product_image_status").read_all()
+    removed = TakenDown(taken, status)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="product-features") as pool:
         vectors = pool.submit(
-            _write_parquet,
+            write_parquet,
             product_feature_batches(con.cursor(), model, dimensions),
             PRODUCT_FEATURES_SCHEMA,
             staging / PRODUCT_FEATURES,
+            removed.apply,
         )
-        for name, product_set in zip(SQID_CSV, ("test", "supp"), strict=True):
+        for csv_name, twin, product_set in zip(
+            SQID_CSV, URL_PARQUET, ("test", "supp"), strict=True
+        ):
             urls = db.arrow_reader(con, "release/product_image_urls", {"product_set": product_set})
-            rows[name] = _write_csv(urls.read_all(), staging / name)
-        rows[QUERY_FEATURES] = _write_parquet(
+            table = removed.apply(published_urls(urls.read_all()))
+            rows[csv_name] = write_csv(table, staging / csv_name)
+            rows[twin] = write_parquet([empty_as_null(table)], URL_SCHEMA, staging / twin)
+        rows[QUERY_FEATURES] = write_parquet(
             db.arrow_reader(con, "release/query_features", model),
             QUERY_FEATURES_SCHEMA,
             staging / QUERY_FEATURES,
         )
-        rows[STATUS_FILE] = _write_parquet(
-            db.arrow_reader(con, "release/product_image_status"), None, staging / STATUS_FILE
-        )
+        rows[STATUS_FILE] = write_parquet(status.to_batches(), status.schema,
+                                           staging / STATUS_FILE, removed.apply)  # fmt: skip
         try:
             rows[PRODUCT_FEATURES] = vectors.result()
         except MixedDimensionsError as exc:
             raise ReleaseError(f"{model['model_id']}@{model['revision']}: {exc}") from exc
-    return {name: rows[name] for name in DATA_FILES}, dimensions
+    return {name: rows[name] for name in DATA_FILES}, dimensions, len(removed)
 
 
 def _statuses(status_file: Path) -> dict[str, dict[str, int]]:

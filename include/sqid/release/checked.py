@@ -69,6 +69,8 @@ class CheckedRelease:
         self.csv_rows: dict[str, list[tuple[str, str]]] = {}
         self.image_sha256: dict[str, str | None] = {}
         """Product -> sha256 of its image bytes, from the status file."""
+        self.statuses: dict[str, str] = {}
+        """Product -> its status, from the status file."""
         self.dimensions: Counter[int] = Counter()
         self.recall: RecallCheck | None = None
         """Exact search for the index's recall check, fed by the product file's scan."""

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from sqid.files import sha256_file
 from sqid.release.layout import (
+    CHANGES,
     CHECKSUMS,
     PRODUCT_FEATURES,
     QUERY_FEATURES,
@@ -70,7 +71,28 @@ _TABLES = {
     "product_image_status": (STATUS_FILE, "application/x-parquet",
                              [("product_id", "sc:Text"), ("product_set", "sc:Text"), ("status", "sc:Text"),
                               ("image_id", "sc:Text"), ("hires_url", "sc:URL")]),
+    "changes": (CHANGES, "application/x-parquet",
+                [("product_id", "sc:Text"), ("change", "sc:Text"), ("old_image_id", "sc:Text"),
+                 ("new_image_id", "sc:Text")]),
 }  # fmt: skip
+RESPONSIBLE_AI = {
+    "rai:dataCollection": "The main image URL of each product was read from its public Amazon "
+    "product page; images were downloaded from Amazon's image hosts and embedded with CLIP.",
+    "rai:dataCollectionType": "Web scraping",
+    "rai:dataCollectionMissingData": "Products without a product image, gone or not answered "
+    "have an empty image_url; product_image_status.parquet gives each one's status.",
+    "rai:dataLimitations": "One snapshot of the US site; coverage is lower for products no "
+    "longer sold and for digital videos; images are sellers' marketing photos.",
+    "rai:dataBiases": "CLIP's embeddings carry the biases of its web training data and are "
+    "English-centric; categories and sellers differ in how their images look.",
+    "rai:personalSensitiveInformation": "None intended: product images and titles; images of "
+    "people appear only as sellers published them. Products are removed on request "
+    "(takedown list).",
+    "rai:dataUseCases": "Research on multimodal product search and ranking with the ESCI "
+    "judgements; not for identifying people or for training image generators.",
+    "rai:dataReleaseMaintenancePlan": "Versioned releases with a changelog and per-product "
+    "changes; takedowns are honoured by every later release.",
+}
 CITATION = (
     "Al Ghossein, M., Chen, C.-W., Tang, J. Shopping Queries Image Dataset (SQID): An Image-Enriched "
     "ESCI Dataset for Exploring Multimodal Learning in Product Search. arXiv:2405.15190 (2024). "
@@ -85,6 +107,8 @@ def croissant(directory: Path, sums: dict[str, str] | None = None) -> dict[str, 
     sums = sums or {}
     distribution, record_sets = [], []
     for rs, (file_name, fmt, fields) in _TABLES.items():
+        if file_name == CHANGES and not (directory / CHANGES).is_file():
+            continue
         distribution.append({
             "@type": "cr:FileObject", "@id": file_name, "name": file_name,
             "contentUrl": file_name, "encodingFormat": fmt,
@@ -111,6 +135,7 @@ def croissant(directory: Path, sums: dict[str, str] | None = None) -> dict[str, 
         "version": m["version"].lstrip("v"),
         "datePublished": m["created_at"][:10],
         "citeAs": CITATION,
+        **RESPONSIBLE_AI,
         "distribution": distribution,
         "recordSet": record_sets,
     }

@@ -9,59 +9,58 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sqid.files import sha256_file
-from sqid.release.croissant import _TABLES, CITATION, croissant
-from sqid.release.layout import DATA_FILES, STATUS_FILE, manifest_of
+from sqid.release.card import dataset_card
+from sqid.release.changes import CHANGE_KINDS, CHANGES_SCHEMA, changes_table, write_changes
+from sqid.release.croissant import croissant
+from sqid.release.layout import CHANGES, DATA_FILES, STATUS_FILE, manifest_of
 from sqid.release.report import report_html
 
 CHANGELOG_LISTED = 20
 
 
 def _status(directory: Path) -> dict[str, dict[str, Any]]:
-    rows = pq.read_table(
-        directory / STATUS_FILE, columns=["product_id", "product_set", "status", "image_key"]
-    )
+    rows = pq.read_table(directory / STATUS_FILE, columns=["product_id", "status"])
     return {r["product_id"]: r for r in rows.to_pylist()}
 
 
-def changelog(previous: Path | None, current: Path, version: str) -> tuple[str, dict[str, Any]]:
-    """CHANGELOG.md text and its numbers: products added/removed, images changed,
-    status moves and coverage change against ``previous``."""
+def changelog(previous: Path | None, current: Path, version: str,
+              changes: pa.Table | None = None) -> tuple[str, dict[str, Any]]:  # fmt: skip
+    """CHANGELOG.md text and its numbers against ``previous``: the per-product
+    ``changes`` (:mod:`sqid.release.changes`) summed up, status moves and coverage."""
     manifest = manifest_of(current)
     lines = [f"# SQID {version}", "", f"Created {manifest['created_at']}."]
     if previous is None:
         lines += ["", "First release."]
         return "\n".join(lines) + "\n", {"previous": None}
+    changes = changes if changes is not None else changes_table(previous, current)
+    by_kind = {kind: [] for kind in CHANGE_KINDS}
+    for row in changes.select(["product_id", "change"]).to_pylist():
+        by_kind[row["change"]].append(row["product_id"])
     old, new = _status(previous), _status(current)
-    added = sorted(set(new) - set(old))
-    removed = sorted(set(old) - set(new))
-    common = set(old) & set(new)
-    changed = sorted(p for p in common if old[p]["image_key"] != new[p]["image_key"]
-                     and old[p]["status"] == new[p]["status"] == "ok")  # fmt: skip
     moves: dict[str, int] = {}
-    for p in common:
+    for p in set(old) & set(new):
         if old[p]["status"] != new[p]["status"]:
             key = f"{old[p]['status']} -> {new[p]['status']}"
             moves[key] = moves.get(key, 0) + 1
     old_cov, new_cov = manifest_of(previous).get("coverage", {}), manifest.get("coverage", {})
     stats = {
         "previous": previous.name,
-        "added": len(added),
-        "removed": len(removed),
-        "image_changed": len(changed),
+        **{kind: len(ids) for kind, ids in by_kind.items()},
         "status_moves": dict(sorted(moves.items())),
         "coverage_delta": {
             s: new_cov.get(s, 0) - old_cov.get(s, 0) for s in sorted(set(new_cov) | set(old_cov))
         },
     }
-    lines += ["", f"Compared with {previous.name}.", ""]
-    lines += [f"- products added: {len(added)}" + _examples(added)]
-    lines += [f"- products removed: {len(removed)}" + _examples(removed)]
-    lines += [
-        f"- image changed (same status `ok`, another image): {len(changed)}" + _examples(changed)
-    ]
+    lines += ["", f"Compared with {previous.name}. Every changed product, with its old and "
+              f"new image IDs, is in `{CHANGES}`.", ""]  # fmt: skip
+    words = {"added": "products added", "removed": "products removed",
+             "image_changed": "image changed (another image, or one gained or lost)",
+             "vectors_changed": "vectors changed (same image)"}  # fmt: skip
+    lines += [f"- {words[kind]}: {len(ids)}" + _examples(ids) for kind, ids in by_kind.items()]
     lines += ["- status moves:" + (" none" if not moves else "")]
     lines += [f"  - `{k}`: {v}" for k, v in sorted(moves.items())]
     lines += ["- image coverage change:"]
@@ -77,77 +76,20 @@ def _examples(ids: list[str]) -> str:
     return f" ({shown}{', …' if len(ids) > CHANGELOG_LISTED else ''})"
 
 
-def dataset_card(directory: Path, evaluation: dict[str, Any] | None) -> str:
-    m = manifest_of(directory)
-    configs = "\n".join(
-        f"- config_name: {rs}\n  data_files: {file_name}"
-        for rs, (file_name, _, _) in _TABLES.items()
-    )
-    c = m["counts"]
-    scores = ""
-    if evaluation:
-        best = evaluation["best_combination"]
-        scores = (
-            "\n## Baselines (nDCG, US Task-1 test)\n\n| method | nDCG |\n|---|---|\n"
-            f"| random | {evaluation['random']:.4f} |\n| CLIP_text | {evaluation['clip_text']:.4f} |\n"
-            f"| CLIP_image | {evaluation['clip_image']:.4f} |\n"
-            f"| CLIP text+image (w={best['weight_text']:.1f}) | {best['ndcg']:.4f} |\n"
-        )
-    return f"""---
-license: mit
-pretty_name: Shopping Queries Image Dataset (SQID)
-tags:
-- product-search
-- multimodal
-- clip
-configs:
-{configs}
----
-
-# SQID {m["version"]}
-
-Image URLs and CLIP embeddings (`{m["model"]["model_id"]}` @ `{m["model"]["revision"]}`,
-{m["model"]["dimension"]} float32 values, raw projected outputs) for the products and
-queries of the Shopping Queries Dataset (SQD) benchmark: {c["test_products"]:,} test
-products, {c["supp_products"]:,} supplementary products, {c["queries"]:,} queries.
-
-| file | content |
-|---|---|
-| `product_image_urls.csv` | `product_id,image_url` for the test products (empty `image_url`: no product image) |
-| `supp_product_image_urls.csv` | the same for the supplementary products |
-| `product_features.parquet` | `product_id`, `clip_text_features` (title), `clip_image_features` |
-| `query_features.parquet` | `query_id` (string), `clip_text_features` |
-| `product_image_status.parquet` | why a product has no image, image IDs, high-resolution URLs, scrape times |
-
-Image coverage: {", ".join(f"{s} {v:.1%}" for s, v in sorted(m["coverage"].items()))}.
-`image_url` is the page's display rendition of the main image; `hires_url` in the status
-file is the largest one. Check the files with `sha256sum -c SHA256SUMS`.
-{scores}
-## Citation
-
-{CITATION}
-
-## License
-
-MIT, like SQID. The underlying SQD is published by Amazon under Apache-2.0.
-"""
-
-
 def document_release(
     staging: Path,
     version: str,
     evaluation: dict[str, Any] | None,
     image_cache: Path | None = None,
 ) -> dict[str, Any]:
-    """The documents of a staged release, compared with the newest published one, then
-    ``SHA256SUMS`` over every file; returns the changes."""
+    """The documents of a staged release, compared with the release its manifest names
+    as previous, then ``SHA256SUMS`` over every file; returns the changes."""
     from sqid.release.layout import write_checksums
-    from sqid.release.versions import latest_version
 
-    latest = latest_version(staging.parent)
+    named = manifest_of(staging).get("previous_release")
+    previous = staging.parent / named if named and (staging.parent / named).is_dir() else None
     sums = {name: sha256_file(staging / name) for name in DATA_FILES}  # hashed once for both
-    changes = write_docs(staging, version, staging.parent / latest if latest else None,
-                         evaluation, sums, image_cache)  # fmt: skip
+    changes = write_docs(staging, version, previous, evaluation, sums, image_cache)
     write_checksums(staging, sums)
     return changes
 
@@ -160,8 +102,10 @@ def write_docs(
     sums: dict[str, str] | None = None,
     image_cache: Path | None = None,
 ) -> dict[str, Any]:
-    """CHANGELOG.md, report.html, README.md, croissant.json and evaluation.json."""
-    text, changes = changelog(previous, directory, version)
+    """changes.parquet (after a first release), CHANGELOG.md, report.html, README.md,
+    croissant.json and evaluation.json."""
+    table = write_changes(previous, directory) if previous is not None else None
+    text, changes = changelog(previous, directory, version, table)
     (directory / "CHANGELOG.md").write_text(text)
     previous_evaluation = None
     if previous is not None and (previous / "evaluation.json").exists():
@@ -175,7 +119,7 @@ def write_docs(
     return changes
 
 
-_PREVIOUS = re.compile(r"^Compared with (v[0-9]+\.[0-9]+\.[0-9]+)\.$", re.MULTILINE)
+_PREVIOUS = re.compile(r"^Compared with (v[0-9]+\.[0-9]+\.[0-9]+)\.", re.MULTILINE)
 _PICTURE = re.compile(
     r'<img src="data:image/jpeg;base64,[A-Za-z0-9+/=]*" alt="[^"<>]*">'
     r"|<div class=missing>not in the image cache</div>"
@@ -196,7 +140,7 @@ def document_problems(directory: Path) -> list[str]:
     thumbnails (from an image cache the reader may not have) aside; where it is not, the
     report must at least hold nothing active (no script, frame, form, handler)."""
     directory = Path(directory)
-    problems = []
+    problems: list[str] = []
     evaluation = json.loads((directory / "evaluation.json").read_text()) or None
     sums = {name: sha256_file(directory / name) for name in DATA_FILES}
     expected = {
@@ -207,6 +151,7 @@ def document_problems(directory: Path) -> list[str]:
     named = _PREVIOUS.search(changelog_text)
     previous = directory.parent / named.group(1) if named else None
     report = (directory / "report.html").read_text()
+    problems += _changes_problems(directory, previous)
     if previous is None or previous.is_dir():
         text, changes = changelog(previous, directory, manifest_of(directory)["version"])
         expected["CHANGELOG.md"] = text
@@ -222,3 +167,19 @@ def document_problems(directory: Path) -> list[str]:
         if (directory / name).read_text() != text:
             problems.append(f"{name} is not the document this release's data make")
     return problems
+
+
+def _changes_problems(directory: Path, previous: Path | None) -> list[str]:
+    """``changes.parquet`` is there exactly when the release has a previous one, and,
+    where that one is beside it, holds exactly the changes the two make."""
+    path = directory / CHANGES
+    if previous is None:
+        return [f"{CHANGES} is in a first release"] if path.exists() else []
+    if not path.is_file() or path.is_symlink():
+        return [f"{CHANGES} is missing (the release names {previous.name} as previous)"]
+    found = pq.read_table(path)
+    if found.schema != CHANGES_SCHEMA:
+        return [f"{CHANGES} has the columns {found.schema.names}, not {CHANGES_SCHEMA.names}"]
+    if previous.is_dir() and not found.equals(changes_table(previous, directory)):
+        return [f"{CHANGES} is not what {previous.name} and this release make"]
+    return []

@@ -236,5 +236,4 @@ def evaluate_release(
     if retrieval is not None:
         index = manifest_of(release_dir).get("index") or {}
         out["retrieval"] = retrieval.result(release_dir, index.get("nprobe"))
-        out["retrieval"]["index_build_seconds"] = index.get("build_seconds")
     return out

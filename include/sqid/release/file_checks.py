@@ -240,6 +240,7 @@ def statuses(release: CheckedRelease) -> None:
     table = parquet.read(columns=list(STATUS_COLUMNS))
     rows = table.to_pylist()
     release.image_sha256 = {r["product_id"]: r["image_sha256"] for r in rows}
+    release.statuses = {r["product_id"]: r["status"] for r in rows}
     release.ids(STATUS_FILE, "product_id", [r["product_id"] for r in rows])
     expected = {pid: ("test" if name == SQID_CSV[0] else "supp", url)
                 for name, pairs in release.csv_rows.items() for pid, url in pairs}  # fmt: skip

@@ -17,16 +17,35 @@ import pyarrow as pa
 from sqid.files import sha256_file
 
 SQID_CSV = ("product_image_urls.csv", "supp_product_image_urls.csv")
+URL_PARQUET = ("product_image_urls.parquet", "supp_product_image_urls.parquet")
+"""The same rows as :data:`SQID_CSV`, typed (a missing URL is null): what the Hub configs
+load, since ``datasets`` reads a folder's configs with one builder."""
 PRODUCT_FEATURES = "product_features.parquet"
 QUERY_FEATURES = "query_features.parquet"
 STATUS_FILE = "product_image_status.parquet"
-DATA_FILES = (*SQID_CSV, PRODUCT_FEATURES, QUERY_FEATURES, STATUS_FILE)
+DATA_FILES = (*SQID_CSV, *URL_PARQUET, PRODUCT_FEATURES, QUERY_FEATURES, STATUS_FILE)
+CHANGES = "changes.parquet"
+"""Per product, what changed since the previous release (every release but the first)."""
 MANIFEST = "manifest.json"
 CHECKSUMS = "SHA256SUMS"
 DOCUMENTS = ("README.md", "CHANGELOG.md", "evaluation.json", "report.html", "croissant.json")
 """Written from the release's own data by :mod:`sqid.release.documents`."""
-TOP_LEVEL_FILES = frozenset({*DATA_FILES, MANIFEST, CHECKSUMS, *DOCUMENTS})
+TOP_LEVEL_FILES = frozenset({*DATA_FILES, CHANGES, MANIFEST, CHECKSUMS, *DOCUMENTS})
 """Every file a release holds at its top level (its search index is in ``index/``)."""
+HUB_CONFIGS = {
+    "product_image_urls": URL_PARQUET[0],
+    "supp_product_image_urls": URL_PARQUET[1],
+    "product_features": PRODUCT_FEATURES,
+    "query_features": QUERY_FEATURES,
+    "product_image_status": STATUS_FILE,
+    "changes": CHANGES,
+}
+"""The card's ``datasets`` configs, all Parquet, the first the default (``changes`` only
+where the release has that file)."""
+URL_SCHEMA = pa.schema([("product_id", pa.string()), ("image_url", pa.string())])
+HUB_ROW_GROUP_BYTES = 128 * 1024 * 1024
+"""In-memory size of a Parquet row group at most: the Hub's dataset viewer reads row
+groups of up to 286 MiB and recommends 100-300 MB."""
 FEATURE_TYPE = pa.list_(pa.float32())
 PRODUCT_FEATURES_SCHEMA = pa.schema(
     [("product_id", pa.string()), ("clip_text_features", FEATURE_TYPE),
@@ -49,6 +68,13 @@ KNOWN_DIMENSIONS = {
     "openai/clip-vit-base-patch16": 512,
 }
 """Embedding dimension of the models a release may name; others need ``--dimension``."""
+
+
+def display_model(model_id: str) -> str:
+    """The model as the card names it: a hub id as is; a local folder by its name only."""
+    if model_id.startswith(("/", ".", "~")) or "\\" in model_id or Path(model_id).is_dir():
+        return f"a local model folder named {Path(model_id).name!r}"
+    return model_id
 
 
 def in_layout(name: str) -> bool:

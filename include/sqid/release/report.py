@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from sqid.release.layout import SQID_CSV, STATUS_FILE, manifest_of
+from sqid.release.layout import SQID_CSV, STATUS_FILE, display_model, manifest_of
 
 SAMPLES = 24
 THUMBNAIL_SIDE = 160
@@ -48,7 +48,7 @@ def synthetic_reasons(manifest: dict[str, Any]) -> list[str]:
     model = manifest.get("model", {})
     if model.get("model_id") not in KNOWN_DIMENSIONS:
         reasons.append(
-            f"the vectors come from {model.get('model_id')!r} ({model.get('dimension')} "
+            f"the vectors come from {display_model(str(model.get('model_id')))} ({model.get('dimension')} "
             "dimensions), not a published CLIP: its scores say nothing about CLIP"
         )
     return reasons
@@ -129,8 +129,9 @@ def _changes(changes: dict[str, Any]) -> str:
         return "<p>The first release.</p>"
     esc = html.escape
     items = [f"<li>products added: {changes['added']:,}, removed: {changes['removed']:,}</li>",
-             f"<li>image changed (status <code>ok</code>, another image): "
-             f"{changes['image_changed']:,}</li>"]  # fmt: skip
+             f"<li>image changed (another image, or one gained or lost): "
+             f"{changes['image_changed']:,}; vectors changed (same image): "
+             f"{changes['vectors_changed']:,} (every one in <code>changes.parquet</code>)</li>"]  # fmt: skip
     moves = changes.get("status_moves") or {}
     items.append("<li>status moves: " + (", ".join(
         f"<code>{esc(k)}</code> {v:,}" for k, v in moves.items()) or "none") + "</li>")  # fmt: skip
@@ -155,15 +156,11 @@ def _retrieval(retrieval: dict[str, Any]) -> str:
         cells = "".join(f"<td>{m[f'recall@{k}']:.4f}</td>" for k in cutoffs)
         rows.append(f"<tr><td>{label}</td>{cells}<td>{m['ndcg@10']:.4f}</td></tr>")
     rows.append("</table>")
-    latency = retrieval.get("latency_ms") or {}
-    build = retrieval.get("index_build_seconds") or {}
     rows.append(
         f"<p>{retrieval['queries']:,} queries (of {retrieval['of_queries']:,} with an E-labelled "
         "product in the catalogue) search all test products; recall counts their E-labelled "
-        f"products found. Index: one text query takes {latency.get('p50', 0):.2f} ms (p50), "
-        f"{latency.get('p95', 0):.2f} ms (p95); built in {sum(build.values()):.1f} s ("
-        + ", ".join(f"{k} {v:.1f} s" for k, v in build.items())
-        + ").</p>"
+        "products found. How fast the index answered on the machine that built it is in that "
+        "run's log, not here: a release is the same bytes wherever it is built.</p>"
     )
     return "".join(rows)
 
@@ -192,7 +189,7 @@ def _heading(m: dict[str, Any]) -> str:
         parts.append("<p class=banner><b>Not the real SQID.</b> This release is for trying "
                      "the pipeline out: " + "; ".join(esc(r) for r in reasons) + ".</p>")  # fmt: skip
     parts.append(
-        f"<p>Created {esc(m['created_at'])}; model <code>{esc(str(m['model']['model_id']))}</code> "
+        f"<p>Created {esc(m['created_at'])}; model <code>{esc(display_model(str(m['model']['model_id'])))}</code> "
         f"@ <code>{esc(str(m['model']['revision']))}</code>, {m['model']['dimension']} dimensions; "
         f"previous release: {esc(str(m.get('previous_release') or 'none'))}.</p>"
     )

@@ -29,6 +29,7 @@ from sqid.release.assemble import (
 )
 from sqid.release.layout import manifest_of
 from sqid.release.staging import discard_staging, mark_validated, new_staging, publish, writing
+from sqid.release.takedowns import read_takedowns, takedown_path
 from sqid.release.versions import (
     LATEST,
     latest_version,
@@ -67,7 +68,8 @@ def unchanged_since(db_path: Path, config: ReleaseConfig) -> str | None:
     con = db.connect(db_path, read_only=True)
     try:
         model_id, revision = resolve_model(con, config)
-        current = inputs_fingerprint(con, {"model_id": model_id, "revision": revision})
+        takedowns = read_takedowns(takedown_path(config.release_dir))
+        current = inputs_fingerprint(con, {"model_id": model_id, "revision": revision}, takedowns)
     finally:
         con.close()
     return latest if current == recorded["inputs_fingerprint"] else None

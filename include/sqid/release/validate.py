@@ -33,6 +33,7 @@ from sqid.release.file_checks import (
     table,
 )
 from sqid.release.layout import SQID_CSV
+from sqid.release.publication_checks import row_groups, taken_down, url_parquet
 from sqid.release.vector_checks import dimension, product_features, query_features
 from sqid.release.versions import ReleaseError
 
@@ -49,9 +50,10 @@ def validate_release(directory: Path, policy: ValidationPolicy | None = None) ->
     _guarded(release, "checksums", checksums)
     for name in SQID_CSV:
         _guarded(release, "schema", table, name)
-    for check, step in (("status", statuses), ("index", search_index),
-                        ("embeddings", product_features), ("embeddings", query_features),
-                        ("embeddings", dimension), ("index", index_recall),
+    for check, step in (("schema", url_parquet), ("schema", row_groups), ("status", statuses),
+                        ("index", search_index), ("embeddings", product_features),
+                        ("embeddings", query_features), ("embeddings", dimension),
+                        ("embeddings", taken_down), ("index", index_recall),
                         ("documents", documents)):  # fmt: skip
         _guarded(release, check, step)
     return release.problems

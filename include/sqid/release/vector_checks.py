@@ -25,6 +25,7 @@ from sqid.release.layout import (
     QUERY_FEATURES_SCHEMA,
     SQID_CSV,
 )
+from sqid.release.takedowns import TAKEN_DOWN
 
 if TYPE_CHECKING:
     from sqid.release.checked import CheckedRelease
@@ -186,6 +187,10 @@ def product_features(release: CheckedRelease) -> None:
         release.add("row_count", f"{PRODUCT_FEATURES}: products differ from {SQID_CSV[0]}",
                     sorted(set(ids) ^ {pid for pid, _ in test}))  # fmt: skip
     policy = release.policy
+    # Taken-down products publish no vectors on purpose: not counted as missing.
+    taken = {pid for pid, status in release.statuses.items() if status == TAKEN_DOWN}
+    text.missing = [pid for pid in text.missing if pid not in taken]
+    text.rows -= len(taken & set(ids))
     _report_vectors(
         release, PRODUCT_FEATURES, "clip_text_features", text, policy.min_text_vector_share
     )

@@ -31,3 +31,19 @@ STATUSES = (
 )  # fmt: skip
 TERMINAL_STATUSES = frozenset({OK, NO_IMAGE, NOT_FOUND, INVALID_ID, TOO_LARGE})
 RETRYABLE_STATUSES = frozenset(STATUSES) - TERMINAL_STATUSES
+
+MEANINGS = {
+    OK: "a product page with its main image",
+    NO_IMAGE: "a product page without a product image (a placeholder, the default video "
+    "art, or no images declared)",
+    NOT_FOUND: "the product page is gone (HTTP 404 or Amazon's 404 page, no outage sign)",
+    INVALID_ID: "not a 10-character ASIN or ISBN-10; never requested",
+    TOO_LARGE: "the page exceeded the size limit",
+    CAPTCHA: "a robot check answered every attempt; retried by a later run",
+    SERVICE_ERROR: "an error page after all retries; retried later",
+    DEGRADED: "a degraded product page; retried later",
+    UNRECOGNISED: "a page not understood; retried later (never read as no image)",
+    HTTP_ERROR: "another HTTP error after all retries; retried later",
+    NETWORK_ERROR: "resets, timeouts or truncated bodies after all retries; retried later",
+}
+"""One line per status, for the dataset card (the README's table says more)."""
