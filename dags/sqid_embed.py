@@ -34,6 +34,7 @@ from sqid.orchestration import (
     TIMEOUT_TABLES,
     fail_run_when_a_task_fails,
 )
+from sqid.orchestration.lineage import EMBEDDED, SETS, TELEMETRY, tables
 from sqid.orchestration.params import embed_params, with_params_table
 
 
@@ -52,7 +53,8 @@ from sqid.orchestration.params import embed_params, with_params_table
     params=embed_params(),
 )
 def sqid_embed():
-    @task(pool=DUCKDB_POOL, execution_timeout=TIMEOUT_TABLES)
+    @task(pool=DUCKDB_POOL, inlets=tables(SETS, ["product_images"], EMBEDDED),
+          execution_timeout=TIMEOUT_TABLES)  # fmt: skip
     def plan(params=None, run_id=None) -> list[dict]:
         from sqid.orchestration.embed import plan_embed
 
@@ -64,7 +66,8 @@ def sqid_embed():
 
         return run(shard, params)
 
-    @task(pool=DUCKDB_POOL, trigger_rule="all_done", execution_timeout=TIMEOUT_TABLES)
+    @task(pool=DUCKDB_POOL, trigger_rule="all_done", outlets=tables(EMBEDDED, TELEMETRY),
+          execution_timeout=TIMEOUT_TABLES)  # fmt: skip
     def merge(run_id=None) -> dict:
         from sqid.orchestration.embed import merge_embed
 

@@ -26,6 +26,7 @@ from sqid.orchestration import (
     fail_run_when_a_task_fails,
 )
 from sqid.orchestration.checks import published_count_checks, sqid_set_checks
+from sqid.orchestration.lineage import SETS, SQD, tables
 from sqid.orchestration.params import ingest_params, with_params_table
 
 
@@ -50,13 +51,15 @@ def sqid_ingest():
 
         return download(name, params)
 
-    @task(pool=DUCKDB_POOL, execution_timeout=TIMEOUT_TABLES)
+    @task(pool=DUCKDB_POOL, outlets=tables(SQD, schema="staging"), execution_timeout=TIMEOUT_TABLES)
     def load(downloads: list[dict]) -> dict:
         from sqid.orchestration.ingest import load
 
         return load(downloads)
 
-    @task(pool=DUCKDB_POOL, outlets=[SQD_TABLES], execution_timeout=TIMEOUT_TABLES)
+    @task(pool=DUCKDB_POOL, inlets=tables(SQD, schema="staging"),
+          outlets=[SQD_TABLES, *tables(SQD, SETS)],
+          execution_timeout=TIMEOUT_TABLES)  # fmt: skip
     def derive(params=None) -> dict:
         from sqid.orchestration.ingest import derive
 

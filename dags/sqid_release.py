@@ -29,6 +29,7 @@ from sqid.orchestration import (
     fail_run_when_a_task_fails,
 )
 from sqid.orchestration.checks import sql_check
+from sqid.orchestration.lineage import EMBEDDED, SCRAPED, SETS, SQD, tables
 from sqid.orchestration.params import release_params, with_params_table
 
 
@@ -48,7 +49,7 @@ from sqid.orchestration.params import release_params, with_params_table
     params=release_params(),
 )
 def sqid_release():
-    check_tables = sql_check("check_release_tables", "release_tables")
+    check_tables = sql_check("check_release_tables", "release_tables", [*SETS, *SCRAPED, *EMBEDDED])
 
     # A short circuit skips only the task after it; the rest follow their trigger rules,
     # so the run's verdict task still sees every failure.
@@ -60,13 +61,14 @@ def sqid_release():
 
         return inputs_changed(params)
 
-    @task(pool=DUCKDB_POOL, execution_timeout=TIMEOUT_TABLES)
+    @task(pool=DUCKDB_POOL, inlets=tables(SQD, SETS, SCRAPED, EMBEDDED),
+          execution_timeout=TIMEOUT_TABLES)  # fmt: skip
     def assemble(params=None, run_id=None) -> dict:
         from sqid.orchestration.release import assemble_release
 
         return assemble_release(params, run_id)
 
-    @task(pool=DUCKDB_POOL, execution_timeout=TIMEOUT_TABLES)
+    @task(pool=DUCKDB_POOL, inlets=tables(["sqid_products"]), execution_timeout=TIMEOUT_TABLES)
     def index(staged: dict) -> dict:
         from sqid.orchestration.release import index_staged
 

@@ -32,6 +32,7 @@ from sqid.orchestration import (
     cron,
     fail_run_when_a_task_fails,
 )
+from sqid.orchestration.lineage import SCRAPED, SETS, TELEMETRY, tables
 from sqid.orchestration.params import scrape_params, with_params_table
 
 
@@ -49,7 +50,7 @@ from sqid.orchestration.params import scrape_params, with_params_table
     params=scrape_params(),
 )
 def sqid_scrape():
-    @task(pool=DUCKDB_POOL, execution_timeout=TIMEOUT_QUICK)
+    @task(pool=DUCKDB_POOL, inlets=tables(SETS, SCRAPED), execution_timeout=TIMEOUT_QUICK)
     def plan(params=None, run_id=None) -> list[dict]:
         from sqid.orchestration.scrape import plan_scrape
 
@@ -67,13 +68,15 @@ def sqid_scrape():
 
         return run(shard, params, run_id)
 
-    @task(pool=DUCKDB_POOL, trigger_rule="all_done", execution_timeout=TIMEOUT_TABLES)
+    @task(pool=DUCKDB_POOL, trigger_rule="all_done", outlets=tables(SCRAPED, TELEMETRY),
+          execution_timeout=TIMEOUT_TABLES)  # fmt: skip
     def merge(run_id=None) -> dict:
         from sqid.orchestration.scrape import merge_scrape
 
         return merge_scrape(run_id)
 
-    @task(pool=DUCKDB_POOL, execution_timeout=TIMEOUT_TABLES)
+    @task(pool=DUCKDB_POOL, inlets=tables(SETS, SCRAPED), outlets=tables(["product_images"]),
+          execution_timeout=TIMEOUT_TABLES)  # fmt: skip
     def flag_shared_defaults(run_id=None) -> dict:
         from sqid.orchestration.scrape import flag_defaults
 

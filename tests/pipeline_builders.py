@@ -50,4 +50,4 @@ def embed(root: Path, db_path: Path, model_dir: Path, encoder: ClipEncoder, run:
                 run_image_shard(shard, config, root / "image-cache", encoder)
             else:
                 run_text_shard(shard, config, encoder)
-    return merge(root / f"embed-{run}", db_path)
+    return merge(root / f"embed-{run}", db_path, run)

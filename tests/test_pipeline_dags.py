@@ -206,3 +206,38 @@ def test_release_dag(airflow_ready, embedded):
     assert task_states(gated)["publish"] != "success"
     assert not (release_dir / "v2.0.0").exists()
     assert (release_dir / "latest").resolve().name == "v1.1.0"
+
+
+def test_lineage_of_the_chain(airflow_ready, embedded):
+    """OpenLineage events (the file transport) of one chain: each task names the DuckDB
+    tables and files it read and wrote."""
+    import json
+
+    from sqid.airflow_local import test_dag
+
+    from .conftest import OPENLINEAGE_EVENTS
+
+    run = test_dag("sqid_release", {"coverage_threshold": 0.0, "min_vector_share": 0.0,
+                                    "publish_unchanged": True})  # fmt: skip
+    assert str(run.state) == "success"
+    events = [json.loads(line) for line in OPENLINEAGE_EVENTS.read_text().splitlines() if line]
+    done = {}
+    for e in events:
+        if e.get("eventType") == "COMPLETE" and "." in e["job"]["name"]:
+            dag, _, task = e["job"]["name"].partition(".")
+            done[(dag, task)] = ({d["name"] for d in e.get("inputs", [])},
+                                 {d["name"] for d in e.get("outputs", [])})  # fmt: skip
+    assert "staging.sqd_examples" in done[("sqid_ingest", "load")][1]
+    assert "staging.sqd_examples" in done[("sqid_ingest", "derive")][0]
+    assert {"main.sqd_examples", "main.sqid_products"} <= done[("sqid_ingest", "derive")][1]
+    assert any(n.endswith("shopping_queries_dataset_examples.parquet")
+               for n in done[("sqid_ingest", "download")][1])  # fmt: skip
+    assert {"main.scrape_attempts", "main.product_images"} <= done[("sqid_scrape", "merge")][1]
+    assert any(name.endswith("/worklist.parquet") or "scrape" in name
+               for name in done[("sqid_scrape", "merge")][0])  # fmt: skip
+    assert "main.image_embeddings" in done[("sqid_embed", "merge")][1]
+    assert "main.image_embeddings" in done[("sqid_release", "assemble")][0]
+    published = done[("sqid_release", "publish")][1]
+    assert any(name.endswith(str(airflow_ready.release_dir).lstrip("/") + "/" + v)
+               for name in published for v in [name.rsplit("/", 1)[-1]])  # fmt: skip
+    assert any(name.endswith("/latest") for name in done[("sqid_release", "update_latest")][1])

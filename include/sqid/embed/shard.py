@@ -4,6 +4,7 @@ checkpoint Parquet part files, and a retried shard skips what its parts hold."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -113,6 +114,7 @@ class _ImageShard:
         self.part = len(list(self.directory.glob("fetches-*.parquet")))
         self.counts: Counter[str] = Counter()
         self.start, self.ticker, self.embedded = time.monotonic(), Ticker(), 0
+        self.cache_hits = 0
         self.encoder = encoder or ClipEncoder(config.model_id, config.revision, config.device)
         self.revision = config.model_revision()
 
@@ -130,9 +132,14 @@ class _ImageShard:
         finally:
             self.downloads.shutdown()
             self.session.close()
-        return {"kind": "image", "shard": self.number, "urls": len(self.urls),
-                "statuses": dict(self.counts), "embedded": self.embedded,
-                "seconds": round(time.monotonic() - self.start, 2)}  # fmt: skip
+        summary = {"kind": "image", "shard": self.number, "urls": len(self.urls),
+                   "statuses": dict(self.counts), "embedded": self.embedded,
+                   "cache_hits": self.cache_hits,
+                   "seconds": round(time.monotonic() - self.start, 2)}  # fmt: skip
+        tmp = self.directory / ".summary.json.tmp"
+        tmp.write_text(json.dumps(summary, indent=2))
+        os.replace(tmp, self.directory / "summary.json")
+        return summary
 
     def _fetch_one(self, url: str) -> dict[str, Any]:
         row = {"url": url, "image_url": self.image_urls[url]}
@@ -184,6 +191,7 @@ class _ImageShard:
             if row["sha256"] in failed:
                 row["status"], row["error"] = failed[row["sha256"]]
             self.counts[row["status"]] += 1
+            self.cache_hits += row["attempts"] == 0
         self.skip.update(v["sha256"] for v in vectors)
         self.embedded += len(vectors)
         name = f"{self.part:05d}.parquet"

@@ -4,6 +4,7 @@ in the DuckDB pool. Built here so a DAG file only names which checks it runs."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from airflow.providers.common.sql.operators.sql import (
@@ -15,14 +16,18 @@ from airflow.providers.common.sql.operators.sql import (
 from sqid.config import DUCKDB_CONN_ID
 from sqid.ingest.sqd import PUBLISHED_SUPP_PRODUCTS, PUBLISHED_TEST_PRODUCTS, PUBLISHED_TEST_QUERIES
 from sqid.orchestration import DUCKDB_POOL, TIMEOUT_TABLES
+from sqid.orchestration.lineage import SETS, tables
 
 _ZERO = {"equal_to": 0}
 
 
-def sql_check(task_id: str, check: str, timeout: timedelta = TIMEOUT_TABLES) -> SQLCheckOperator:
-    """A task that fails unless every value of ``sql/checks/<check>.sql``'s row is true."""
+def sql_check(task_id: str, check: str, reads: Iterable[str],
+              timeout: timedelta = TIMEOUT_TABLES) -> SQLCheckOperator:  # fmt: skip
+    """A task that fails unless every value of ``sql/checks/<check>.sql``'s row is true;
+    ``reads``: the tables it reads (its lineage)."""
     return SQLCheckOperator(task_id=task_id, sql=f"checks/{check}.sql", conn_id=DUCKDB_CONN_ID,
-                            pool=DUCKDB_POOL, execution_timeout=timeout)  # fmt: skip
+                            pool=DUCKDB_POOL, execution_timeout=timeout,
+                            inlets=tables(reads))  # fmt: skip
 
 
 def sqid_set_checks() -> list:
@@ -37,12 +42,13 @@ def sqid_set_checks() -> list:
         conn_id=DUCKDB_CONN_ID,
         pool=DUCKDB_POOL,
         execution_timeout=TIMEOUT_TABLES,
+        inlets=tables(["sqid_products"]),
     )
     return [
-        sql_check("check_sqd_examples", "sqd_examples_valid"),
+        sql_check("check_sqd_examples", "sqd_examples_valid", ["sqd_examples"]),
         columns,
-        sql_check("check_sqid_products", "sqid_products_valid"),
-        sql_check("check_sqid_queries", "sqid_queries_valid"),
+        sql_check("check_sqid_products", "sqid_products_valid", SETS),
+        sql_check("check_sqid_queries", "sqid_queries_valid", SETS),
     ]
 
 
@@ -56,6 +62,7 @@ def published_count_checks() -> list[SQLValueCheckOperator]:
             conn_id=DUCKDB_CONN_ID,
             pool=DUCKDB_POOL,
             execution_timeout=TIMEOUT_TABLES,
+            inlets=tables(SETS),
         )
         for what, value in (
             ("test_products", PUBLISHED_TEST_PRODUCTS),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from sqid.orchestration import fail_fast, run_dir_for, run_is_active
+from sqid.orchestration.lineage import files
 
 
 def embed_config(params: dict):
@@ -43,6 +44,7 @@ def plan_embed(params: dict, run_id: str) -> list[dict]:
         result["images"], result["texts"], params.get("model_id") or "default", left,
         len(result["shards"]),
     )  # fmt: skip
+    files(writes=[run_dir_for("embed", run_id)])
     return result["shards"]
 
 
@@ -51,6 +53,7 @@ def embed_shard(shard: dict, params: dict) -> dict:
     from sqid.embed.shard import cache_dir_default, run_image_shard, run_text_shard
 
     config = embed_config(params)
+    files(reads=[shard["run_dir"]], writes=[shard["run_dir"]])
     if shard["kind"] == "image":
         return run_image_shard(shard, config, cache_dir_default())
     return run_text_shard(shard, config)
@@ -68,7 +71,8 @@ def merge_embed(run_id: str) -> dict:
     run_dir = Path(run_dir_for("embed", run_id))
     if not (run_dir / IMAGE_WORK).exists():
         raise AirflowSkipException("this run planned no work")
-    return merge(run_dir, load_settings().duckdb_path)
+    files(reads=[run_dir])
+    return merge(run_dir, load_settings().duckdb_path, run_id)
 
 
 def embed_summary(merged: dict) -> dict:

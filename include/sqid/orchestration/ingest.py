@@ -13,15 +13,21 @@ def download(name: str, params: dict) -> dict:
 
     require_declared(params, ingest_params)
 
-    return download_sqd_file(
+    from sqid.orchestration.lineage import files
+
+    result = download_sqd_file(
         name, source=params["source"], checksums=params["checksums"], force=params["force_download"]
     )
+    files(reads=[result["url"]], writes=[result["path"]])
+    return result
 
 
 def load(downloads: list[dict]) -> dict:
     """Stage the downloaded files; the live tables do not change here."""
     from sqid.ingest.load import load_downloads
+    from sqid.orchestration.lineage import files
 
+    files(reads=[d["path"] for d in downloads])
     return load_downloads(downloads)
 
 

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from sqid.orchestration import RELEASE, fail_fast, quiet_libraries
+from sqid.orchestration.lineage import files
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def assemble_release(params: dict, run_id: str) -> dict:
     config = release_config(params)
     version = next_version(config.release_dir, params["bump"], params.get("version") or None)
     manifest = stage(load_settings().duckdb_path, config, version, run_id)
+    files(writes=[manifest["staging"]])
     return {key: manifest[key] for key in ("staging", "version", "counts", "coverage")}
 
 
@@ -61,6 +63,7 @@ def index_staged(staged: dict) -> dict:
     from sqid.release.steps import index
 
     index(Path(staged["staging"]), load_settings().duckdb_path)
+    files(reads=[staged["staging"]], writes=[Path(staged["staging"]) / "index"])
     return staged
 
 
@@ -70,6 +73,7 @@ def evaluate_staged(staged: dict) -> dict:
     from sqid.release.evaluate import evaluate_release
 
     examples = load_settings().download_dir / EXAMPLES
+    files(reads=[staged["staging"], *([examples] if examples.exists() else [])])
     return evaluate_release(Path(staged["staging"]), examples) if examples.exists() else {}
 
 
@@ -78,6 +82,7 @@ def document_staged(staged: dict, evaluation: dict) -> dict:
     from sqid.embed.shard import cache_dir_default
     from sqid.release.documents import document_release
 
+    files(reads=[staged["staging"]], writes=[staged["staging"]])
     with quiet_libraries():
         return document_release(Path(staged["staging"]), staged["version"], evaluation or None,
                             cache_dir_default())  # fmt: skip
@@ -88,6 +93,7 @@ def validate_staged(staged: dict, params: dict) -> dict:
     from sqid.release.steps import gate
     from sqid.release.validate import ValidationFailed, summary
 
+    files(reads=[staged["staging"]])
     with quiet_libraries():
         try:
             gate(Path(staged["staging"]), release_config(params))
@@ -121,14 +127,17 @@ def publish_staged(staged: dict) -> str:
 
     staging = Path(staged["staging"])
     with release_lock(staging.parent, wait=60), writing(staging):
-        return str(publish(staging, staging.parent, staged["version"]))
+        published = publish(staging, staging.parent, staged["version"])
+    files(reads=[staging], writes=[published])
+    return str(published)
 
 
 def point_latest(published: str, staged: dict, outlet_events) -> dict:
     from sqid.release.versions import release_lock, update_latest
 
     with release_lock(Path(published).parent, wait=60):
-        update_latest(Path(published).parent, staged["version"])
+        link = update_latest(Path(published).parent, staged["version"])
+    files(reads=[published], writes=[link])
     summary = {"version": staged["version"], "path": published, **staged["counts"],
                "report": str(Path(published) / "report.html")}  # fmt: skip
     summary.pop("statuses", None)

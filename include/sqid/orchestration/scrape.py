@@ -12,6 +12,7 @@ from sqid.orchestration import (
     run_dir_for,
     run_is_active,
 )
+from sqid.orchestration.lineage import files
 
 if TYPE_CHECKING:
     from sqid.scrape.config import ScrapeConfig
@@ -51,6 +52,7 @@ def plan_scrape(params: dict, run_id: str) -> list[dict]:
         shard_size=params["shard_size"], is_active=run_is_active("sqid_scrape"),
     )  # fmt: skip
     logging.getLogger(__name__).info("%s; %d shards", why, len(shards))
+    files(writes=[run_dir_for("scrape", run_id)])
     return shards
 
 
@@ -59,7 +61,9 @@ def scrape_shard(shard: dict, params: dict, run_id: str) -> dict:
     """One mapped shard, paced by the connection and this run's Params."""
     from sqid.scrape.shard import scrape_planned_shard
 
-    return scrape_planned_shard(shard, scrape_config(params), run_id)
+    result = scrape_planned_shard(shard, scrape_config(params), run_id)
+    files(reads=[shard["run_dir"]], writes=[result["directory"]])
+    return result
 
 
 def merge_scrape(run_id: str) -> dict:
@@ -74,6 +78,7 @@ def merge_scrape(run_id: str) -> dict:
     run_dir = Path(run_dir_for("scrape", run_id))
     if not (run_dir / WORKLIST).exists():
         raise AirflowSkipException("this run planned no work")
+    files(reads=[run_dir])
     return merge_run(run_dir, load_settings().duckdb_path)
 
 

@@ -58,6 +58,24 @@ class Problem:
         return f"[{self.check}] {self.message}{more}"
 
 
+@dataclass
+class Measure:
+    """A number the gate judges: its value against a threshold. ``fail`` blocks the
+    release; ``warn`` is shown beside it on the releases page."""
+
+    check: str
+    name: str
+    value: float
+    threshold: float
+    severity: str = "fail"
+    at_least: bool = True
+    """The value must be at least the threshold (else at most)."""
+
+    @property
+    def passed(self) -> bool:
+        return self.value >= self.threshold if self.at_least else self.value <= self.threshold
+
+
 class CheckedRelease:
     """The folder being validated, and what has been read of it so far."""
 
@@ -74,6 +92,13 @@ class CheckedRelease:
         self.dimensions: Counter[int] = Counter()
         self.recall: RecallCheck | None = None
         """Exact search for the index's recall check, fed by the product file's scan."""
+        self.measures: list[Measure] = []
+
+    def measure(self, check: str, name: str, value: float, threshold: float,
+                severity: str = "fail", at_least: bool = True) -> Measure:  # fmt: skip
+        found = Measure(check, name, float(value), float(threshold), severity, at_least)
+        self.measures.append(found)
+        return found
 
     def add(self, check: str, message: str, rows: list[Any] | None = None) -> None:
         self.problems.append(Problem(check, message, [str(r) for r in rows or []]))

@@ -29,6 +29,7 @@ from sqid.release.layout import (
     TOP_LEVEL_FILES,
 )
 from sqid.release.recall import RecallCheck
+from sqid.release.warn_checks import status_warnings
 from sqid.scrape.placeholders import known_defaults
 from sqid.scrape.records import is_valid_product_id
 
@@ -77,6 +78,9 @@ def index_recall(release: CheckedRelease) -> None:
     except Exception as exc:  # a broken index is a finding, not a crash
         release.add("index", f"the index cannot be read or searched: {exc}")
         return
+    for kind, value in recalls.items():
+        release.measure("index", f"recall@10 of the {kind} index", value,
+                        release.policy.min_recall_at_10)  # fmt: skip
     low = [f"{kind}: {value:.3f}" for kind, value in recalls.items()
            if value < release.policy.min_recall_at_10]  # fmt: skip
     if low:
@@ -228,6 +232,9 @@ def table(release: CheckedRelease, name: str) -> None:
     if not isinstance(claimed, int | float) or not math.isclose(claimed, coverage, abs_tol=1e-9):
         release.add("manifest", f"{MANIFEST} claims coverage[{product_set!r}] = {claimed!r}, "
                                 f"the files hold {coverage!r}")  # fmt: skip
+    if name == SQID_CSV[0]:
+        release.measure("coverage", "image coverage of the test set", coverage,
+                        release.policy.coverage_threshold)  # fmt: skip
     if name == SQID_CSV[0] and coverage < release.policy.coverage_threshold:
         release.add("coverage", f"{name}: image coverage {coverage:.3f} below "
                                 f"{release.policy.coverage_threshold}")  # fmt: skip
@@ -261,4 +268,5 @@ def statuses(release: CheckedRelease) -> None:
         per_set = statuses.setdefault(r["product_set"], {})
         per_set[r["status"]] = per_set.get(r["status"], 0) + 1
     release.claim("counts['statuses']", release.manifest["counts"].get("statuses"), statuses)
+    status_warnings(release, statuses.get("test", {}))
     release.claim(f"rows[{STATUS_FILE!r}]", release.manifest["rows"].get(STATUS_FILE), len(rows))

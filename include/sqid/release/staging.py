@@ -48,6 +48,14 @@ def _owner_file(staging: Path) -> Path:
     return staging.with_name(staging.name + OWNER)
 
 
+def run_of(staging: Path) -> str | None:
+    """The pipeline run that owns ``staging`` (None: a process, or unknown)."""
+    try:
+        return json.loads(_owner_file(staging).read_text()).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _abandoned(staging: Path) -> bool:
     try:
         owner = json.loads(_owner_file(staging).read_text())

@@ -28,7 +28,14 @@ from sqid.release.assemble import (
     same_data,
 )
 from sqid.release.layout import manifest_of
-from sqid.release.staging import discard_staging, mark_validated, new_staging, publish, writing
+from sqid.release.staging import (
+    discard_staging,
+    mark_validated,
+    new_staging,
+    publish,
+    run_of,
+    writing,
+)
 from sqid.release.takedowns import read_takedowns, takedown_path
 from sqid.release.versions import (
     LATEST,
@@ -113,10 +120,18 @@ def document(
 
 def gate(staging: Path, config: ReleaseConfig) -> None:
     """Every file-level check and Croissant; raises with the failing rows. A folder that
-    passes is marked, and only a marked folder, unchanged since, can be published."""
-    from sqid.release.validate import require_valid
+    passes is marked, and only a marked folder, unchanged since, can be published. The
+    checks, passed or not, are kept as data (:func:`sqid.release.checks_history.keep`)."""
+    from sqid.release.checks_history import keep
+    from sqid.release.validate import ValidationFailed, require_valid
 
-    require_valid(staging, config.validation_policy())
+    version, run_id = manifest_of(staging).get("version", staging.name), run_of(staging)
+    try:
+        rows = require_valid(staging, config.validation_policy())
+    except ValidationFailed as exc:
+        keep(version, exc.checks, passed=False, run_id=run_id)
+        raise
+    keep(version, rows, passed=True, run_id=run_id)
     mark_validated(staging)
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqid.release.checked import CheckedRelease, Problem, ValidationPolicy
+from sqid.release.checked import CheckedRelease, Measure, Problem, ValidationPolicy
 from sqid.release.file_checks import (
     checksums,
     documents,
@@ -40,13 +40,18 @@ from sqid.release.versions import ReleaseError
 
 def validate_release(directory: Path, policy: ValidationPolicy | None = None) -> list[Problem]:
     """Every check; an empty list means the release is valid. Never raises on bad input."""
+    return _validated(directory, policy).problems
+
+
+def _validated(directory: Path, policy: ValidationPolicy | None) -> CheckedRelease:
     directory = Path(directory)
-    if not directory.is_dir():
-        return [Problem("files", f"{directory} is not a directory")]
     release = CheckedRelease(directory, policy or ValidationPolicy())
+    if not directory.is_dir():
+        release.add("files", f"{directory} is not a directory")
+        return release
     _guarded(release, "files", entries)
     if not _guarded(release, "manifest", manifest):
-        return release.problems
+        return release
     _guarded(release, "checksums", checksums)
     for name in SQID_CSV:
         _guarded(release, "schema", table, name)
@@ -56,7 +61,7 @@ def validate_release(directory: Path, policy: ValidationPolicy | None = None) ->
                         ("embeddings", taken_down), ("index", index_recall),
                         ("documents", documents)):  # fmt: skip
         _guarded(release, check, step)
-    return release.problems
+    return release
 
 
 def _guarded(release: CheckedRelease, check: str, step: Callable[..., Any], *args: Any) -> Any:
@@ -78,9 +83,17 @@ def check_release(
     """Every check a release must pass: the file-level checks, and its Croissant file
     (when ``croissant`` is set and the file is there); the one gate the DAG, the CLI
     and :func:`sqid.release.steps.run_release` apply."""
+    return inspect_release(directory, policy, croissant=croissant)[0]
+
+
+def inspect_release(
+    directory: Path, policy: ValidationPolicy | None = None, *, croissant: bool = True
+) -> tuple[list[Problem], list[Measure]]:
+    """:func:`check_release`'s problems, and the numbers it judged (with warnings)."""
     from sqid.release.croissant import validate_croissant
 
-    problems = validate_release(directory, policy)
+    checked = _validated(directory, policy)
+    problems = checked.problems
     path = Path(directory) / "croissant.json"
     if croissant and path.is_file() and not path.is_symlink():
         try:
@@ -91,23 +104,41 @@ def check_release(
             problems.append(
                 Problem("croissant", f"cannot be checked: {type(exc).__name__}: {exc}"[:300])
             )
-    return problems
+    return problems, checked.measures
+
+
+def check_rows(problems: list[Problem], measures: list[Measure]) -> list[dict[str, Any]]:
+    """Every check as data: each named check (failures counted against none allowed),
+    then each number judged, with its severity, value, threshold and verdict."""
+    failed: dict[str, int] = {}
+    for p in problems:
+        failed[p.check] = failed.get(p.check, 0) + 1
+    rows = [{"check": name, "name": what, "severity": "fail", "value": failed.get(name, 0),
+             "threshold": 0, "passed": name not in failed} for name, what in CHECKS.items()]  # fmt: skip
+    rows += [{"check": m.check, "name": m.name, "severity": m.severity, "value": round(m.value, 6),
+              "threshold": m.threshold, "passed": m.passed} for m in measures]  # fmt: skip
+    return rows
 
 
 class ValidationFailed(ReleaseError):
     """The gate refused a release; ``problems`` are the failing rows."""
 
-    def __init__(self, message: str, problems: list[Problem]) -> None:
+    def __init__(self, message: str, problems: list[Problem],
+                 checks: list[dict[str, Any]] | None = None) -> None:  # fmt: skip
         super().__init__(message)
         self.problems = problems
+        self.checks = checks or []
 
 
-def require_valid(directory: Path, policy: ValidationPolicy | None = None) -> None:
+def require_valid(directory: Path, policy: ValidationPolicy | None = None) -> list[dict[str, Any]]:
     """Raise :class:`~sqid.release.versions.ReleaseError`, naming every problem, unless
-    the release passes :func:`check_release`."""
-    problems = check_release(directory, policy)
+    the release passes :func:`check_release`; the checks as data (:func:`check_rows`),
+    also on the exception."""
+    problems, measures = inspect_release(directory, policy)
+    rows = check_rows(problems, measures)
     if problems:
-        raise ValidationFailed(report(problems, directory), problems)
+        raise ValidationFailed(report(problems, directory), problems, rows)
+    return rows
 
 
 CHECKS: dict[str, str] = {

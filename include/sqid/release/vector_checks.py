@@ -141,6 +141,8 @@ def _report_vectors(release: CheckedRelease, name: str, column: str, stats: _Vec
                     required_share: float) -> None:  # fmt: skip
     expected = stats.rows
     have = stats.rows - len(stats.missing)
+    release.measure("embeddings", f"share of {column} present", have / expected if expected else 1.0,
+                    required_share)  # fmt: skip
     if expected and have / expected < required_share:
         release.add("embeddings", f"{name}: {column} present for {have} of {expected} rows, "
                                   f"fewer than {required_share:.0%}", stats.missing)  # fmt: skip

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sqid import db
+import pyarrow.parquet as pq
+
+from sqid import db, telemetry
 from sqid.runs import planning, settle
 from sqid.scrape.placeholders import SharedImageRule, find_shared_images
 from sqid.scrape.plan import ensure_tables
 from sqid.scrape.records import RETRYABLE_STATUSES
+from sqid.scrape.shard import ERROR_PAGES, LAYOUT_DRIFT
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +33,17 @@ def merge_run(run_dir: Path, db_path: Path) -> dict[str, Any]:
     with planning(run_dir.parent):
         con = db.connect(db_path)
         try:
+            run = summarise_shards(run_dir)
             with db.transaction(con):
                 if attempts:
                     db.run(con, "scrape/merge_attempts", {"files": attempts})
                 if outcomes:
                     db.run(con, "scrape/merge_outcomes", {"files": outcomes})
+                run_id = _run_id(outcomes or attempts)
+                if run_id is not None:
+                    _record(con, run_dir, run_id, run)
             counts = dict(db.run(con, "scrape/count_product_images").fetchall())
+            telemetry.export(con)
         finally:
             con.close()
         settle(run_dir)  # its products are in DuckDB now: later plans judge them there
@@ -42,7 +51,7 @@ def merge_run(run_dir: Path, db_path: Path) -> dict[str, Any]:
         "outcome_files": len(outcomes),
         "attempt_files": len(attempts),
         "statuses": counts,
-        "run": summarise_shards(run_dir),
+        "run": run,
     }
     log.info("merged %s", merged)
     return merged
@@ -117,4 +126,42 @@ def summarise_shards(run_dir: Path) -> dict[str, Any]:
         "throttled": sum(s.get("throttled", 0) for s in summaries),
         "gave_up": sum(v for k, v in statuses.items() if k in RETRYABLE_STATUSES),
         "requests_per_second_per_shard": round(requests / seconds, 3) if seconds else 0.0,
+        "seconds": round(seconds, 3),
     }
+
+
+def _run_id(files: list[str]) -> str | None:
+    """The pipeline run the part files belong to (one run's folder holds one run)."""
+    if not files:
+        return None
+    column = pq.read_table(files[0], columns=["run_id"]).column("run_id")
+    return column[0].as_py() if len(column) else None
+
+
+def _record(con, run_dir: Path, run_id: str, run: dict[str, Any]) -> None:
+    """The run's statistics into the telemetry tables, and the first page of each error
+    status (over its shards) copied to ``<run>/error-pages/``."""
+    totals = db.fetch_dict(con, "telemetry/scrape_attempt_totals", {"run_id": run_id})
+    reasons = sorted({s["reason"] for s in run["stopped"]})
+    stats = {
+        **totals, "shards": run["shards"], "items": run["products"],
+        "seconds": run["seconds"], "per_second": run["requests_per_second_per_shard"],
+        "retries": run["retries"], "captchas": run["captchas"], "throttled": run["throttled"],
+        "drift_stops": sum(r == LAYOUT_DRIFT for r in (s["reason"] for s in run["stopped"])),
+        "cache_hits": None, "finish_reason": ", ".join(reasons) if reasons else "finished",
+    }  # fmt: skip
+    pages = _collect_error_pages(run_dir)
+    telemetry.record_run(con, "scrape", run_id, stats,
+                         {"outcome": run["statuses"], "error_page": dict.fromkeys(pages, 1)})  # fmt: skip
+
+
+def _collect_error_pages(run_dir: Path) -> list[str]:
+    """The first saved page of each error status across the shards, in the run's folder."""
+    kept = []
+    for status_dir in sorted(run_dir.glob(f"shard-*/{ERROR_PAGES}/*")):
+        target = run_dir / ERROR_PAGES / status_dir.name
+        if status_dir.name not in kept and not target.exists():
+            shutil.copytree(status_dir, target)
+        if status_dir.name not in kept:
+            kept.append(status_dir.name)
+    return kept

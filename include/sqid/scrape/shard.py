@@ -66,6 +66,7 @@ class LayoutDrift(ShardStopped):
 
 
 LAYOUT_DRIFT = "layout_drift"
+ERROR_PAGES = "error-pages"
 
 
 @dataclass
@@ -148,6 +149,7 @@ class _ShardRun:
         self.stats: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.start, self.ticker = time.monotonic(), Ticker(progress_every)
+        self.seen: set[str] = {p.name for p in (directory / ERROR_PAGES).glob("*")}
 
     def work(self, product_id: str) -> None:
         if self.state.stopped or self.guard.tripped:
@@ -173,8 +175,17 @@ class _ShardRun:
         ):
             held = drift_holds(self.guard.suspects(), self.run_id)
         self.checkpoints.add(outcome, attempts, held)
+        self._keep_first_error_page(outcome, page)
         if self.ticker.due():
             _log_progress(self.number, self.counts, stats["requests"], len(self.todo), self.start)
+
+    def _keep_first_error_page(self, outcome: ProductOutcome, page: bytes | None) -> None:
+        """The first page of each retryable status in this shard, for ``sqid parse-page``
+        (``error-pages/<status>/``, the raw-page store's layout)."""
+        if outcome.status in RETRYABLE_STATUSES and page and outcome.status not in self.seen:
+            self.seen.add(outcome.status)
+            store_raw_page(self.directory / ERROR_PAGES / outcome.status, outcome.product_id,
+                           outcome.scraped_at, page)  # fmt: skip
 
     def close(self) -> None:
         with self.lock:

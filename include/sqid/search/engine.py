@@ -21,6 +21,11 @@ import pyarrow.parquet as pq
 from sqid.knn import normalise, open_index, search_keys
 from sqid.release.layout import CATALOGUE, INDEX_DIR, KINDS, manifest_of
 
+CATALOGUE_COLUMNS = ("title", "image_url", "image_sha256", "status")
+PRODUCT_PAGE = "https://www.amazon.com/dp/{}"
+FILTER_OVERFETCH = 20
+"""A filtered search asks the index for this many times the results it shows."""
+
 
 class SearchError(ValueError):
     """A query the release cannot answer (no index, unknown product, unreadable image)."""
@@ -34,9 +39,10 @@ class Hit:
     title: str | None
     image_url: str | None
     image_sha256: str | None
+    status: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "product_url": PRODUCT_PAGE.format(self.product_id)}
 
 
 def slerp(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
@@ -77,7 +83,10 @@ class Searcher:
         self.device = device
         catalogue = pq.read_table(self.release / INDEX_DIR / CATALOGUE)
         self.product_ids = catalogue.column("product_id").to_pylist()
-        self._columns = {n: catalogue.column(n) for n in ("title", "image_url", "image_sha256")}
+        self._columns = {n: catalogue.column(n) for n in CATALOGUE_COLUMNS
+                         if n in catalogue.column_names}  # fmt: skip
+        self.statuses = sorted(set(self._columns["status"].to_pylist()) - {None}) \
+            if "status" in self._columns else []  # fmt: skip
         self._rows = {pid: i for i, pid in enumerate(self.product_ids)}
         self._indexes: dict[str, Any] = {}
 
@@ -125,15 +134,20 @@ class Searcher:
 
     # --- searches ---------------------------------------------------------------------
 
-    def nearest(
-        self, vector: np.ndarray, kind: str, k: int, exclude: str | None = None
-    ) -> list[Hit]:
-        """The ``k`` products whose ``kind`` vectors are nearest ``vector``."""
-        extra = 1 if exclude else 0
-        keys, scores = search_keys(self.index(kind), vector[None, :].astype(np.float32), k + extra)
+    def nearest(self, vector: np.ndarray, kind: str, k: int, exclude: str | None = None,
+                status: str | None = None) -> list[Hit]:  # fmt: skip
+        """The ``k`` products whose ``kind`` vectors are nearest ``vector`` (with
+        ``status``, among the products of that status: the index is asked for more)."""
+        if status and "status" not in self._columns:
+            raise SearchError("this release's catalogue has no statuses to filter by")
+        wanted = k + (1 if exclude else 0)
+        ask = min(len(self.product_ids), wanted * FILTER_OVERFETCH) if status else wanted
+        keys, scores = search_keys(self.index(kind), vector[None, :].astype(np.float32), ask)
         hits = []
         for key, score in zip(keys[0], scores[0], strict=True):
             if key < 0 or self.product_ids[key] == exclude or len(hits) == k:
+                continue
+            if status and self._columns["status"][int(key)].as_py() != status:
                 continue
             hits.append(self._hit(len(hits) + 1, int(key), float(score)))
         return hits
@@ -142,19 +156,20 @@ class Searcher:
         value = {n: c[row].as_py() for n, c in self._columns.items()}
         return Hit(rank, self.product_ids[row], round(score, 6), **value)
 
-    def by_text(self, text: str, k: int = 10, over: str = "image") -> list[Hit]:
+    def by_text(self, text: str, k: int = 10, over: str = "image",
+                status: str | None = None) -> list[Hit]:  # fmt: skip
         """Products for a text: over their images (CLIP's cross-modal search) or titles."""
-        return self.nearest(self.text_vector(text), over, k)
+        return self.nearest(self.text_vector(text), over, k, status=status)
 
     def by_image(self, data: bytes, k: int = 10, feedback: str | None = None,
-                 weight: float = 0.3) -> list[Hit]:  # fmt: skip
+                 weight: float = 0.3, status: str | None = None) -> list[Hit]:  # fmt: skip
         """Products that look like an image; with ``feedback``, moved toward the text."""
         vector = self.image_vector(data)
         if feedback:
             vector = slerp(vector, self.text_vector(feedback), weight)
-        return self.nearest(vector, "image", k)
+        return self.nearest(vector, "image", k, status=status)
 
-    def by_product(self, product_id: str, k: int = 10) -> list[Hit]:
+    def by_product(self, product_id: str, k: int = 10, status: str | None = None) -> list[Hit]:
         """Products like this one (by image if it has one, else by title), itself left out."""
         kind, vector = self.product_vector(product_id)
-        return self.nearest(vector, kind, k, exclude=product_id)
+        return self.nearest(vector, kind, k, exclude=product_id, status=status)

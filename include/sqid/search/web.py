@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
+import os
 import re
 import stat
 import threading
@@ -28,10 +28,12 @@ from fastapi import APIRouter, FastAPI, File, Form, HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from sqid.release.layout import INDEX_DIR, TOP_LEVEL_FILES, manifest_of, read_checksums
+from sqid.release.layout import TOP_LEVEL_FILES
 from sqid.release.versions import list_versions
+from sqid.search.dashboard import DAG_OF, release_checks, release_facts, run_detail, runs
 from sqid.search.engine import Searcher, SearchError
-from sqid.search.page import render_page
+from sqid.search.page import render_page, render_release, render_run
+from sqid.telemetry import telemetry_dir
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_UPLOAD = 15_000_000
@@ -46,39 +48,6 @@ SANDBOX = {
 }
 """Headers of every release file served: an HTML file from a release (its report)
 renders, but in a sandbox with no scripts and no access to the Airflow origin."""
-
-
-def release_facts(release_dir: Path) -> list[dict[str, Any]]:
-    """Newest first: version, date, counts, coverage, nDCG and retrieval, files. A
-    release whose manifest or evaluation cannot be read is listed as broken, with why."""
-    facts = []
-    for version in reversed(list_versions(release_dir)):
-        try:
-            facts.append(_facts_of(release_dir / version))
-        except (OSError, ValueError, TypeError, AttributeError, RecursionError) as exc:
-            facts.append({"version": version, "broken": f"{type(exc).__name__}: {exc}"[:300]})
-    return facts
-
-
-def _facts_of(folder: Path) -> dict[str, Any]:
-    manifest = manifest_of(folder)
-    evaluation_file = folder / "evaluation.json"
-    evaluation = json.loads(evaluation_file.read_text()) if evaluation_file.exists() else {}
-    if not isinstance(manifest, dict) or not isinstance(evaluation, dict):
-        raise ValueError("manifest.json or evaluation.json is not a JSON object")
-    return {
-        "version": folder.name,
-        "created_at": manifest.get("created_at"),
-        "model": manifest.get("model", {}).get("model_id"),
-        "counts": {k: v for k, v in manifest.get("counts", {}).items() if k != "statuses"},
-        "coverage": manifest.get("coverage", {}),
-        "ndcg": {k: evaluation.get(k) for k in ("random", "clip_text", "clip_image")
-                 if k in evaluation},
-        "retrieval": evaluation.get("retrieval"),
-        "searchable": (folder / INDEX_DIR).is_dir(),
-        "files": [name for name in read_checksums(folder)
-                  if name in TOP_LEVEL_FILES or name.startswith(f"{INDEX_DIR}/")],
-    }  # fmt: skip
 
 
 def release_file_path(release_dir: Path, version: str, name: str) -> Path | None:
@@ -96,12 +65,13 @@ def release_file_path(release_dir: Path, version: str, name: str) -> Path | None
     return path if path.resolve().parent == folder.resolve() else None
 
 
-def create_app(release_dir: Path, image_cache: Path | None,
-               dependencies: Sequence[Any] = ()) -> FastAPI:  # fmt: skip
-    """The app; ``dependencies`` guard every route (the plugin passes Airflow's user)."""
+def create_app(release_dir: Path, image_cache: Path | None, dependencies: Sequence[Any] = (),
+               telemetry: Path | None = None) -> FastAPI:  # fmt: skip
+    """The app; ``dependencies`` guard every route (the plugin passes Airflow's user);
+    ``telemetry``: the run statistics and kept checks (default: the pipeline's)."""
     release_dir = Path(release_dir)
     router = APIRouter(dependencies=list(dependencies))
-    _release_routes(router, release_dir)
+    _release_routes(router, release_dir, Path(telemetry or telemetry_dir()))
     _search_routes(router, OpenReleases(release_dir), image_cache)
     # The schema is served behind the same guard as every route, not by FastAPI's own
     # unguarded /openapi.json.
@@ -140,16 +110,37 @@ class OpenReleases:
             return self._open[version]
 
 
-def _release_routes(router: APIRouter, release_dir: Path) -> None:
-    """The page, the list of releases, and a release's own files."""
+def _release_routes(router: APIRouter, release_dir: Path, telemetry: Path) -> None:
+    """The dashboard, a release's checks, a run's statistics, the list of releases, and
+    a release's own files."""
+    airflow = os.environ.get("SQID_AIRFLOW_UI", "/")
 
     @router.get("/", response_class=HTMLResponse)
     def page() -> str:
-        return render_page(release_facts(release_dir))
+        return render_page(release_facts(release_dir, telemetry), runs(telemetry), airflow)
+
+    @router.get("/releases/{version}", response_class=HTMLResponse)
+    def release_page(version: str) -> str:
+        fact = next((f for f in release_facts(release_dir, telemetry) if f["version"] == version
+                     and "broken" not in f), None)  # fmt: skip
+        if fact is None:
+            raise HTTPException(404, f"no release {version!r}")
+        return render_release(fact, release_checks(version, telemetry), airflow)
+
+    @router.get("/runs/{stage}/{run_id}", response_class=HTMLResponse)
+    def run_page(stage: str, run_id: str) -> str:
+        detail = run_detail(telemetry, stage, run_id) if stage in DAG_OF else None
+        if detail is None:
+            raise HTTPException(404, f"no {stage} run {run_id!r} in the telemetry")
+        return render_run(detail, airflow)
 
     @router.get("/api/releases")
     def releases() -> list[dict[str, Any]]:
-        return release_facts(release_dir)
+        return release_facts(release_dir, telemetry)
+
+    @router.get("/api/runs")
+    def recent_runs() -> list[dict[str, Any]]:
+        return runs(telemetry)
 
     @router.get("/files/{version}/{name:path}")
     def release_file(version: str, name: str) -> FileResponse:
@@ -171,6 +162,8 @@ def _search_routes(router: APIRouter, releases: OpenReleases, image_cache: Path 
         feedback: Annotated[str, Form()] = "",
         weight: Annotated[float, Form(ge=0.0, le=1.0)] = 0.3,
         k: Annotated[int, Form(ge=1, le=100)] = 12,
+        status: Annotated[str, Form(max_length=40)] = "",
+        over: Annotated[str, Form(pattern="^(image|title)$")] = "image",
         image: Annotated[UploadFile | None, File()] = None,
     ) -> dict[str, Any]:
         data = None
@@ -178,23 +171,31 @@ def _search_routes(router: APIRouter, releases: OpenReleases, image_cache: Path 
             data = await image.read(MAX_UPLOAD + 1)
             if len(data) > MAX_UPLOAD:
                 raise HTTPException(422, f"the image is larger than {MAX_UPLOAD:,} bytes")
+        given = [what for what, value in (("image", data), ("product ID", product.strip()),
+                                          ("text", text.strip())) if value]  # fmt: skip
+        if not given:
+            raise HTTPException(422, "give a text, an image or a product ID")
+        wanted = status or None
 
         def run() -> list[Any]:  # on a worker thread: the model and the index are CPU work
             engine = releases.get(version)
             if data is not None:
-                return engine.by_image(data, k, feedback or None, weight)
+                return engine.by_image(data, k, feedback or None, weight, status=wanted)
             if product.strip():
-                return engine.by_product(product.strip(), k)
-            if text.strip():
-                return engine.by_text(text, k)
-            raise SearchError("give a text, an image or a product id")
+                return engine.by_product(product.strip(), k, status=wanted)
+            return engine.by_text(text, k, over=over, status=wanted)
 
         async with searching:
             try:
                 hits = await run_in_threadpool(run)
             except SearchError as exc:
                 raise HTTPException(422, str(exc)) from exc
-        return {"version": version, "hits": [h.as_dict() for h in hits]}
+        return {
+            "version": version,
+            "by": given[0],
+            "note": conflict_note(given),
+            "hits": [h.as_dict() for h in hits],
+        }
 
     @router.get("/thumb/{sha256}")
     def thumbnail(sha256: str) -> Response:
@@ -218,3 +219,12 @@ def _thumbnail(data: bytes) -> bytes:
         out = io.BytesIO()
         image.convert("RGB").save(out, format="JPEG", quality=85)
     return out.getvalue()
+
+
+def conflict_note(given: list[str]) -> str | None:
+    """What was left out when a search got more than one kind of query (an image wins
+    over a product ID, a product ID over a text)."""
+    if len(given) < 2:
+        return None
+    left = " and the ".join(given[1:])
+    return f"searched by the {given[0]}; the {left} was left out (clear the {given[0]} to use it)"

@@ -1,0 +1,1 @@
+SELECT * FROM run_counts ORDER BY stage, run_id, dimension, key

@@ -1,0 +1,1 @@
+SELECT * FROM run_latency ORDER BY run_id, host

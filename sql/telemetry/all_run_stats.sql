@@ -1,0 +1,1 @@
+SELECT * FROM run_stats ORDER BY recorded_at, stage, run_id

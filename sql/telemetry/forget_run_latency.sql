@@ -1,0 +1,1 @@
+DELETE FROM run_latency WHERE run_id = $run_id;
