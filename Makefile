@@ -12,7 +12,7 @@ UV_VERSION ?= 0.13.9
 SQID_HOME ?= $(CURDIR)/.sqid
 export SQID_HOME
 
-.PHONY: help venv demo test test-fast test-distributed cluster-deps browser-deps lint format settings-tables airflow airflow-cli demo-site bench clean lock
+.PHONY: help venv demo test test-fast test-distributed cluster-deps browser-deps lint format settings-tables rehearsal airflow airflow-cli demo-site bench clean lock
 
 help:
 	@echo "make demo      run the whole pipeline end to end on generated sample data"
@@ -104,6 +104,12 @@ airflow-cli: venv
 # In a second terminal, before make airflow: its DAGs then use the demo's local servers.
 demo-site: venv
 	$(BIN)/python -m sqid.demo serve
+
+# All four DAGs through a real scheduler at a share of SQID's size, three days, measured:
+#   make rehearsal SCALE=0.01   (minutes)   make rehearsal SCALE="0.01 0.1 1.0"   (the cost curve)
+SCALE ?= 0.01
+rehearsal: venv
+	$(BIN)/python bench/rehearsal.py --scale $(SCALE)
 
 bench: venv
 	$(BIN)/python bench/bench_ingest.py

@@ -10,13 +10,13 @@ from urllib.parse import parse_qs, urlparse
 import pyarrow.parquet as pq
 import pytest
 import requests
+from sqid.airflow_rest import free_port
 from sqid.ingest.sqd import EXAMPLES
 from sqid.localserve.site import SiteConfig
 from sqid.release.assemble import ReleaseConfig
 from sqid.release.steps import run_release
 from sqid.search.web import create_app
 
-from .airflow_api import free_port
 from .browser import chromium
 from .pipeline_builders import build_sets, embed, scrape
 

@@ -14,8 +14,7 @@ import pytest
 import requests
 from sqid import airflow_local
 from sqid.airflow_local import SITE_ENV
-
-from .airflow_api import free_port
+from sqid.airflow_rest import free_port
 
 
 def test_demo_site_serves_and_make_airflow_takes_its_settings(tmp_path, monkeypatch, tiny_clip):

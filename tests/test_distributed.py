@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 from sqid.airflow_local import airflow_env
+from sqid.airflow_rest import PASSWORD_FILE, Api, free_port, wait_for
 from sqid.config import load_settings
 from sqid.ingest.sample import generate
 from sqid.ingest.sqd import CHECKSUM_MANIFEST
@@ -31,7 +32,6 @@ from sqid.localserve.cdn import ImageCDN
 from sqid.localserve.files import FileServer
 from sqid.localserve.site import ProductSite, SiteConfig
 
-from .airflow_api import PASSWORD_FILE, Api, free_port, wait_for
 from .cluster import (
     SERVER_BINARIES,
     VENV_BIN,

@@ -15,10 +15,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import requests
+from sqid.airflow_rest import free_port
 from sqid.embed.cache import ContentCache
 from sqid.search.web import create_app
 
-from .airflow_api import free_port
 from .browser import chromium
 from .test_release import first_release, pipeline  # noqa: F401  (fixtures)
 

@@ -14,9 +14,9 @@ import pytest
 import requests
 from fastapi import Depends, Header, HTTPException
 from fastapi.testclient import TestClient
+from sqid.airflow_rest import free_port
 from sqid.search.web import create_app
 
-from .airflow_api import free_port
 from .test_release import first_release, pipeline  # noqa: F401  (fixtures)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 from sqid.airflow_local import airflow_env
+from sqid.airflow_rest import PASSWORD_FILE, Api, free_port, wait_for
 from sqid.config import load_settings
 from sqid.ingest.sample import generate
 from sqid.ingest.sqd import CHECKSUM_MANIFEST
@@ -22,7 +23,6 @@ from sqid.localserve.files import FileServer
 from sqid.localserve.site import ProductSite, SiteConfig
 from sqid.orchestration import POOLS
 
-from .airflow_api import PASSWORD_FILE, Api, free_port, wait_for
 from .browser import chromium, open_trigger_form, unavailable
 from .cluster import Processes
 

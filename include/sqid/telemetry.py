@@ -62,3 +62,42 @@ def export(con, directory: Path | None = None) -> Path:
         pq.write_table(rows, tmp)
         os.replace(tmp, directory / f"{table}.parquet")
     return directory
+
+
+TASKS = "tasks.jsonl"
+"""One line per finished task: what it cost (appended whole: a line under 4 kB is one
+``write`` on an ``O_APPEND`` file, so concurrent tasks never interleave)."""
+
+
+def record_task(task_instance: Any, state: str, directory: Path | None = None) -> None:
+    """Append a task's duration and peak resident memory (this process's high-water
+    mark, read when the task ends in its own process)."""
+    import json
+    import resource
+    from datetime import UTC, datetime
+
+    started = getattr(task_instance, "start_date", None)
+    ended = datetime.now(UTC)
+    line = json.dumps({
+        "dag_id": task_instance.dag_id, "task_id": task_instance.task_id,
+        "run_id": task_instance.run_id, "map_index": getattr(task_instance, "map_index", -1),
+        "state": state, "ended_at": ended.isoformat(),
+        "seconds": round((ended - started).total_seconds(), 3) if started else None,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    })  # fmt: skip
+    directory = Path(directory or telemetry_dir())
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / TASKS, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+def task_costs(directory: Path | None = None) -> list[dict[str, Any]]:
+    path = Path(directory or telemetry_dir()) / TASKS
+    if not path.is_file():
+        return []
+    import json
+
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,4 +1,6 @@
-"""Driving a running Airflow through its REST API v2, as the UI does."""
+"""Driving a running Airflow through its REST API v2, as the UI does: the rehearsal
+benchmark and the scheduler tests trigger runs and read task instances with it. Plain
+HTTP (``requests``), no Airflow import: it talks to any Airflow it can reach."""
 
 from __future__ import annotations
 
@@ -20,10 +22,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class AirflowApiError(RuntimeError):
+    """The API answered a request with an error."""
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
              alive: Callable[[], None], interval: float = 2.0) -> Any:  # fmt: skip
     """Poll ``predicate`` until it returns something truthy; ``alive`` raises as soon as a
-    process the test depends on has died, so a crash is reported as a crash."""
+    process the caller depends on has died, so a crash is reported as a crash."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         alive()
@@ -34,7 +40,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 class Api:
@@ -53,7 +59,8 @@ class Api:
 
     def __call__(self, method: str, path: str, **kwargs: Any) -> Any:
         resp = self.session.request(method, f"{self.base}/api/v2{path}", timeout=30, **kwargs)
-        assert resp.status_code < 400, (method, path, resp.status_code, resp.text)
+        if resp.status_code >= 400:
+            raise AirflowApiError(f"{method} {path}: HTTP {resp.status_code} {resp.text[:500]}")
         return resp.json()
 
     def trigger(self, dag_id: str, conf: dict | None = None) -> str:
@@ -70,9 +77,11 @@ class Api:
         return self("GET", f"/dags/{dag_id}/dagRuns")["dag_runs"]
 
     def succeeded(self, dag_id: str) -> list[dict]:
-        """The DAG's successful runs; fails the test at once if a run failed."""
+        """The DAG's successful runs; raises at once if a run failed."""
         runs = self.runs(dag_id)
-        assert not [r for r in runs if r["state"] == "failed"], (dag_id, runs)
+        failed = [r["dag_run_id"] for r in runs if r["state"] == "failed"]
+        if failed:
+            raise AirflowApiError(f"{dag_id}: runs failed: {failed}")
         return [r for r in runs if r["state"] == "success"]
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
