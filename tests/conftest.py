@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -17,13 +16,8 @@ os.environ["AIRFLOW_HOME"] = str(_HOME / "airflow")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
-# Every task's OpenLineage events go to a file (tests/test_pipeline_dags.py reads the chain's).
-OPENLINEAGE_EVENTS = _HOME / "openlineage" / "events.jsonl"
-OPENLINEAGE_EVENTS.parent.mkdir(parents=True, exist_ok=True)
-os.environ["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(
-    {"type": "file", "log_file_path": str(OPENLINEAGE_EVENTS), "append": True}
-)
-os.environ["AIRFLOW__OPENLINEAGE__NAMESPACE"] = "sqid-test"
+# OpenLineage off (it slows every dag.test); tests/lineage_chain.py turns it on for its chain.
+os.environ["AIRFLOW__OPENLINEAGE__DISABLED"] = "True"
 
 # In CI the property tests draw the same examples every run (a red build always means a
 # change broke something); on a developer's machine they explore new ones each time.
