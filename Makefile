@@ -25,6 +25,7 @@ help:
 	@echo "make airflow-cli ARGS=\"...\"  Airflow's CLI on the project's home (e.g. backfill create)"
 	@echo "make demo-site serve the demo's product site and image CDN for make airflow"
 	@echo "make bench     run the benchmarks under bench/"
+	@echo "make rehearsal SCALE=0.01  all four DAGs through a real scheduler at a share of SQID's size"
 	@echo "make lint      ruff check + format check"
 	@echo "make lock      re-resolve requirements/lock.txt after editing pyproject.toml"
 

@@ -145,3 +145,24 @@ def test_baseline_from_the_merged_history(tmp_path):
     assert baseline.unrecognised == pytest.approx(5 / 20)
     assert baseline.unexplained_no_image == pytest.approx(1 / 20)
     assert pq.read_table(next((tmp_path / "run").glob("shard-*/outcomes-*"))).num_rows > 0
+
+
+def test_a_retry_pass_expects_its_products_as_they_were(tmp_path):
+    """A retry pass selects the pages not understood before: they are expected not to be
+    understood again (no drift), while products never seen are expected to look like the
+    product set."""
+    ids = [f"B0{i:08d}" for i in range(20)]
+    with ProductSite(SiteConfig(layouts=dict.fromkeys(ids[:5], "js_shell"))) as site:
+        run_shard(ids, tmp_path / "run", 0, fast_config(site), "r1")
+    db_path = tmp_path / "sqid.duckdb"
+    merge_run(tmp_path / "run", db_path)
+    assert drift_baseline(db_path, ids[:5]).unrecognised == pytest.approx(1.0)
+    assert drift_baseline(db_path, ids[5:]).unrecognised == 0.0
+    assert drift_baseline(db_path, ["B099999999"]).unrecognised == pytest.approx(5 / 20)
+    assert drift_baseline(db_path, ids[:5]).pages == 20
+    # The retry pass itself: the five pages, still not understood, stop nothing.
+    with ProductSite(SiteConfig(layouts=dict.fromkeys(ids[:5], "js_shell"))) as site:
+        again = run_shard(ids[:5], tmp_path / "retry", 0,
+                          fast_config(site, drift_window=4, drift_min_pages=2),
+                          "r2", baseline=drift_baseline(db_path, ids[:5]))  # fmt: skip
+    assert again.stopped is None and again.statuses == {"unrecognised": 5}

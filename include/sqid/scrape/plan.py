@@ -132,7 +132,7 @@ def plan_run(
         held = claimed_keys(others, WORKLIST, "product_id")
         free = [p for p in chosen if p not in held]
         ids = free[: selection.limit or None]
-        write_drift_baseline(run_dir, db_path)
+        write_drift_baseline(run_dir, db_path, ids)
         shards = plan_shards(run_dir, ids, shard_size=shard_size)
         claim(run_dir, run_id)
     why = f"selected {len(ids):,} products ({selection.rule()})"
@@ -171,8 +171,10 @@ def _planned(shards: list[dict[str, Any]]) -> int:
     return sum(s["count"] for s in shards)
 
 
-def drift_baseline(db_path: Path) -> DriftBaseline:
-    """The product set's history for the layout-drift guard (zeros before any scrape)."""
+def drift_baseline(db_path: Path, product_ids: list[str] | None = None) -> DriftBaseline:
+    """What the layout-drift guard expects of a run over ``product_ids``: each product as
+    its latest analysed page was, a new one as the product set is (zeros before any
+    scrape; the set's shares when no products are named)."""
     ensure_tables(db_path)
     con = db.connect(db_path, read_only=True)
     try:
@@ -184,6 +186,7 @@ def drift_baseline(db_path: Path) -> DriftBaseline:
                 "no_image": NO_IMAGE,
                 "analysed_kinds": sorted(ANALYSED_KINDS),
                 "held_prefix": HELD_PREFIX,
+                "product_ids": list(product_ids or []),
             },
         ).fetchone()
     finally:
@@ -191,13 +194,13 @@ def drift_baseline(db_path: Path) -> DriftBaseline:
     return DriftBaseline(float(unrecognised), float(no_image), int(pages))
 
 
-def write_drift_baseline(run_dir: Path, db_path: Path) -> None:
+def write_drift_baseline(run_dir: Path, db_path: Path, product_ids: list[str]) -> None:
     """Fix the run's baseline once, at its first plan: retries judge against the same one."""
     path = Path(run_dir) / DRIFT_BASELINE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(asdict(drift_baseline(db_path))))
+        tmp.write_text(json.dumps(asdict(drift_baseline(db_path, product_ids))))
         tmp.replace(path)
 
 
