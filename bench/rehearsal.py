@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 
-from sqid.rehearsal import rehearse  # noqa: E402
-from sqid.rehearsal_report import HEADER, cost_curve, stages_json  # noqa: E402
+from sqid.rehearsal import rehearse
+from sqid.rehearsal_report import HEADER, cost_curve, stages_json
 
 
 def main() -> int:
