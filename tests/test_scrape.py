@@ -216,3 +216,28 @@ def test_config_sources_and_their_precedence():
         "https://www.amazon.com", None, 0.2,
     )  # fmt: skip
     assert ScrapeConfig.resolve({"drift_tolerance": 0.0}, env={}).drift_tolerance == 0.0
+
+
+def test_pages_not_understood_do_not_slow_the_host_down(tmp_path):
+    """Degraded and unrecognised pages are pages the server served: the adaptive throttle
+    backs off on captchas, error pages, 429s and network failures, not on them (a retry
+    pass over such pages once crawled at one request a minute)."""
+    from sqid.scrape.fetch import AdaptiveThrottle, HostLimiter, PageFetcher
+    from sqid.scrape.product import ShardState, scrape_product
+
+    ids = [f"B0{i:08d}" for i in range(4)]
+    layouts = {ids[0]: "js_shell", ids[1]: "degraded", ids[2]: "service_error"}
+    with ProductSite(SiteConfig(layouts=layouts)) as site:
+        config = ScrapeConfig(base_url=site.base_url, max_attempts=1)
+        throttle = AdaptiveThrottle(error_delay=5.0)
+        limiter = HostLimiter(1000.0, throttle=throttle)
+        fetcher = PageFetcher(pool_size=1)
+        state = ShardState(config.captcha_breaker, config.throttle_breaker)
+        try:
+            for product_id, kind in ((ids[0], "unrecognised"), (ids[1], "degraded")):
+                outcome, _, _ = scrape_product(product_id, fetcher, limiter, config, state, "r")
+                assert outcome.page_kind == kind and throttle.delay < 1.0
+            outcome, _, _ = scrape_product(ids[2], fetcher, limiter, config, state, "r")
+            assert outcome.status == "service_error" and throttle.delay >= 5.0
+        finally:
+            fetcher.close()

@@ -153,7 +153,9 @@ def scrape_product(
         kind = analysis.page_kind if analysis else None
         attempts.append(_attempt(run_id, product_id, number, fetched_at, result, kind))
         answered = kind in ANSWERED_KINDS
-        limiter.throttle.observe(result.latency, ok=answered)
+        # A page served as a page, understood or not, is no sign of a strained server:
+        # only captchas, error pages, 429s and network failures slow the host down.
+        limiter.throttle.observe(result.latency, ok=kind in ANALYSED_KINDS)
         state.record(kind, result.status, config.captcha_pause)
         retry, delay, reason = next_step(policy, number, kind, result)
         if retry:
